@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# testenv/up.sh -- bring up the local services the tests and the demo use.
+#
+# Debian 12, run as root, talks only to 127.0.0.1. Idempotent: services that
+# already run are left alone, so a second run takes a couple of seconds.
+#
+#   . "$(testenv/up.sh)"        # prints the env file's path on stdout
+#
+# What it starts (all state under $MBTEST_DIR, stop with testenv/down.sh):
+#   MariaDB 10.11   127.0.0.1:$MBTEST_MARIADB_PORT   user mediabackups/mediabackups-test
+#                   (ALL PRIVILEGES: tests create throwaway mbtest_* databases),
+#                   database `mediabackups` for the demo
+#   MinIO x N       API 127.0.0.1:910i, console 127.0.0.1:920i (i = 1..N),
+#                   root user mbtestadmin/mbtestadmin-secret
+#   MediaWiki 1.39  public wiki 127.0.0.1:8080, private wiki 127.0.0.1:8081,
+#                   both populated by testenv/testwiki/populate.sh
+# and writes $MBTEST_DIR/env with the MEDIABACKUPS_TEST_* variables.
+#
+# Environment (defaults in brackets):
+#   MBTEST_DIR            state directory               [/tmp/mediabackups-test]
+#   MBTEST_MARIADB_PORT   MariaDB port                  [3307]
+#   MBTEST_MINIO_COUNT    number of MinIO servers       [5]
+#   MEDIABACKUPS_CACHE    where the MinIO binary is built [$HOME/.cache/mediabackups]
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+DIR=${MBTEST_DIR:-/tmp/mediabackups-test}
+DIR=${DIR%/}
+CACHE=${MEDIABACKUPS_CACHE:-${HOME:-/root}/.cache/mediabackups}
+CACHE=${CACHE%/}
+MARIADB_PORT=${MBTEST_MARIADB_PORT:-3307}
+MINIO_COUNT=${MBTEST_MINIO_COUNT:-5}
+# Pinned: bump both together. Built from the Go module proxy, not downloaded.
+MINIO_MODULE=github.com/minio/minio
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+MINIO_BIN=$CACHE/bin/minio
+MINIO_USER=mbtestadmin
+MINIO_PASS=mbtestadmin-secret
+DB_USER=mediabackups
+DB_PASS=mediabackups-test
+DB_NAME=mediabackups
+WIKI_PUBLIC_PORT=8080
+WIKI_PRIVATE_PORT=8081
+HOST=127.0.0.1
+ENV_FILE=$DIR/env
+MARKER=$DIR/.mediabackups-testenv # lets down.sh --wipe know the dir is ours
+
+T0=$SECONDS
+log() { echo "[testenv] $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[[ $(id -u) == 0 ]] || die "run as root (apt-get, mariadbd --user=root)"
+[[ $MARIADB_PORT =~ ^[0-9]+$ && $MARIADB_PORT != 3306 ]] ||
+	die "MBTEST_MARIADB_PORT must be a number other than 3306 (3306 is left to the system's MariaDB)"
+if ! [[ $MINIO_COUNT =~ ^[0-9]+$ ]] || ((MINIO_COUNT < 1 || MINIO_COUNT > 99)); then
+	die "MBTEST_MINIO_COUNT must be 1..99"
+fi
+[[ $DIR == /* && $DIR != / ]] || die "MBTEST_DIR must be an absolute path other than /"
+command -v go >/dev/null || PATH=/usr/local/go/bin:$PATH
+
+mkdir -p "$DIR" "$CACHE"
+touch "$MARKER"
+# One up.sh at a time per state dir. Every process started below gets 8>&-,
+# or it would hold this lock for as long as it runs.
+exec 8>"$DIR/.up.lock"
+flock 8
+
+# proc_is PID PATTERN: PID is alive and its command line contains PATTERN.
+proc_is() {
+	[[ $1 =~ ^[0-9]+$ ]] && kill -0 "$1" 2>/dev/null &&
+		tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"
+}
+# pid_from FILE: the PID in FILE, if any.
+pid_from() { [[ -f $1 ]] && cat "$1" 2>/dev/null; }
+# port_busy PORT: something accepts TCP connections on 127.0.0.1:PORT.
+port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+# ------------------------------------------------------------- 1. packages
+PKGS=(mariadb-server age curl jq ca-certificates)
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	export DEBIAN_FRONTEND=noninteractive
+	apt_log=$DIR/apt.log
+	apt_install() {
+		apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}" >>"$apt_log" 2>&1
+	}
+	log "apt-get install ${missing[*]} (log $apt_log)"
+	# Update the package lists only when they are missing or the install fails.
+	if ! compgen -G '/var/lib/apt/lists/*_Packages' >/dev/null || ! apt_install; then
+		log "apt-get update"
+		apt-get update -q -o DPkg::Lock::Timeout=600 >>"$apt_log" 2>&1 || die "apt-get update failed, see $apt_log"
+		apt_install || die "apt-get install failed, see $apt_log"
+	fi
+fi
+for b in mariadbd mariadb-install-db mariadb mariadb-admin curl jq; do
+	command -v "$b" >/dev/null || PATH=$PATH:/usr/sbin:/sbin
+	command -v "$b" >/dev/null || die "$b not found after installing ${PKGS[*]}"
+done
+MARIADB_BIN_DIR=$(dirname "$(command -v mariadbd)")
+
+# ---------------------------------------------- 2. MinIO binary (background)
+# Built in the background while MariaDB and the wikis come up; waited for in 5.
+build_pid=
+if [[ -x $MINIO_BIN && $(cat "$MINIO_BIN.version" 2>/dev/null) == "$MINIO_VERSION" ]]; then
+	:
+else
+	command -v go >/dev/null || die "go not found (install Go or put /usr/local/go/bin on PATH)"
+	build_log=$CACHE/minio-build.log
+	log "building MinIO $MINIO_VERSION from the Go module proxy into $CACHE/bin (takes ~3 min; log $build_log)"
+	(
+		set -e
+		exec 8>&- </dev/null >"$build_log" 2>&1
+		exec 7>"$CACHE/.minio-build.lock"
+		flock 7 # another up.sh (other MBTEST_DIR) may be building the same binary
+		if [[ -x $MINIO_BIN && $(cat "$MINIO_BIN.version" 2>/dev/null) == "$MINIO_VERSION" ]]; then
+			exit 0
+		fi
+		tmp=$(mktemp -d "$CACHE/build.XXXXXX")
+		cd "$tmp"
+		GOBIN=$tmp/bin GOFLAGS='' go install "$MINIO_MODULE@$MINIO_VERSION"
+		mkdir -p "$CACHE/bin"
+		mv -f "$tmp/bin/minio" "$MINIO_BIN"
+		echo "$MINIO_VERSION" >"$MINIO_BIN.version"
+		cd / && rm -rf "$tmp"
+	) &
+	build_pid=$!
+	# If up.sh fails before waiting, the build still finishes into the cache
+	# (it installs atomically), which only makes the next run faster.
+fi
+
+# ----------------------------------------------------------------- 3. MariaDB
+DB_DIR=$DIR/mariadb
+DB_DATA=$DB_DIR/data
+DB_SOCK=$DB_DIR/mysqld.sock
+DB_PID=$DB_DIR/mysqld.pid
+DB_LOG=$DB_DIR/error.log
+db_root() { mariadb --no-defaults --protocol=socket --socket="$DB_SOCK" -uroot; } # SQL on stdin
+db_ping() { mariadb-admin --no-defaults --protocol=socket --socket="$DB_SOCK" -uroot --connect-timeout=2 ping >/dev/null 2>&1; }
+
+mkdir -p "$DB_DIR"
+pid=$(pid_from "$DB_PID") || true
+if [[ -n $pid ]] && proc_is "$pid" "--datadir=$DB_DATA" && db_ping; then
+	log "MariaDB already running (pid $pid, port $MARIADB_PORT)"
+else
+	if [[ -n $pid ]] && proc_is "$pid" "--datadir=$DB_DATA"; then
+		log "MariaDB (pid $pid) is running but not answering yet; waiting"
+	else
+		rm -f "$DB_PID"
+		port_busy "$MARIADB_PORT" &&
+			die "something else listens on $HOST:$MARIADB_PORT (set MBTEST_MARIADB_PORT)"
+		if [[ ! -f $DB_DATA/.mbtest-installed ]]; then
+			log "initialising MariaDB data dir $DB_DATA"
+			rm -rf "$DB_DATA"
+			mariadb-install-db --no-defaults --datadir="$DB_DATA" --user=root \
+				--auth-root-authentication-method=normal --skip-test-db \
+				>"$DB_DIR/install.log" 2>&1 </dev/null 8>&- ||
+				{ tail -20 "$DB_DIR/install.log" >&2; die "mariadb-install-db failed (log $DB_DIR/install.log)"; }
+			touch "$DB_DATA/.mbtest-installed"
+		fi
+		log "starting MariaDB on $HOST:$MARIADB_PORT (log $DB_LOG)"
+		# Throwaway test server: speed over durability.
+		setsid nohup mariadbd --no-defaults --datadir="$DB_DATA" --socket="$DB_SOCK" \
+			--port="$MARIADB_PORT" --bind-address="$HOST" --user=root \
+			--pid-file="$DB_PID" --log-error="$DB_LOG" \
+			--skip-log-bin --skip-name-resolve --max-connections=500 \
+			--character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
+			--innodb-buffer-pool-size=1G --innodb-flush-log-at-trx-commit=2 \
+			--innodb-doublewrite=0 --innodb-log-file-size=256M \
+			>>"$DB_DIR/stdout.log" 2>&1 </dev/null 8>&- &
+		pid=$!
+	fi
+	for _ in $(seq 300); do
+		db_ping && break
+		kill -0 "$pid" 2>/dev/null || { tail -20 "$DB_LOG" >&2; die "mariadbd exited (log $DB_LOG)"; }
+		sleep 0.2
+	done
+	db_ping || die "MariaDB did not answer within 60 s (log $DB_LOG)"
+	log "MariaDB ready (pid $(pid_from "$DB_PID"))"
+fi
+# Cheap, so done every time: a wiped user or database comes back.
+db_root <<SQL || die "creating the MariaDB user failed"
+CREATE USER IF NOT EXISTS '$DB_USER'@'127.0.0.1' IDENTIFIED BY '$DB_PASS';
+CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASS';
+ALTER USER '$DB_USER'@'127.0.0.1' IDENTIFIED BY '$DB_PASS';
+ALTER USER '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASS';
+GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'127.0.0.1';
+GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'localhost';
+CREATE DATABASE IF NOT EXISTS \`$DB_NAME\`;
+SQL
+mariadb --no-defaults -h"$HOST" -P"$MARIADB_PORT" -u"$DB_USER" -p"$DB_PASS" -e 'SELECT 1' >/dev/null ||
+	die "cannot log in as $DB_USER over TCP on $HOST:$MARIADB_PORT"
+
+# ----------------------------------------------------------------- 4. wikis
+WIKI_PUBLIC_DIR=$DIR/wiki-public
+WIKI_PRIVATE_DIR=$DIR/wiki-private
+wiki_up() { # wiki_up DIR PORT PRIVATE
+	TESTWIKI_DIR=$1 TESTWIKI_PORT=$2 TESTWIKI_PRIVATE=$3 bash "$HERE/testwiki/start.sh" >/dev/null 8>&- || return 1
+	[[ -f $1/populate-summary.json ]] || log "populating the wiki on port $2"
+	TESTWIKI_DIR=$1 bash "$HERE/testwiki/populate.sh" >/dev/null 8>&- || return 1
+}
+wiki_up "$WIKI_PUBLIC_DIR" "$WIKI_PUBLIC_PORT" 0 || die "public wiki (port $WIKI_PUBLIC_PORT) failed"
+wiki_up "$WIKI_PRIVATE_DIR" "$WIKI_PRIVATE_PORT" 1 || die "private wiki (port $WIKI_PRIVATE_PORT) failed"
+
+# ----------------------------------------------------------------- 5. MinIO
+if [[ -n $build_pid ]]; then
+	log "waiting for the MinIO build"
+	wait "$build_pid" || { tail -20 "$CACHE/minio-build.log" >&2; die "MinIO build failed (log $CACHE/minio-build.log)"; }
+	build_pid=
+	log "MinIO built: $MINIO_BIN"
+fi
+minio_live() { [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$HOST:$1/minio/health/live" 2>/dev/null) == 200 ]]; }
+mkdir -p "$DIR/minio"
+starting=()
+for ((i = 1; i <= MINIO_COUNT; i++)); do
+	api=$((9100 + i)) console=$((9200 + i))
+	data=$DIR/minio/$i
+	pidf=$DIR/minio/$i.pid
+	pid=$(pid_from "$pidf") || true
+	if [[ -n $pid ]] && proc_is "$pid" "minio server --address $HOST:$api"; then
+		# A rebuilt binary replaces the file; restart servers still running the old one.
+		if [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$MINIO_BIN" ]]; then
+			starting+=("$i")
+			continue
+		fi
+		log "MinIO $i runs an old binary; restarting it"
+		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL -- "-$pid" 2>/dev/null || true
+	fi
+	rm -f "$pidf"
+	port_busy "$api" && die "something else listens on $HOST:$api (MinIO $i)"
+	port_busy "$console" && die "something else listens on $HOST:$console (MinIO $i console)"
+	mkdir -p "$data"
+	log "starting MinIO $i on $HOST:$api (console $console, data $data)"
+	MINIO_ROOT_USER=$MINIO_USER MINIO_ROOT_PASSWORD=$MINIO_PASS MINIO_UPDATE=off \
+		setsid nohup "$MINIO_BIN" server --address "$HOST:$api" --console-address "$HOST:$console" \
+		--quiet "$data" >>"$DIR/minio/$i.log" 2>&1 </dev/null 8>&- &
+	echo $! >"$pidf"
+	starting+=("$i")
+done
+for i in "${starting[@]}"; do
+	api=$((9100 + i))
+	for _ in $(seq 300); do
+		minio_live "$api" && break
+		kill -0 "$(cat "$DIR/minio/$i.pid")" 2>/dev/null ||
+			{ tail -20 "$DIR/minio/$i.log" >&2; die "MinIO $i exited (log $DIR/minio/$i.log)"; }
+		sleep 0.2
+	done
+	minio_live "$api" || die "MinIO $i did not answer on $HOST:$api within 60 s (log $DIR/minio/$i.log)"
+done
+log "MinIO: $MINIO_COUNT servers live on $HOST:9101..$((9100 + MINIO_COUNT))"
+
+# --------------------------------------------------------------- 6. env file
+endpoints=
+for ((i = 1; i <= MINIO_COUNT; i++)); do endpoints+=${endpoints:+,}http://$HOST:$((9100 + i)); done
+cat >"$ENV_FILE.tmp" <<EOF
+# Written by testenv/up.sh; source it before go test.
+export MEDIABACKUPS_TEST_MARIADB_DSN='$DB_USER:$DB_PASS@tcp($HOST:$MARIADB_PORT)/'
+export MEDIABACKUPS_TEST_MINIO_ENDPOINTS='$endpoints'
+export MEDIABACKUPS_TEST_MINIO_ACCESS_KEY='$MINIO_USER'
+export MEDIABACKUPS_TEST_MINIO_SECRET_KEY='$MINIO_PASS'
+export MEDIABACKUPS_TEST_WIKI_PUBLIC_API='http://$HOST:$WIKI_PUBLIC_PORT/api.php'
+export MEDIABACKUPS_TEST_WIKI_PUBLIC_DIR='$WIKI_PUBLIC_DIR'
+export MEDIABACKUPS_TEST_WIKI_PRIVATE_API='http://$HOST:$WIKI_PRIVATE_PORT/api.php'
+export MEDIABACKUPS_TEST_WIKI_PRIVATE_DIR='$WIKI_PRIVATE_DIR'
+export MEDIABACKUPS_TEST_WIKI_ADMIN_USER='Admin'
+export MEDIABACKUPS_TEST_WIKI_ADMIN_PASSWORD='testwiki-admin-pass'
+export MEDIABACKUPS_TEST_WIKI_BOT_USER='Admin@backup'
+export MEDIABACKUPS_TEST_WIKI_BOT_PASSWORD='backupbackupbackupbackupbackup000'
+export MEDIABACKUPS_TEST_MINIO_BIN='$MINIO_BIN'
+export MEDIABACKUPS_TEST_MARIADB_BIN_DIR='$MARIADB_BIN_DIR'
+export MEDIABACKUPS_TEST_DIR='$DIR'
+EOF
+mv -f "$ENV_FILE.tmp" "$ENV_FILE"
+log "ready in $((SECONDS - T0)) s; env file $ENV_FILE"
+echo "$ENV_FILE"
