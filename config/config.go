@@ -1,0 +1,311 @@
+// Package config loads and validates the mediabackups YAML configuration.
+//
+// The shape of the file is a contract with operators: keys are only ever
+// added, never renamed. Secrets are never stored in the file itself, only the
+// paths of files that hold them; those files must not be world-readable.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// DefaultPath is used when neither --config nor MEDIABACKUPS_CONFIG is given.
+const DefaultPath = "/etc/mediabackups/mediabackups.yaml"
+
+// EnvPath names the environment variable that overrides DefaultPath.
+const EnvPath = "MEDIABACKUPS_CONFIG"
+
+// Wiki types. Every type other than Public is encrypted at rest.
+const (
+	TypePublic  = "public"
+	TypePrivate = "private"
+	TypeClosed  = "closed"
+	TypeDeleted = "deleted"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Datacenter  string     `yaml:"datacenter"`
+	Metadata    Metadata   `yaml:"metadata"`
+	Storage     Storage    `yaml:"storage"`
+	Encryption  Encryption `yaml:"encryption"`
+	TmpDir      string     `yaml:"tmpdir"`
+	LogDir      string     `yaml:"logdir"`
+	UserAgent   string     `yaml:"user_agent"`
+	DefaultWiki string     `yaml:"default_wiki"`
+	Wikis       []Wiki     `yaml:"wikis"`
+
+	// path is where the file was read from; relative paths in it are
+	// resolved against its directory.
+	path string
+}
+
+// Metadata configures the MariaDB connection.
+type Metadata struct {
+	// DSN in go-sql-driver/mysql form: user:pass@tcp(host:port)/db.
+	DSN string `yaml:"dsn"`
+	// PasswordFile, when set, replaces the DSN's password with the file's content.
+	PasswordFile string `yaml:"password_file"`
+}
+
+// Storage configures the MinIO servers.
+type Storage struct {
+	Bucket string `yaml:"bucket"`
+	// Endpoints in shard order: changing the order or the count changes
+	// where new objects go (existing ones stay where the metadata says).
+	Endpoints  []string   `yaml:"endpoints"`
+	Generation Credential `yaml:"generation"`
+	Recovery   Credential `yaml:"recovery"`
+}
+
+// Credential is an S3 access key and the file that holds its secret.
+type Credential struct {
+	AccessKey     string `yaml:"access_key"`
+	SecretKeyFile string `yaml:"secret_key_file"`
+}
+
+// Encryption configures age encryption of non-public wikis.
+type Encryption struct {
+	IdentityFile string   `yaml:"identity_file"`
+	Recipients   []string `yaml:"recipients"`
+}
+
+// Wiki is one wiki to back up.
+type Wiki struct {
+	Name string `yaml:"name"`
+	API  string `yaml:"api"`
+	Type string `yaml:"type"`
+	// User logs in to api.php: a bot password "Name@app" or a main account.
+	User         string `yaml:"user"`
+	PasswordFile string `yaml:"password_file"`
+	// WebUser is a main account used for img_auth.php and Special:Undelete,
+	// which MediaWiki refuses to bot-password sessions. Defaults to User
+	// when User is a main account.
+	WebUser         string `yaml:"web_user"`
+	WebPasswordFile string `yaml:"web_password_file"`
+	// Project and Lang name the production Swift containers
+	// (<project>-<lang>-local-public). Defaults: "wikipedia" and the wiki
+	// name without its "wiki" suffix.
+	Project string `yaml:"project"`
+	Lang    string `yaml:"lang"`
+	// PublicShards and DeletedShards: the production containers are
+	// sharded (.00-.ff by md5 of the title; .00-.zz by storage key).
+	PublicShards  bool `yaml:"public_shards"`
+	DeletedShards bool `yaml:"deleted_shards"`
+	// Pause between API requests, MaxLag sent with each (default 5).
+	Pause  time.Duration `yaml:"pause"`
+	MaxLag int           `yaml:"maxlag"`
+}
+
+// Encrypted reports whether the wiki's files are encrypted at rest.
+func (w Wiki) Encrypted() bool { return w.Type != TypePublic }
+
+// ContainerProject returns the project and language of the wiki's
+// production containers, with defaults applied.
+func (w Wiki) ContainerProject() (project, lang string) {
+	project, lang = w.Project, w.Lang
+	if project == "" {
+		project = "wikipedia"
+	}
+	if lang == "" {
+		lang = strings.TrimSuffix(w.Name, "wiki")
+		if lang == "" {
+			lang = w.Name
+		}
+	}
+	return project, lang
+}
+
+// Path resolves the config file path from a flag value and the environment.
+func Path(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if p := os.Getenv(EnvPath); p != "" {
+		return p
+	}
+	return DefaultPath
+}
+
+// Load reads, defaults and validates the configuration at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("read config: %w (pass --config FILE or set %s)", err, EnvPath)
+		}
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	c.path = path
+	return c, nil
+}
+
+// Parse decodes and validates a configuration document. Unknown keys are
+// errors, so a typo does not silently fall back to a default.
+func Parse(data []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("parse YAML: %w", err)
+	}
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) applyDefaults() {
+	if c.Storage.Bucket == "" {
+		c.Storage.Bucket = "mediabackups"
+	}
+	if c.TmpDir == "" {
+		c.TmpDir = os.TempDir()
+	}
+	if c.LogDir == "" {
+		c.LogDir = "/var/log/mediabackups"
+	}
+	if c.UserAgent == "" {
+		c.UserAgent = "mediabackups/1.0 (https://github.com/mediabackups/mediabackups; set user_agent in the config to add your contact)"
+	}
+	if c.DefaultWiki == "" {
+		c.DefaultWiki = "commonswiki"
+	}
+	for i := range c.Wikis {
+		if c.Wikis[i].MaxLag == 0 {
+			c.Wikis[i].MaxLag = 5
+		}
+	}
+}
+
+// Validate checks the configuration for mistakes an operator can fix,
+// and says how.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Metadata.DSN == "" {
+		errs = append(errs, errors.New("metadata.dsn is empty"))
+	}
+	if len(c.Storage.Endpoints) == 0 {
+		errs = append(errs, errors.New("storage.endpoints is empty: list the MinIO servers in shard order"))
+	}
+	seen := map[string]bool{}
+	for _, e := range c.Storage.Endpoints {
+		if !strings.HasPrefix(e, "http://") && !strings.HasPrefix(e, "https://") {
+			errs = append(errs, fmt.Errorf("storage.endpoints: %q must start with http:// or https://", e))
+		}
+		if seen[e] {
+			errs = append(errs, fmt.Errorf("storage.endpoints: %q is listed twice", e))
+		}
+		seen[e] = true
+	}
+	names := map[string]bool{}
+	for i, w := range c.Wikis {
+		where := fmt.Sprintf("wikis[%d]", i)
+		if w.Name == "" {
+			errs = append(errs, fmt.Errorf("%s: name is empty", where))
+			continue
+		}
+		where = fmt.Sprintf("wiki %s", w.Name)
+		if strings.ContainsAny(w.Name, "/ \t\n") {
+			errs = append(errs, fmt.Errorf("%s: name must not contain '/' or white space", where))
+		}
+		if names[w.Name] {
+			errs = append(errs, fmt.Errorf("%s: listed twice", where))
+		}
+		names[w.Name] = true
+		if w.API == "" {
+			errs = append(errs, fmt.Errorf("%s: api is empty (the wiki's api.php URL)", where))
+		}
+		switch w.Type {
+		case TypePublic, TypePrivate, TypeClosed, TypeDeleted:
+		default:
+			errs = append(errs, fmt.Errorf("%s: type %q is not one of public, private, closed, deleted", where, w.Type))
+		}
+		if (w.User == "") != (w.PasswordFile == "") {
+			errs = append(errs, fmt.Errorf("%s: user and password_file go together", where))
+		}
+		if (w.WebUser == "") != (w.WebPasswordFile == "") {
+			errs = append(errs, fmt.Errorf("%s: web_user and web_password_file go together", where))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Wiki returns the configured wiki called name.
+func (c *Config) Wiki(name string) (Wiki, error) {
+	for _, w := range c.Wikis {
+		if w.Name == name {
+			return w, nil
+		}
+	}
+	var known []string
+	for _, w := range c.Wikis {
+		known = append(known, w.Name)
+	}
+	return Wiki{}, fmt.Errorf("wiki %q is not in the config (configured: %s)", name, strings.Join(known, ", "))
+}
+
+// Resolve makes a path from the config file relative to the file's directory.
+func (c *Config) Resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.path == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.path), p)
+}
+
+// ReadSecret reads a secret from a file that only its owner may read.
+// A world-readable file is refused with a message that says how to fix it.
+// Surrounding white space (a trailing newline) is removed.
+func ReadSecret(path string) (Secret, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return Secret{}, fmt.Errorf("read secret: %w", err)
+	}
+	if fi.Mode().Perm()&0o004 != 0 {
+		return Secret{}, fmt.Errorf("secret file %s is readable by everyone (mode %v): run `chmod 600 %s`", path, fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Secret{}, fmt.Errorf("read secret: %w", err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return Secret{}, fmt.Errorf("secret file %s is empty", path)
+	}
+	return Secret{s: s}, nil
+}
+
+// Secret holds a password or key. It prints as **redacted** so that it never
+// ends up in a log or an error message by accident.
+type Secret struct{ s string }
+
+// NewSecret wraps s.
+func NewSecret(s string) Secret { return Secret{s: s} }
+
+// Reveal returns the secret itself.
+func (s Secret) Reveal() string { return s.s }
+
+// String implements fmt.Stringer.
+func (s Secret) String() string {
+	if s.s == "" {
+		return ""
+	}
+	return "**redacted**"
+}
+
+// GoString implements fmt.GoStringer.
+func (s Secret) GoString() string { return `config.Secret("` + s.String() + `")` }
