@@ -1,0 +1,401 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"iter"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/s3utils"
+)
+
+// ErrNotFound is wrapped by the errors Get and Stat return when the object
+// does not exist.
+var ErrNotFound = errors.New("object not found")
+
+// ErrChecksumMismatch is wrapped by the error Put returns when the uploaded
+// content does not have the expected SHA-256.
+var ErrChecksumMismatch = errors.New("sha256 checksum mismatch")
+
+// Credentials are the S3 access key and secret key of a MinIO user.
+// Formatting them with the fmt package does not print the secret key.
+type Credentials struct {
+	AccessKey, SecretKey string
+}
+
+// String returns the access key and a redacted secret key.
+func (c Credentials) String() string {
+	return fmt.Sprintf("{AccessKey:%s SecretKey:**redacted**}", c.AccessKey)
+}
+
+// GoString is like String, for %#v.
+func (c Credentials) GoString() string {
+	return fmt.Sprintf("storage.Credentials{AccessKey:%q, SecretKey:\"**redacted**\"}", c.AccessKey)
+}
+
+// ObjectInfo describes a stored object.
+type ObjectInfo struct {
+	Key          string
+	Size         int64
+	LastModified time.Time
+}
+
+// Option configures NewServer and NewServers.
+type Option func(*config)
+
+type config struct {
+	transport http.RoundTripper
+	region    string
+}
+
+// WithTransport makes the server use rt for its HTTP requests, so that
+// several servers share one connection pool. See NewTransport.
+func WithTransport(rt http.RoundTripper) Option {
+	return func(c *config) { c.transport = rt }
+}
+
+// WithRegion sets the S3 region requests are signed for. Without it minio-go
+// asks each bucket for its region once and caches the answer.
+func WithRegion(region string) Option {
+	return func(c *config) { c.region = region }
+}
+
+// NewTransport returns an HTTP transport tuned for many concurrent uploads to
+// a few MinIO servers: it keeps up to 64 idle connections per server, does not
+// ask for gzip (which would corrupt object sizes) and honours the proxy and
+// SSL_CERT_FILE environment variables like minio-go's default transport. It
+// serves http and https endpoints alike; share one between servers with
+// WithTransport.
+func NewTransport() (*http.Transport, error) {
+	tr, err := minio.DefaultTransport(true)
+	if err != nil {
+		return nil, fmt.Errorf("create http transport: %w", err)
+	}
+	tr.MaxIdleConns = 1024
+	tr.MaxIdleConnsPerHost = 64
+	tr.IdleConnTimeout = 90 * time.Second
+	return tr, nil
+}
+
+// Server is one bucket on one MinIO server. Its methods are safe for
+// concurrent use.
+type Server struct {
+	endpoint  string // normalized, e.g. "http://127.0.0.1:9101"
+	bucket    string
+	client    *minio.Client
+	transport http.RoundTripper
+}
+
+// NewServer returns a Server for bucket on the MinIO server at endpoint, e.g.
+// "http://127.0.0.1:9101". The scheme, http or https, decides whether TLS is
+// used; the endpoint must not have a path, query or user information.
+//
+// NewServer does not contact the server. Without WithTransport every Server
+// gets its own NewTransport; NewServers shares one. It returns an error if the
+// endpoint or the bucket name is invalid or the access key is empty.
+func NewServer(endpoint, bucket string, creds Credentials, opts ...Option) (*Server, error) {
+	u, err := parseEndpoint(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if err := s3utils.CheckValidBucketNameStrict(bucket); err != nil {
+		return nil, fmt.Errorf("minio server %s: bucket %q: %w", u, bucket, err)
+	}
+	if creds.AccessKey == "" {
+		return nil, fmt.Errorf("minio server %s: empty access key", u)
+	}
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.transport == nil {
+		tr, err := NewTransport()
+		if err != nil {
+			return nil, fmt.Errorf("minio server %s: %w", u, err)
+		}
+		cfg.transport = tr
+	}
+	client, err := minio.New(u.Host, &minio.Options{
+		Creds:           credentials.NewStaticV4(creds.AccessKey, creds.SecretKey, ""),
+		Secure:          u.Scheme == "https",
+		Transport:       cfg.transport,
+		Region:          cfg.region,
+		TrailingHeaders: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("minio server %s: %w", u, err)
+	}
+	return &Server{endpoint: u.String(), bucket: bucket, client: client, transport: cfg.transport}, nil
+}
+
+// NewServers returns one Server per endpoint, in the same order, all for the
+// same bucket and credentials and sharing one NewTransport (unless opts
+// contains WithTransport).
+func NewServers(endpoints []string, bucket string, creds Credentials, opts ...Option) ([]*Server, error) {
+	tr, err := NewTransport()
+	if err != nil {
+		return nil, err
+	}
+	opts = append([]Option{WithTransport(tr)}, opts...)
+	servers := make([]*Server, 0, len(endpoints))
+	for _, e := range endpoints {
+		s, err := NewServer(e, bucket, creds, opts...)
+		if err != nil {
+			return nil, err
+		}
+		servers = append(servers, s)
+	}
+	return servers, nil
+}
+
+// NormalizeEndpoint returns endpoint in the form Server.Endpoint uses:
+// lower-case scheme and host, no trailing slash. It returns an error if the
+// endpoint is not an http or https URL with a host and nothing after it.
+func NormalizeEndpoint(endpoint string) (string, error) {
+	u, err := parseEndpoint(endpoint)
+	if err != nil {
+		return "", err
+	}
+	return u.String(), nil
+}
+
+func parseEndpoint(endpoint string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(endpoint))
+	if err != nil {
+		return nil, fmt.Errorf("minio endpoint %q: %w", endpoint, err)
+	}
+	scheme := strings.ToLower(u.Scheme)
+	switch {
+	case scheme != "http" && scheme != "https":
+		return nil, fmt.Errorf("minio endpoint %q: want http://host:port or https://host:port", endpoint)
+	case u.Host == "" || u.Opaque != "":
+		return nil, fmt.Errorf("minio endpoint %q: no host", endpoint)
+	case u.User != nil:
+		return nil, fmt.Errorf("minio endpoint %q: credentials do not belong in the URL", endpoint)
+	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		return nil, fmt.Errorf("minio endpoint %q: a path, query or fragment is not supported, give only scheme://host:port", endpoint)
+	}
+	return &url.URL{Scheme: scheme, Host: strings.ToLower(u.Host)}, nil
+}
+
+// Endpoint returns the server's URL, normalized as by NormalizeEndpoint. It is
+// the value to record as an object's location.
+func (s *Server) Endpoint() string { return s.endpoint }
+
+// Bucket returns the name of the server's bucket.
+func (s *Server) Bucket() string { return s.bucket }
+
+// String returns the endpoint and bucket, for messages.
+func (s *Server) String() string { return s.endpoint + "/" + s.bucket }
+
+// EnsureBucket creates the bucket if it does not exist yet. A bucket that
+// already exists and belongs to the same user is not an error.
+func (s *Server) EnsureBucket(ctx context.Context) error {
+	err := s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{})
+	if err == nil {
+		return nil
+	}
+	if minio.ToErrorResponse(err).Code == "BucketAlreadyOwnedByYou" {
+		return nil
+	}
+	return fmt.Errorf("create bucket %s on %s: %w", s.bucket, s.endpoint, err)
+}
+
+// Put uploads the content read from r as the object key and returns its
+// stored size. It reads r until io.EOF, or exactly size bytes when size >= 0;
+// size -1 means unknown and streams r as a multipart upload, in parts of
+// 16 MiB or more held in memory one at a time. Objects of known size up to
+// 16 MiB are sent in a single request. An existing object is replaced.
+//
+// Every request carries an S3 SHA-256 checksum computed from the bytes sent,
+// which MinIO verifies before committing the object.
+//
+// If wantSHA256 is non-nil it must be the 32-byte SHA-256 of the content.
+// Put hashes what it reads from r and, if the hash differs, fails the upload
+// before it completes, so no object is created and an existing object under
+// key is left untouched; the error wraps ErrChecksumMismatch. For
+// single-request uploads Put also compares wantSHA256 with the checksum MinIO
+// returns. (For multipart uploads S3 returns a checksum of the part checksums,
+// which cannot be compared to the content's SHA-256.)
+//
+// An error reading r fails the upload and is returned wrapped. A cancelled
+// ctx aborts the upload. Put does not close r.
+func (s *Server) Put(ctx context.Context, key string, r io.Reader, size int64, wantSHA256 []byte) (int64, error) {
+	if size < -1 {
+		return 0, fmt.Errorf("upload %s to %s: invalid size %d", key, s.endpoint, size)
+	}
+	var vr *verifyingReader
+	if wantSHA256 != nil {
+		if len(wantSHA256) != sha256.Size {
+			return 0, fmt.Errorf("upload %s to %s: expected sha256 has %d bytes, want %d", key, s.endpoint, len(wantSHA256), sha256.Size)
+		}
+		if size == 0 {
+			// minio-go may not read an empty body at all: check now.
+			if empty := sha256.Sum256(nil); !bytes.Equal(empty[:], wantSHA256) {
+				return 0, fmt.Errorf("upload %s to %s: %w: empty content, want %x", key, s.endpoint, ErrChecksumMismatch, wantSHA256)
+			}
+		}
+		// The wrapper also hides io.ReaderAt and io.Seeker, so minio-go
+		// reads r once, in order (no parallel parts, no retries).
+		vr = &verifyingReader{r: r, size: size, want: wantSHA256, h: sha256.New()}
+		r = vr
+	}
+	info, err := s.client.PutObject(ctx, s.bucket, key, r, size, minio.PutObjectOptions{
+		Checksum:    minio.ChecksumSHA256,
+		ContentType: "application/octet-stream",
+	})
+	if vr != nil && vr.mismatch != nil {
+		if err == nil {
+			// Not expected: the reader withholds the last bytes on a
+			// mismatch, so the upload cannot complete. Do not keep it.
+			err = s.client.RemoveObject(context.WithoutCancel(ctx), s.bucket, key, minio.RemoveObjectOptions{})
+			return 0, errors.Join(fmt.Errorf("upload %s to %s: %w", key, s.endpoint, vr.mismatch),
+				wrapIf(err, "remove the mismatched object"))
+		}
+		return 0, fmt.Errorf("upload %s to %s: %w", key, s.endpoint, vr.mismatch)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("upload %s to %s: %w", key, s.endpoint, err)
+	}
+	if wantSHA256 != nil && singlePart(info.ChecksumSHA256) {
+		got, err := base64.StdEncoding.DecodeString(info.ChecksumSHA256)
+		if err != nil || !bytes.Equal(got, wantSHA256) {
+			// Cannot happen unless the server or minio-go misbehave: the
+			// reader already matched. Do not keep an object we cannot trust.
+			rmErr := s.client.RemoveObject(context.WithoutCancel(ctx), s.bucket, key, minio.RemoveObjectOptions{})
+			return 0, errors.Join(
+				fmt.Errorf("upload %s to %s: %w: server stored %q, want %x", key, s.endpoint, ErrChecksumMismatch, info.ChecksumSHA256, wantSHA256),
+				wrapIf(rmErr, "remove the mismatched object"))
+		}
+	}
+	return info.Size, nil
+}
+
+// singlePart reports whether an x-amz-checksum-sha256 value is the checksum
+// of the whole content, not a "<checksum of checksums>-<parts>" value.
+func singlePart(checksum string) bool {
+	return checksum != "" && !strings.Contains(checksum, "-")
+}
+
+func wrapIf(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// verifyingReader hashes what is read through it and, at the end of the
+// content, fails instead of returning the last bytes if the hash is wrong, so
+// that the upload reading it is aborted before it completes.
+type verifyingReader struct {
+	r        io.Reader
+	size     int64 // -1: the content ends at io.EOF
+	want     []byte
+	h        hash.Hash
+	n        int64
+	checked  bool
+	mismatch error
+}
+
+func (v *verifyingReader) Read(p []byte) (int, error) {
+	if v.mismatch != nil {
+		return 0, v.mismatch
+	}
+	n, err := v.r.Read(p)
+	hashed := int64(n)
+	if v.size >= 0 {
+		// Bytes past the declared size are not content; minio-go rejects them.
+		hashed = max(0, min(hashed, v.size-v.n))
+	}
+	v.h.Write(p[:hashed])
+	v.n += hashed
+	end := err == io.EOF || (v.size >= 0 && v.n >= v.size)
+	if end && !v.checked {
+		v.checked = true
+		if got := v.h.Sum(nil); !bytes.Equal(got, v.want) {
+			v.mismatch = fmt.Errorf("%w: read %d bytes with sha256 %x, want %x", ErrChecksumMismatch, v.n, got, v.want)
+			return 0, v.mismatch
+		}
+	}
+	return n, err
+}
+
+// Get returns a reader of the object key and its size. The caller must close
+// the reader. The error wraps ErrNotFound if the object does not exist.
+//
+// When the object has a full-object checksum (objects Put in one request) the
+// reader verifies it and returns an error instead of io.EOF if the content
+// read does not match it.
+func (s *Server) Get(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{Checksum: true})
+	if err != nil {
+		return nil, 0, s.objectError("download", key, err)
+	}
+	st, err := obj.Stat()
+	if err != nil {
+		obj.Close()
+		return nil, 0, s.objectError("download", key, err)
+	}
+	return obj, st.Size, nil
+}
+
+// Stat returns information about the object key. The error wraps ErrNotFound
+// if the object does not exist.
+func (s *Server) Stat(ctx context.Context, key string) (ObjectInfo, error) {
+	st, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return ObjectInfo{}, s.objectError("stat", key, err)
+	}
+	return ObjectInfo{Key: st.Key, Size: st.Size, LastModified: st.LastModified}, nil
+}
+
+// Remove deletes the object key. Like S3, it does not fail if the object does
+// not exist.
+func (s *Server) Remove(ctx context.Context, key string) error {
+	if err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
+		return s.objectError("remove", key, err)
+	}
+	return nil
+}
+
+// List calls fn for every object whose key starts with prefix, in
+// lexicographic key order, descending into "directories". It stops at and
+// returns the first error of fn (unwrapped) or of the listing.
+func (s *Server) List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error {
+	for obj := range s.objects(ctx, prefix) {
+		if obj.Err != nil {
+			return fmt.Errorf("list %q in bucket %s on %s: %w", prefix, s.bucket, s.endpoint, obj.Err)
+		}
+		if err := fn(ObjectInfo{Key: obj.Key, Size: obj.Size, LastModified: obj.LastModified}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) objects(ctx context.Context, prefix string) iter.Seq[minio.ObjectInfo] {
+	return s.client.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true})
+}
+
+// objectError wraps err from an operation on key, adding ErrNotFound when the
+// server says the object does not exist.
+func (s *Server) objectError(op, key string, err error) error {
+	switch minio.ToErrorResponse(err).Code {
+	case "NoSuchKey":
+		return fmt.Errorf("%s %s on %s: %w", op, key, s, ErrNotFound)
+	case "NoSuchBucket":
+		return fmt.Errorf("%s %s on %s: bucket %s does not exist (create it with EnsureBucket): %w", op, key, s.endpoint, s.bucket, err)
+	}
+	return fmt.Errorf("%s %s on %s: %w", op, key, s, err)
+}
