@@ -1,0 +1,445 @@
+// Package backup runs the backup workers: it claims pending file versions
+// from the metadata store, downloads each from production, hashes it with
+// sha1 and sha256 in one pass, skips content the wiki already has, encrypts
+// it for non-public wikis, uploads it to the MinIO server its sha256 shards
+// to, and records the result.
+//
+// # Guarantees
+//
+// Every file is claimed by one worker at a time (see metadata.Store.Claim);
+// a worker that dies leaves claims that another takes over once their lease
+// ends. A result is recorded only after the object is stored and verified by
+// the server's checksum, so a crash between the two costs a re-upload of the
+// same bytes under the same name, never a record without an object. Each
+// failure is recorded on the file with its reason (status error) and can be
+// retried; it never stops the other files.
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/mediabackups/mediabackups/encryption"
+	"github.com/mediabackups/mediabackups/metadata"
+	"github.com/mediabackups/mediabackups/storage"
+)
+
+// Store is the metadata the workers need.
+type Store interface {
+	Claim(ctx context.Context, wikiID int64, worker string, n int, lease time.Duration) ([]metadata.File, error)
+	RenewLease(ctx context.Context, worker string, ids []int64, lease time.Duration) error
+	FindBackup(ctx context.Context, wikiID int64, sha256 string) (*metadata.Backup, error)
+	Record(ctx context.Context, worker string, results []metadata.Result) (map[int64]metadata.BackupStatus, error)
+	EnsureLocation(ctx context.Context, endpoint string) (int64, error)
+}
+
+// Fetcher downloads production bytes of a wiki.
+type Fetcher interface {
+	Download(ctx context.Context, url string) (io.ReadCloser, int64, error)
+	DownloadDeleted(ctx context.Context, title, storageKey string) (io.ReadCloser, int64, error)
+}
+
+// Putter stores objects on one server.
+type Putter interface {
+	Put(ctx context.Context, key string, r io.Reader, size int64, wantSHA256 []byte) (int64, error)
+	Endpoint() string
+}
+
+// Placer returns the server an object with the given sha256 goes to.
+type Placer func(sha256hex string) (Putter, error)
+
+// Progress receives one call per finished file. It must be safe for
+// concurrent use.
+type Progress interface {
+	FileDone(f metadata.File, status metadata.BackupStatus, bytes int64, err error)
+}
+
+type noProgress struct{}
+
+func (noProgress) FileDone(metadata.File, metadata.BackupStatus, int64, error) {}
+
+// Options configures a Run.
+type Options struct {
+	Wiki     string // wiki name, used in object names
+	WikiID   int64
+	WorkerID string // unique per process: host, pid and a random part
+	Workers  int    // files processed at once
+	// Batch is how many files one claim takes; default 4 × Workers.
+	Batch int
+	// Lease is how long a claim is held without renewal; claims are renewed
+	// every Lease/3 while the process lives. Default 10 minutes.
+	Lease time.Duration
+	// Bucket all objects go to.
+	Bucket string
+	// Recipients: when non-empty, objects are age-encrypted to them.
+	Recipients []age.Recipient
+	// TmpDir holds downloads larger than MemoryLimit while they are processed.
+	TmpDir      string
+	MemoryLimit int64 // default 8 MiB
+	Logger      *slog.Logger
+	Progress    Progress
+}
+
+// Stats counts the outcome of a Run.
+type Stats struct {
+	Files      int   `json:"files"`
+	BackedUp   int   `json:"backedup"`
+	Duplicates int   `json:"duplicate"`
+	Errors     int   `json:"error"`
+	Lost       int   `json:"lost_claims"`
+	Mismatches int   `json:"sha1_mismatches"`
+	Bytes      int64 `json:"bytes"`
+}
+
+// Run processes pending files of one wiki until none is left that this
+// process can claim, and returns what it did. It returns early, with the
+// work done so far recorded, when ctx is cancelled: files in progress are
+// abandoned (their claims expire) and nothing half-done is recorded.
+func Run(ctx context.Context, store Store, fetch Fetcher, place Placer, opts Options) (Stats, error) {
+	opts.defaults()
+	r := &runner{store: store, fetch: fetch, place: place, opts: opts, locations: map[string]int64{}, inflight: map[int64]metadata.File{}}
+	return r.run(ctx)
+}
+
+func (o *Options) defaults() {
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.Batch <= 0 {
+		o.Batch = 4 * o.Workers
+	}
+	if o.Lease <= 0 {
+		o.Lease = 10 * time.Minute
+	}
+	if o.MemoryLimit <= 0 {
+		o.MemoryLimit = 8 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Progress == nil {
+		o.Progress = noProgress{}
+	}
+}
+
+type runner struct {
+	store Store
+	fetch Fetcher
+	place Placer
+	opts  Options
+
+	mu        sync.Mutex
+	locations map[string]int64
+	inflight  map[int64]metadata.File
+	stats     Stats
+}
+
+type outcome struct {
+	file   metadata.File
+	result metadata.Result
+}
+
+func (r *runner) run(ctx context.Context) (Stats, error) {
+	jobs := make(chan metadata.File, r.opts.Batch)
+	results := make(chan outcome, r.opts.Batch)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	// Claimer: keeps the queue filled until a claim comes back empty.
+	claimErr := make(chan error, 1)
+	go func() {
+		defer close(jobs)
+		for {
+			files, err := r.store.Claim(ctx, r.opts.WikiID, r.opts.WorkerID, r.opts.Batch, r.opts.Lease)
+			if err != nil {
+				claimErr <- err
+				return
+			}
+			if len(files) == 0 {
+				claimErr <- nil
+				return
+			}
+			r.mu.Lock()
+			for _, f := range files {
+				r.inflight[f.ID] = f
+			}
+			r.mu.Unlock()
+			for _, f := range files {
+				select {
+				case jobs <- f:
+				case <-ctx.Done():
+					claimErr <- nil
+					return
+				}
+			}
+		}
+	}()
+
+	// Lease renewer.
+	renewDone := make(chan struct{})
+	go func() {
+		defer close(renewDone)
+		t := time.NewTicker(r.opts.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				r.mu.Lock()
+				ids := make([]int64, 0, len(r.inflight))
+				for id := range r.inflight {
+					ids = append(ids, id)
+				}
+				r.mu.Unlock()
+				if err := r.store.RenewLease(ctx, r.opts.WorkerID, ids, r.opts.Lease); err != nil && ctx.Err() == nil {
+					r.opts.Logger.Warn("renewing leases failed; will retry", "err", err)
+				}
+			}
+		}
+	}()
+
+	// Workers.
+	var wg sync.WaitGroup
+	for range r.opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range jobs {
+				res := r.backupFile(ctx, f)
+				if ctx.Err() != nil {
+					return // abandoned: the claim expires, nothing half-done is recorded
+				}
+				results <- outcome{f, res}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(results) }()
+
+	// Recorder: batches results into one transaction per second or per batch.
+	recErr := r.record(ctx, results)
+	cancel(nil)
+	<-renewDone
+	err := errors.Join(recErr, <-claimErr)
+	if err == nil && context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), context.Canceled) {
+		err = context.Cause(ctx)
+	}
+	return r.stats, err
+}
+
+func (r *runner) record(ctx context.Context, results <-chan outcome) error {
+	var pending []outcome
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		batch := make([]metadata.Result, len(pending))
+		for i, o := range pending {
+			batch[i] = o.result
+		}
+		// Recording must not be cut short half-way by a cancel: what is done is written.
+		statuses, err := r.store.Record(context.WithoutCancel(ctx), r.opts.WorkerID, batch)
+		lost := errors.Is(err, metadata.ErrLostClaim)
+		if err != nil && !lost {
+			return fmt.Errorf("record %d results: %w", len(batch), err)
+		}
+		r.mu.Lock()
+		for _, o := range pending {
+			delete(r.inflight, o.file.ID)
+			st, ok := statuses[o.file.ID]
+			r.stats.Files++
+			switch {
+			case !ok:
+				r.stats.Lost++
+				r.opts.Logger.Warn("claim lost before the result was recorded", "title", o.file.Title, "id", o.file.ID)
+			case st == metadata.BackedUp:
+				r.stats.BackedUp++
+				r.stats.Bytes += o.result.Size
+			case st == metadata.Duplicate:
+				r.stats.Duplicates++
+			case st == metadata.Error:
+				r.stats.Errors++
+			}
+			if o.result.DownloadedSHA1 != "" {
+				r.stats.Mismatches++
+			}
+			r.opts.Progress.FileDone(o.file, st, o.result.Size, o.result.Err)
+		}
+		r.mu.Unlock()
+		pending = pending[:0]
+		return nil
+	}
+	for {
+		select {
+		case o, ok := <-results:
+			if !ok {
+				return flush()
+			}
+			pending = append(pending, o)
+			if len(pending) >= r.opts.Batch {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		case <-tick.C:
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// backupFile does everything for one file and describes the outcome; it
+// never returns a partial success.
+func (r *runner) backupFile(ctx context.Context, f metadata.File) metadata.Result {
+	res, err := r.backupFileErr(ctx, f)
+	if err != nil {
+		r.opts.Logger.Error("backup failed", "wiki", r.opts.Wiki, "title", f.Title, "id", f.ID, "err", err)
+		return metadata.Result{FileID: f.ID, Err: err}
+	}
+	return res
+}
+
+func (r *runner) backupFileErr(ctx context.Context, f metadata.File) (metadata.Result, error) {
+	sp, err := r.download(ctx, f)
+	if err != nil {
+		return metadata.Result{}, err
+	}
+	defer sp.Close()
+	res := metadata.Result{FileID: f.ID, SHA1: sp.SHA1(), SHA256: sp.SHA256(), Size: sp.Size()}
+	if f.SHA1 != "" && res.SHA1 != f.SHA1 {
+		r.opts.Logger.Warn("sha1 differs from production's; downloading again", "title", f.Title, "want", f.SHA1, "got", res.SHA1)
+		sp.Close()
+		if sp, err = r.download(ctx, f); err != nil {
+			return metadata.Result{}, err
+		}
+		defer sp.Close()
+		res = metadata.Result{FileID: f.ID, SHA1: sp.SHA1(), SHA256: sp.SHA256(), Size: sp.Size()}
+		if res.SHA1 != f.SHA1 {
+			r.opts.Logger.Warn("sha1 mismatch: backed up anyway and recorded (see `mediabackups mismatches`)",
+				"title", f.Title, "production_sha1", f.SHA1, "downloaded_sha1", res.SHA1)
+			res.DownloadedSHA1 = res.SHA1
+		}
+	}
+	if _, err := r.store.FindBackup(ctx, f.WikiID, res.SHA256); err == nil {
+		return res, nil // duplicate: this wiki already has the content
+	} else if !errors.Is(err, metadata.ErrNotFound) {
+		return metadata.Result{}, fmt.Errorf("dedup check: %w", err)
+	}
+	b, err := r.upload(ctx, sp, res)
+	if err != nil {
+		return metadata.Result{}, err
+	}
+	res.Backup = b
+	return res, nil
+}
+
+func (r *runner) download(ctx context.Context, f metadata.File) (*spool, error) {
+	var (
+		body io.ReadCloser
+		err  error
+		what string
+	)
+	switch {
+	case f.Status == metadata.Deleted && f.StorageKey != "":
+		what = "deleted file " + f.StorageKey
+		body, _, err = r.fetch.DownloadDeleted(ctx, f.Title, f.StorageKey)
+	case f.SourceURL != "":
+		what = f.SourceURL
+		body, _, err = r.fetch.Download(ctx, f.SourceURL)
+	default:
+		return nil, fmt.Errorf("download %s: production gave no URL or storage key for it", f.Title)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("download %s: %w", what, err)
+	}
+	defer body.Close()
+	sp := newSpool(r.opts.TmpDir, r.opts.MemoryLimit)
+	if _, err := io.Copy(sp, body); err != nil {
+		sp.Close()
+		return nil, fmt.Errorf("download %s: %w", what, err)
+	}
+	return sp, nil
+}
+
+func (r *runner) upload(ctx context.Context, sp *spool, res metadata.Result) (*metadata.Backup, error) {
+	encrypted := len(r.opts.Recipients) > 0
+	key, err := storage.ObjectKey(r.opts.Wiki, res.SHA256, encrypted)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := r.place(res.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("choose a server for %s: %w", key, err)
+	}
+	var (
+		body   io.Reader = sp.Reader()
+		size             = sp.Size()
+		want             = sp.SHA256Raw()
+		closer io.Closer
+	)
+	if encrypted {
+		if size <= r.opts.MemoryLimit {
+			// Small: encrypt into memory so the upload has a known size and
+			// a checksum of the exact bytes stored.
+			ct := newSpool(r.opts.TmpDir, r.opts.MemoryLimit*2)
+			w, err := encryption.Encrypt(ct, r.opts.Recipients...)
+			if err == nil {
+				_, err = io.Copy(w, body)
+				if cerr := w.Close(); err == nil {
+					err = cerr
+				}
+			}
+			if err != nil {
+				ct.Close()
+				return nil, fmt.Errorf("encrypt %s: %w", key, err)
+			}
+			body, size, want, closer = ct.Reader(), ct.Size(), ct.SHA256Raw(), ct
+		} else {
+			// Large: stream; the server verifies a checksum of each part.
+			rc := encryption.EncryptReader(body, r.opts.Recipients...)
+			body, size, want, closer = rc, -1, nil, rc
+		}
+	}
+	if closer != nil {
+		defer closer.Close()
+	}
+	stored, err := srv.Put(ctx, key, body, size, want)
+	if err != nil {
+		return nil, fmt.Errorf("upload %s to %s: %w", key, srv.Endpoint(), err)
+	}
+	loc, err := r.location(ctx, srv.Endpoint())
+	if err != nil {
+		return nil, err
+	}
+	return &metadata.Backup{
+		SHA256: res.SHA256, SHA1: res.SHA1, Size: res.Size, LocationID: loc, Location: srv.Endpoint(),
+		Bucket: r.opts.Bucket, ObjectKey: key, Encrypted: encrypted, StoredSize: stored,
+	}, nil
+}
+
+func (r *runner) location(ctx context.Context, endpoint string) (int64, error) {
+	r.mu.Lock()
+	id, ok := r.locations[endpoint]
+	r.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	id, err := r.store.EnsureLocation(ctx, endpoint)
+	if err != nil {
+		return 0, err
+	}
+	r.mu.Lock()
+	r.locations[endpoint] = id
+	r.mu.Unlock()
+	return id, nil
+}

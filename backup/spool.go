@@ -1,0 +1,91 @@
+package backup
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+)
+
+// spool holds downloaded bytes: in memory up to a threshold, then in a
+// temporary file under a directory. It hashes everything written to it with
+// sha1 and sha256 in the same pass. Close removes the temporary file.
+type spool struct {
+	dir       string
+	threshold int64
+	buf       bytes.Buffer
+	file      *os.File
+	size      int64
+	sha1      hash.Hash
+	sha256    hash.Hash
+}
+
+func newSpool(dir string, threshold int64) *spool {
+	return &spool{dir: dir, threshold: threshold, sha1: sha1.New(), sha256: sha256.New()}
+}
+
+// Write implements io.Writer.
+func (s *spool) Write(p []byte) (int, error) {
+	s.sha1.Write(p)
+	s.sha256.Write(p)
+	s.size += int64(len(p))
+	if s.file == nil && int64(s.buf.Len()+len(p)) > s.threshold {
+		f, err := os.CreateTemp(s.dir, "mediabackups-*.part")
+		if err != nil {
+			return 0, fmt.Errorf("spool to a temporary file in %s: %w", s.dir, err)
+		}
+		s.file = f
+		if _, err := f.Write(s.buf.Bytes()); err != nil {
+			return 0, fmt.Errorf("spool to %s: %w", f.Name(), err)
+		}
+		s.buf = bytes.Buffer{}
+	}
+	if s.file != nil {
+		if _, err := s.file.Write(p); err != nil {
+			return 0, fmt.Errorf("spool to %s: %w", s.file.Name(), err)
+		}
+		return len(p), nil
+	}
+	return s.buf.Write(p)
+}
+
+// Size is the number of bytes written.
+func (s *spool) Size() int64 { return s.size }
+
+// SHA1 and SHA256 return the lower-case hex digests of what was written.
+func (s *spool) SHA1() string   { return hex.EncodeToString(s.sha1.Sum(nil)) }
+func (s *spool) SHA256() string { return hex.EncodeToString(s.sha256.Sum(nil)) }
+
+// SHA256Raw returns the raw sha256 digest.
+func (s *spool) SHA256Raw() []byte { return s.sha256.Sum(nil) }
+
+// InFile reports whether the bytes went to a temporary file.
+func (s *spool) InFile() bool { return s.file != nil }
+
+// Reader returns a reader of everything written, from the start. Each call
+// returns an independent reader.
+func (s *spool) Reader() io.Reader {
+	if s.file != nil {
+		return io.NewSectionReader(s.file, 0, s.size)
+	}
+	return bytes.NewReader(s.buf.Bytes())
+}
+
+// Close releases the memory and removes the temporary file, if any.
+func (s *spool) Close() error {
+	s.buf = bytes.Buffer{}
+	if s.file == nil {
+		return nil
+	}
+	name := s.file.Name()
+	err := s.file.Close()
+	if rerr := os.Remove(name); rerr != nil && err == nil {
+		err = rerr
+	}
+	s.file = nil
+	return err
+}
