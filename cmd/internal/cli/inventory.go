@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mediabackups/mediabackups/inventory"
+)
+
+// InventoryOptions configures `inventory`.
+type InventoryOptions struct {
+	F         *Factory
+	Wiki      string
+	NoDeleted bool
+}
+
+func newInventoryCmd(f *Factory, runF func(context.Context, *InventoryOptions) error) *cobra.Command {
+	opts := &InventoryOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "inventory --wiki NAME",
+		Short: "List every file version of a wiki into the metadata as pending backups",
+		Long: `Pull the full list of a wiki's files through its Action API: every current
+version (list=allimages), every older version (prop=imageinfo) and, when the
+wiki's login may see them, every deleted version (list=filearchive).
+
+New versions are recorded with backup status "pending"; running it again adds
+nothing already known and records each changed field in the history.`,
+		Example: `  mediabackups inventory --wiki testwiki
+  mediabackups inventory --wiki testwiki --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Wiki == "" {
+				return withCode(ExitUsage, fmt.Errorf("--wiki is required"))
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return inventoryRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Wiki, "wiki", "", "wiki name, as in the config")
+	cmd.Flags().BoolVar(&opts.NoDeleted, "no-deleted", false, "do not list deleted versions")
+	return cmd
+}
+
+func inventoryRun(ctx context.Context, opts *InventoryOptions) error {
+	f := opts.F
+	c, err := f.Config()
+	if err != nil {
+		return err
+	}
+	w, err := c.Wiki(opts.Wiki)
+	if err != nil {
+		return withCode(ExitUsage, err)
+	}
+	client, err := f.wikiClient(w)
+	if err != nil {
+		return err
+	}
+	s, err := f.openStore(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	wikiID, err := s.EnsureWiki(ctx, w.Name, w.Type)
+	if err != nil {
+		return err
+	}
+	st, err := inventory.Run(ctx, client, s, inventory.Options{
+		WikiID:     wikiID,
+		Containers: containers(w),
+		Deleted:    !opts.NoDeleted && w.User != "",
+		Progress: func(st inventory.Stats) {
+			if !f.JSON {
+				fmt.Fprintf(f.IO.ErrOut, "inventory %s: %d versions seen, %d new, %d changed\n", w.Name, st.Seen, st.Added, st.Changed)
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("inventory of %s (the versions recorded so far are kept; run it again): %w", w.Name, err)
+	}
+	if f.JSON {
+		return f.printJSON(map[string]any{"wiki": w.Name, "seen": st.Seen, "added": st.Added, "changed": st.Changed,
+			"unchanged": st.Unchanged, "deleted": st.Deleted, "hidden": st.Hidden})
+	}
+	fmt.Fprintf(f.IO.Out, "%s: %d versions (%d deleted), %d new, %d changed, %d unchanged; %d hidden versions skipped\n",
+		w.Name, st.Seen, st.Deleted, st.Added, st.Changed, st.Unchanged, st.Hidden)
+	return nil
+}

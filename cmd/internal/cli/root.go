@@ -1,0 +1,164 @@
+// Package cli holds the mediabackups commands: each is an Options struct,
+// a cobra command that fills it from flags, and a run function that takes a
+// context. Only this package knows about cobra and terminals.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mediabackups/mediabackups/config"
+)
+
+// ExitCode is a documented process exit status.
+type ExitCode int
+
+// Exit codes, the same for every command.
+const (
+	ExitOK        ExitCode = 0
+	ExitError     ExitCode = 1   // the command failed; the message says why
+	ExitUsage     ExitCode = 2   // bad flags or arguments
+	ExitPartial   ExitCode = 3   // finished, but some files failed (see the log / `status`)
+	ExitNotFound  ExitCode = 4   // nothing matched the search
+	ExitAborted   ExitCode = 5   // the operator answered no
+	ExitProdCheck ExitCode = 6   // production still serves a file that was to be deleted
+	ExitCancelled ExitCode = 130 // interrupted (SIGINT/SIGTERM); work done so far is recorded
+)
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code ExitCode
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func withCode(code ExitCode, err error) error { return &exitError{code, err} }
+
+// IO is where a command reads and writes.
+type IO struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+}
+
+// Factory builds what commands need, on demand: --help and flag errors never
+// read the config or open a connection.
+type Factory struct {
+	IO         IO
+	ConfigPath string
+	JSON       bool
+	Verbose    bool
+
+	cfg *config.Config
+}
+
+// Config loads the configuration once.
+func (f *Factory) Config() (*config.Config, error) {
+	if f.cfg != nil {
+		return f.cfg, nil
+	}
+	c, err := config.Load(config.Path(f.ConfigPath))
+	if err != nil {
+		return nil, err
+	}
+	f.cfg = c
+	return c, nil
+}
+
+// Logger writes structured logs to the error stream.
+func (f *Factory) Logger() *slog.Logger {
+	level := slog.LevelInfo
+	if f.Verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+}
+
+// printJSON writes v as indented JSON to the output stream.
+func (f *Factory) printJSON(v any) error {
+	enc := json.NewEncoder(f.IO.Out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// NewRootCmd returns the mediabackups command tree.
+func NewRootCmd(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mediabackups",
+		Short: "Back up and recover the media files of MediaWiki wikis",
+		Long: `mediabackups backs up every version of every media file of MediaWiki wikis
+into several MinIO servers (sharded by sha256), with the metadata in MariaDB.
+
+A typical first run against a new database:
+
+  mediabackups schema apply                 # create or migrate the MariaDB schema
+  mediabackups inventory --wiki testwiki    # list every file version as pending
+  mediabackups backup --wiki testwiki       # back up everything pending
+  mediabackups status --wiki testwiki       # what is backed up, and where
+
+The configuration is read from --config, else $` + config.EnvPath + `, else
+` + config.DefaultPath + `.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&f.ConfigPath, "config", "", "configuration file (default $"+config.EnvPath+" or "+config.DefaultPath+")")
+	root.PersistentFlags().BoolVar(&f.JSON, "json", false, "print results as JSON (for scripts)")
+	root.PersistentFlags().BoolVarP(&f.Verbose, "verbose", "v", false, "log more")
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return withCode(ExitUsage, fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath()))
+	})
+	root.AddCommand(
+		newSchemaCmd(f, nil),
+		newInventoryCmd(f, nil),
+		newBackupCmd(f, nil),
+		newStatusCmd(f, nil),
+		newMismatchesCmd(f, nil),
+		newShardsCmd(f, nil),
+	)
+	return root
+}
+
+// Main runs the command line args and returns the exit code. SIGINT and
+// SIGTERM cancel the context: commands finish or roll back the current step
+// and return ExitCancelled.
+func Main(args []string, in io.Reader, out, errOut io.Writer) ExitCode {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	f := &Factory{IO: IO{In: in, Out: out, ErrOut: errOut}}
+	root := NewRootCmd(f)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	code := ExitError
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.code
+	case ctx.Err() != nil:
+		code = ExitCancelled
+	}
+	if code == ExitCancelled {
+		fmt.Fprintln(errOut, "mediabackups: interrupted; the work done so far is recorded")
+	}
+	if f.JSON {
+		json.NewEncoder(out).Encode(map[string]any{"error": err.Error(), "exit_code": code})
+	}
+	fmt.Fprintf(errOut, "mediabackups: %v\n", err)
+	return code
+}

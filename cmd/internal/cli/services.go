@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"filippo.io/age"
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/mediabackups/mediabackups/config"
+	"github.com/mediabackups/mediabackups/encryption"
+	"github.com/mediabackups/mediabackups/mediawiki"
+	"github.com/mediabackups/mediabackups/metadata"
+	"github.com/mediabackups/mediabackups/storage"
+)
+
+// openStore connects to the metadata database; unless migrating, it also
+// checks that the schema is current.
+func (f *Factory) openStore(ctx context.Context, checkSchema bool) (*metadata.Store, error) {
+	c, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	dsn, err := mysql.ParseDSN(c.Metadata.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("metadata.dsn: %w", err)
+	}
+	if c.Metadata.PasswordFile != "" {
+		pw, err := config.ReadSecret(c.Resolve(c.Metadata.PasswordFile))
+		if err != nil {
+			return nil, fmt.Errorf("metadata.password_file: %w", err)
+		}
+		dsn.Passwd = pw.Reveal()
+	}
+	s, err := metadata.OpenConfig(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if checkSchema {
+		if err := s.CheckSchema(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// wikiClient builds the API client of a configured wiki, reading its
+// passwords from their files.
+func (f *Factory) wikiClient(w config.Wiki) (*mediawiki.Client, error) {
+	c, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	mc := mediawiki.Config{APIURL: w.API, UserAgent: c.UserAgent, MaxLag: w.MaxLag, Pause: w.Pause}
+	if w.User != "" {
+		pw, err := config.ReadSecret(c.Resolve(w.PasswordFile))
+		if err != nil {
+			return nil, fmt.Errorf("wiki %s: password_file: %w", w.Name, err)
+		}
+		mc.User, mc.Password = w.User, pw.Reveal()
+	}
+	if w.WebUser != "" {
+		pw, err := config.ReadSecret(c.Resolve(w.WebPasswordFile))
+		if err != nil {
+			return nil, fmt.Errorf("wiki %s: web_password_file: %w", w.Name, err)
+		}
+		mc.WebUser, mc.WebPassword = w.WebUser, pw.Reveal()
+	}
+	if w.Type != config.TypePublic && mc.WebUser == "" && strings.Contains(mc.User, "@") {
+		return nil, fmt.Errorf("wiki %s is %s, so its files are served only to a logged-in main account (MediaWiki refuses bot-password sessions on img_auth.php): set web_user and web_password_file", w.Name, w.Type)
+	}
+	cl, err := mediawiki.New(mc)
+	if err != nil {
+		return nil, fmt.Errorf("wiki %s: %w", w.Name, err)
+	}
+	return cl, nil
+}
+
+// containers returns the naming of a wiki's production containers.
+func containers(w config.Wiki) mediawiki.Containers {
+	project, lang := w.ContainerProject()
+	return mediawiki.Containers{Project: project, Lang: lang, PublicShards: w.PublicShards, DeletedShards: w.DeletedShards}
+}
+
+// servers connects to every configured MinIO endpoint with the given
+// credential (generation for workers, recovery for the recovery tools).
+func (f *Factory) servers(cred config.Credential, which string) (*storage.Sharded, error) {
+	c, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	if cred.AccessKey == "" || cred.SecretKeyFile == "" {
+		return nil, fmt.Errorf("storage.%s: access_key and secret_key_file are required", which)
+	}
+	secret, err := config.ReadSecret(c.Resolve(cred.SecretKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("storage.%s.secret_key_file: %w", which, err)
+	}
+	var list []*storage.Server
+	for _, ep := range c.Storage.Endpoints {
+		s, err := storage.NewServer(ep, c.Storage.Bucket, storage.Credentials{AccessKey: cred.AccessKey, SecretKey: secret.Reveal()})
+		if err != nil {
+			return nil, fmt.Errorf("storage endpoint %s: %w", ep, err)
+		}
+		list = append(list, s)
+	}
+	return storage.NewSharded(list)
+}
+
+// recipients returns who encrypted objects are encrypted to: the configured
+// recipients, else the identity's own.
+func (f *Factory) recipients() ([]age.Recipient, error) {
+	c, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	if len(c.Encryption.Recipients) > 0 {
+		return encryption.ParseRecipients(c.Encryption.Recipients)
+	}
+	if c.Encryption.IdentityFile == "" {
+		return nil, fmt.Errorf("encryption: set identity_file or recipients to back up non-public wikis")
+	}
+	id, err := encryption.LoadIdentity(c.Resolve(c.Encryption.IdentityFile))
+	if err != nil {
+		return nil, err
+	}
+	return []age.Recipient{id.Recipient()}, nil
+}
+
+// wikisToRun returns the one configured wiki named, or all of them.
+func (f *Factory) wikisToRun(name string) ([]config.Wiki, error) {
+	c, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	if name != "" {
+		w, err := c.Wiki(name)
+		if err != nil {
+			return nil, err
+		}
+		return []config.Wiki{w}, nil
+	}
+	if len(c.Wikis) == 0 {
+		return nil, fmt.Errorf("no wikis in the config")
+	}
+	return c.Wikis, nil
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "unknown"
+	}
+	return h
+}
