@@ -128,7 +128,10 @@ The configuration is read from --config, else $` + config.EnvPath + `, else
 		newStatusCmd(f, nil),
 		newMismatchesCmd(f, nil),
 		newShardsCmd(f, nil),
+		newUpdateCmd(f, nil),
+		newBenchCmd(f),
 	)
+	root.AddCommand(newRecoveryCmds(f)...)
 	return root
 }
 
