@@ -1,0 +1,216 @@
+package metadata
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Query selects file versions of one wiki for Search. Every non-empty field
+// must match (they are ANDed); at least one must be set. Container and Path
+// go together. Hashes are lower- or upper-case hex of full length; Title is
+// a DB key (underscores), compared byte for byte; dates are compared to the
+// second, in UTC.
+//
+// Each single criterion is served by an index of the files table: Title by
+// files_version, SHA1 by files_sha1, SHA256 by files_sha256, Container+Path
+// by files_production, and the three dates by files_upload_date,
+// files_archive_date and files_delete_date.
+type Query struct {
+	WikiID      int64
+	Title       string
+	SHA1        string
+	SHA256      string
+	Container   string
+	Path        string
+	UploadDate  time.Time
+	ArchiveDate time.Time
+	DeleteDate  time.Time
+}
+
+// ErrEmptyQuery is returned by Search for a Query without any criterion.
+var ErrEmptyQuery = errors.New("search: no criterion given")
+
+// SourceRecoveryDelete is the history source of changes made by the
+// deletion tool.
+const SourceRecoveryDelete = "recovery:delete"
+
+// Search returns the file versions that match q, ordered by id, each with
+// its Backup when it has one. It returns ErrEmptyQuery when q has no
+// criterion, and an error for a malformed hash or a Container without a
+// Path (or the reverse). No match is an empty result, not an error.
+func (s *Store) Search(ctx context.Context, q Query) ([]File, error) {
+	where := []string{"f.wiki_id = ?"}
+	args := []any{q.WikiID}
+	hash := func(col, name, v string, n int) error {
+		if v == "" {
+			return nil
+		}
+		b, err := unhex(strings.ToLower(v))
+		if err != nil || len(b) != n {
+			return fmt.Errorf("search: %s %q is not %d hex digits", name, v, 2*n)
+		}
+		where = append(where, col+" = ?")
+		args = append(args, b)
+		return nil
+	}
+	date := func(col string, t time.Time) {
+		if !t.IsZero() {
+			where = append(where, col+" = ?")
+			args = append(args, t.UTC().Truncate(time.Second))
+		}
+	}
+	if q.Title != "" {
+		where = append(where, "f.title = ?")
+		args = append(args, q.Title)
+	}
+	if err := hash("f.sha1", "sha1", q.SHA1, 20); err != nil {
+		return nil, err
+	}
+	if err := hash("f.sha256", "sha256", q.SHA256, 32); err != nil {
+		return nil, err
+	}
+	if (q.Container == "") != (q.Path == "") {
+		return nil, fmt.Errorf("search: the production container and path must be given together")
+	}
+	if q.Container != "" {
+		where = append(where, "f.production_container = ?", "f.production_path = ?")
+		args = append(args, q.Container, q.Path)
+	}
+	date("f.upload_date", q.UploadDate)
+	date("f.archive_date", q.ArchiveDate)
+	date("f.delete_date", q.DeleteDate)
+	if len(where) == 1 {
+		return nil, ErrEmptyQuery
+	}
+	return s.files(ctx, "search files", `SELECT `+fileColumns+` FROM `+fileFrom+` WHERE `+strings.Join(where, " AND ")+` ORDER BY f.id`, args...)
+}
+
+func (s *Store) files(ctx context.Context, what, q string, args ...any) ([]File, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []File
+	for rows.Next() {
+		f, err := scanFile(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
+// SharedContent returns the versions of the wiki with id wikiID whose
+// content has the given sha256 (so whose bytes are the same stored object),
+// leaving out those whose id is in excludeIDs and those already
+// hard-deleted. It is what a deletion must not take away from under other
+// titles or versions.
+func (s *Store) SharedContent(ctx context.Context, wikiID int64, sha256 string, excludeIDs []int64) ([]File, error) {
+	b, err := unhex(strings.ToLower(sha256))
+	if err != nil || len(b) != 32 {
+		return nil, fmt.Errorf("shared content: sha256 %q is not 64 hex digits", sha256)
+	}
+	q := `SELECT ` + fileColumns + ` FROM ` + fileFrom + ` WHERE f.wiki_id = ? AND f.sha256 = ? AND f.production_status <> 'hard-deleted'`
+	args := []any{wikiID, b}
+	if len(excludeIDs) > 0 {
+		q += ` AND f.id NOT IN (?` + strings.Repeat(",?", len(excludeIDs)-1) + `)`
+		for _, id := range excludeIDs {
+			args = append(args, id)
+		}
+	}
+	return s.files(ctx, "find versions sharing content "+sha256, q+` ORDER BY f.id`, args...)
+}
+
+// HardDelete marks the file version id hard-deleted, so that no backup
+// ever takes it again, and unlinks it from its stored object; each change
+// is written to the history with source SourceRecoveryDelete. When
+// objectRemoved is true the object itself is gone: its backups row is
+// deleted too, and any other version still linked to it loses its link and
+// goes back to pending (its bytes are no longer backed up), with history.
+// Everything is one transaction. It returns an error wrapping ErrNotFound
+// when there is no such file.
+func (s *Store) HardDelete(ctx context.Context, id int64, objectRemoved bool) error {
+	return retryDeadlock(ctx, func() error { return s.hardDelete(ctx, id, objectRemoved) })
+}
+
+func (s *Store) hardDelete(ctx context.Context, id int64, objectRemoved bool) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("hard-delete file %d: %w", id, err)
+	}
+	defer tx.Rollback()
+	var (
+		status   string
+		backupID sql.NullInt64
+	)
+	err = tx.QueryRowContext(ctx, `SELECT production_status, backup_id FROM files WHERE id = ? FOR UPDATE`, id).Scan(&status, &backupID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("hard-delete file %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("hard-delete file %d: %w", id, err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	var cs []change
+	if status != string(HardDeleted) {
+		cs = append(cs, change{"production_status", status, string(HardDeleted), status, string(HardDeleted)})
+	}
+	if backupID.Valid {
+		cs = append(cs, change{"backup_id", backupID, nil, fmt.Sprint(backupID.Int64), ""})
+	}
+	if err := applyChanges(ctx, tx, id, cs, SourceRecoveryDelete, now); err != nil {
+		return fmt.Errorf("hard-delete: %w", err)
+	}
+	if objectRemoved && backupID.Valid {
+		others, err := idsOf(ctx, tx, `SELECT id FROM files WHERE backup_id = ? FOR UPDATE`, backupID.Int64)
+		if err != nil {
+			return fmt.Errorf("hard-delete file %d: find other versions of object %d: %w", id, backupID.Int64, err)
+		}
+		for _, o := range others {
+			var bs string
+			if err := tx.QueryRowContext(ctx, `SELECT backup_status FROM files WHERE id = ?`, o).Scan(&bs); err != nil {
+				return fmt.Errorf("hard-delete file %d: read file %d: %w", id, o, err)
+			}
+			ocs := []change{{"backup_id", backupID, nil, fmt.Sprint(backupID.Int64), ""}}
+			if bs != string(Pending) {
+				ocs = append(ocs, change{"backup_status", bs, string(Pending), bs, string(Pending)})
+			}
+			if err := applyChanges(ctx, tx, o, ocs, SourceRecoveryDelete, now); err != nil {
+				return fmt.Errorf("hard-delete file %d: unlink file %d: %w", id, o, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM backups WHERE id = ?`, backupID.Int64); err != nil {
+			return fmt.Errorf("hard-delete file %d: remove backup record %d: %w", id, backupID.Int64, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("hard-delete file %d: commit: %w", id, err)
+	}
+	return nil
+}
+
+func idsOf(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}

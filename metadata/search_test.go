@@ -1,0 +1,183 @@
+package metadata_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/mediabackups/mediabackups/metadata"
+)
+
+// searchFixture syncs a small history of one wiki and backs every version
+// up: A.png (two versions, the old one archived), B.png (same bytes as A's
+// current version), D.png (deleted), and a version of another wiki with A's
+// bytes. It returns the store, the wiki id and the sha256 of each content.
+func searchFixture(t *testing.T) (*metadata.Store, int64, map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	s := openStore(t)
+	wiki, _ := s.EnsureWiki(ctx, "testwiki", "public")
+	other, _ := s.EnsureWiki(ctx, "otherwiki", "public")
+	loc, err := s.EnsureLocation(ctx, "http://127.0.0.1:9101")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1 := version("A.png", 1, sha(1), metadata.Archived)
+	a1.ArchiveName, a1.ArchiveDate, a1.Path = "20250102100000!A.png", time.Date(2025, 1, 2, 10, 0, 0, 0, time.UTC), "archive/a/ab/20250102100000!A.png"
+	a2 := version("A.png", 2, sha(2), metadata.Public)
+	b := version("B.png", 3, sha(2), metadata.Public)
+	d := version("D.png", 4, sha(4), metadata.Deleted)
+	d.DeleteDate, d.Container, d.Path, d.SourceURL = time.Date(2025, 1, 5, 0, 0, 0, 0, time.UTC), "wikipedia-test-local-deleted", "x/y/z/xyz.png", ""
+	if _, err := s.SyncVersions(ctx, wiki, []metadata.File{a1, a2, b, d}, "inventory"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SyncVersions(ctx, other, []metadata.File{version("A.png", 2, sha(2), metadata.Public)}, "inventory"); err != nil {
+		t.Fatal(err)
+	}
+	sums := map[string]string{sha(1): fmt.Sprintf("%064x", 1), sha(2): fmt.Sprintf("%064x", 2), sha(4): fmt.Sprintf("%064x", 4)}
+	for _, w := range []int64{wiki, other} {
+		files, err := s.Claim(ctx, w, "w", 10, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rs []metadata.Result
+		for _, f := range files {
+			sum := sums[f.SHA1]
+			rs = append(rs, metadata.Result{FileID: f.ID, SHA1: f.SHA1, SHA256: sum, Size: 10, Backup: &metadata.Backup{
+				SHA1: f.SHA1, Size: 10, LocationID: loc, Bucket: "mbtest", ObjectKey: fmt.Sprintf("w%d/%s", w, sum), StoredSize: 10}})
+		}
+		if _, err := s.Record(ctx, "w", rs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s, wiki, sums
+}
+
+func titlesOf(files []metadata.File) []string {
+	var out []string
+	for _, f := range files {
+		out = append(out, fmt.Sprintf("%s@%d", f.Title, f.UploadDate.Day()))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestSearchEachMethod(t *testing.T) {
+	ctx := context.Background()
+	s, wiki, sums := searchFixture(t)
+	day := func(d int) time.Time { return time.Date(2025, 1, d, 10, 0, 0, 0, time.UTC) }
+	for _, tc := range []struct {
+		name string
+		q    metadata.Query
+		want string
+	}{
+		{"title", metadata.Query{Title: "A.png"}, "[A.png@1 A.png@2]"},
+		{"title is byte-exact", metadata.Query{Title: "a.png"}, "[]"},
+		{"sha1", metadata.Query{SHA1: sha(2)}, "[A.png@2 B.png@3]"},
+		{"sha256", metadata.Query{SHA256: sums[sha(1)]}, "[A.png@1]"},
+		{"production path", metadata.Query{Container: "wikipedia-test-local-deleted", Path: "x/y/z/xyz.png"}, "[D.png@4]"},
+		{"upload date", metadata.Query{UploadDate: day(3)}, "[B.png@3]"},
+		{"upload date in another zone", metadata.Query{UploadDate: day(3).In(time.FixedZone("x", 3600))}, "[B.png@3]"},
+		{"archive date", metadata.Query{ArchiveDate: day(2)}, "[A.png@1]"},
+		{"delete date", metadata.Query{DeleteDate: time.Date(2025, 1, 5, 0, 0, 0, 0, time.UTC)}, "[D.png@4]"},
+		{"title + upload date + sha1 (batch)", metadata.Query{Title: "A.png", UploadDate: day(2), SHA1: sha(2)}, "[A.png@2]"},
+		{"no match", metadata.Query{Title: "Nope.png"}, "[]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.q.WikiID = wiki
+			got, err := s.Search(ctx, tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := fmt.Sprint(titlesOf(got)); g != tc.want && !(g == "[]" && tc.want == "[]") {
+				t.Errorf("got %s, want %s", g, tc.want)
+			}
+			for _, f := range got {
+				if f.Wiki != "testwiki" || f.Backup == nil || f.Backup.Location != "http://127.0.0.1:9101" {
+					t.Errorf("%s: wiki %q, backup %+v", f.Title, f.Wiki, f.Backup)
+				}
+			}
+		})
+	}
+	for _, q := range []metadata.Query{{}, {SHA1: "zz"}, {SHA256: sha(1)}, {Container: "c"}} {
+		q.WikiID = wiki
+		if _, err := s.Search(ctx, q); err == nil {
+			t.Errorf("Search(%+v) succeeded, want an error", q)
+		}
+	}
+	if _, err := s.Search(ctx, metadata.Query{WikiID: wiki}); !errors.Is(err, metadata.ErrEmptyQuery) {
+		t.Errorf("empty query: %v, want ErrEmptyQuery", err)
+	}
+}
+
+func TestHardDeleteKeepsOrDropsSharedObjects(t *testing.T) {
+	ctx := context.Background()
+	s, wiki, sums := searchFixture(t)
+	a, _ := s.Search(ctx, metadata.Query{WikiID: wiki, Title: "A.png", SHA1: sha(2)})
+	if len(a) != 1 {
+		t.Fatalf("A.png@2: %d matches", len(a))
+	}
+	shared, err := s.SharedContent(ctx, wiki, sums[sha(2)], []int64{a[0].ID})
+	if err != nil || fmt.Sprint(titlesOf(shared)) != "[B.png@3]" {
+		t.Fatalf("SharedContent = %v, %v; want B.png only (not the other wiki's copy)", titlesOf(shared), err)
+	}
+	// The object stays (B.png uses it): A.png@2 is unlinked and hard-deleted.
+	if err := s.HardDelete(ctx, a[0].ID, false); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Search(ctx, metadata.Query{WikiID: wiki, SHA1: sha(2)})
+	for _, f := range got {
+		switch f.Title {
+		case "A.png":
+			if f.Status != metadata.HardDeleted || f.Backup != nil {
+				t.Errorf("A.png: %s, backup %+v; want hard-deleted without backup", f.Status, f.Backup)
+			}
+		case "B.png":
+			if f.Status != metadata.Public || f.Backup == nil {
+				t.Errorf("B.png: %s, backup %+v; want untouched", f.Status, f.Backup)
+			}
+		}
+	}
+	if shared, _ := s.SharedContent(ctx, wiki, sums[sha(2)], nil); len(shared) != 1 {
+		t.Errorf("after the delete, %d versions share the content, want 1 (B.png)", len(shared))
+	}
+	// The object is removed with B.png's deletion: its record goes.
+	if err := s.HardDelete(ctx, got[len(got)-1].ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FindBackup(ctx, wiki, sums[sha(2)]); !errors.Is(err, metadata.ErrNotFound) {
+		t.Errorf("backup record after removing the object: %v, want ErrNotFound", err)
+	}
+	var n int
+	if err := s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM file_history WHERE source = ?`, metadata.SourceRecoveryDelete).Scan(&n); err != nil || n != 4 {
+		t.Errorf("history rows from recovery:delete: %d (%v), want 4", n, err)
+	}
+	// Hard-deleted versions are never claimed again, even if made pending.
+	s.DB().ExecContext(ctx, `UPDATE files SET backup_status = 'pending' WHERE production_status = 'hard-deleted'`)
+	if c, err := s.Claim(ctx, wiki, "w2", 10, time.Minute); err != nil || len(c) != 0 {
+		t.Errorf("claim after hard-delete: %d files, %v", len(c), err)
+	}
+	if err := s.HardDelete(ctx, 999999, false); !errors.Is(err, metadata.ErrNotFound) {
+		t.Errorf("HardDelete of an unknown id: %v", err)
+	}
+}
+
+func TestHardDeleteRemovedObjectUnlinksOthers(t *testing.T) {
+	ctx := context.Background()
+	s, wiki, sums := searchFixture(t)
+	a, _ := s.Search(ctx, metadata.Query{WikiID: wiki, Title: "A.png", SHA1: sha(2)})
+	// --delete-shared: the object goes, B.png keeps its row but is pending again.
+	if err := s.HardDelete(ctx, a[0].ID, true); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := s.Search(ctx, metadata.Query{WikiID: wiki, Title: "B.png"})
+	if len(b) != 1 || b[0].Backup != nil || b[0].BackupStatus != metadata.Pending || b[0].Status != metadata.Public {
+		t.Fatalf("B.png after its object was removed: %+v", b)
+	}
+	if _, err := s.FindBackup(ctx, wiki, sums[sha(2)]); !errors.Is(err, metadata.ErrNotFound) {
+		t.Errorf("backup record: %v, want ErrNotFound", err)
+	}
+}
