@@ -1,0 +1,187 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mediabackups/mediabackups/metadata"
+)
+
+// exitCode runs the binary and returns its exit code and combined output.
+func (e *env) exitCode(args ...string) (int, string) {
+	e.t.Helper()
+	cmd := e.command(args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), out.String()
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return 0, out.String()
+}
+
+// flakyProduction is a production web server with one file of each kind of
+// trouble. Its behaviour can be fixed half-way through a test.
+type flakyProduction struct {
+	big, wrong, broken []byte
+	fixed              atomic.Bool
+	mu                 sync.Mutex
+	hits               map[string]int
+}
+
+func (p *flakyProduction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	p.hits[r.URL.Path]++
+	p.mu.Unlock()
+	switch r.URL.Path {
+	case "/big":
+		w.Write(p.big)
+	case "/wrong-sha1":
+		w.Write(p.wrong)
+	case "/broken":
+		if p.fixed.Load() {
+			w.Write(p.broken)
+			return
+		}
+		// Promise the whole file, send a little, hang up.
+		w.Header().Set("Content-Length", fmt.Sprint(len(p.broken)))
+		w.Write(p.broken[:1000])
+		panic(http.ErrAbortHandler)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (p *flakyProduction) hitCount(path string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hits[path]
+}
+
+func sha1hex(b []byte) string {
+	s := sha1.Sum(b)
+	return hex.EncodeToString(s[:])
+}
+
+// TestBackupFailuresAreRecordedAndRetried: a download cut short and a 404
+// end as status error with the reason, the rest go on; a sha1 that differs
+// from production's is downloaded twice, then backed up and listed as a
+// mismatch; a file larger than the memory limit goes through a temporary
+// file; no temporary file is left behind; --retry-errors takes the failed
+// ones again.
+func TestBackupFailuresAreRecordedAndRetried(t *testing.T) {
+	e := newEnv(t, 5)
+	ctx := context.Background()
+	p := &flakyProduction{
+		big:    bytes.Repeat([]byte("0123456789abcdef"), 12<<20/16), // 12 MiB: spooled to disk
+		wrong:  []byte("these bytes are not what production's sha1 says"),
+		broken: bytes.Repeat([]byte("b"), 100000),
+		hits:   map[string]int{},
+	}
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+
+	store, err := metadata.Open(ctx, e.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	wikiID, err := store.EnsureWiki(ctx, "testwiki", "public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := func(title, path, sha1 string) metadata.File {
+		return metadata.File{Title: title, Container: "wikipedia-test-local-public", Path: "x/xx/" + title,
+			SourceURL: srv.URL + path, SHA1: sha1, Status: metadata.Public, UploadDate: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)}
+	}
+	claimedSHA1 := sha1hex([]byte("what production claims"))
+	if _, err := store.SyncVersions(ctx, wikiID, []metadata.File{
+		version("Big.bin", "/big", sha1hex(p.big)),
+		version("Wrong_sha1.bin", "/wrong-sha1", claimedSHA1),
+		version("Broken.bin", "/broken", sha1hex(p.broken)),
+		version("Missing.bin", "/missing", sha1hex([]byte("gone"))),
+	}, "test"); err != nil {
+		t.Fatal(err)
+	}
+
+	code, out := e.exitCode("backup", "--wiki", "testwiki", "--workers", "2")
+	if code != 3 {
+		t.Fatalf("backup with failures exited %d, want 3 (partial)\n%s", code, out)
+	}
+	got := map[string]metadata.File{}
+	files, err := store.List(ctx, metadata.Filter{WikiID: wikiID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		got[f.Title] = f
+	}
+	if f := got["Big.bin"]; f.BackupStatus != metadata.BackedUp || f.Backup == nil || f.Backup.Size != int64(len(p.big)) {
+		t.Errorf("Big.bin: %s %+v, want backedup with its full size", f.BackupStatus, f.Backup)
+	}
+	if f := got["Wrong_sha1.bin"]; f.BackupStatus != metadata.BackedUp || f.DownloadedSHA1 != sha1hex(p.wrong) {
+		t.Errorf("Wrong_sha1.bin: %s, downloaded sha1 %q; want backedup and the mismatch recorded", f.BackupStatus, f.DownloadedSHA1)
+	}
+	if n := p.hitCount("/wrong-sha1"); n != 2 {
+		t.Errorf("the mismatching file was downloaded %d times, want 2 (one retry)", n)
+	}
+	for title, reason := range map[string]string{"Broken.bin": "EOF", "Missing.bin": "404"} {
+		if f := got[title]; f.BackupStatus != metadata.Error || !strings.Contains(f.ErrorReason, reason) {
+			t.Errorf("%s: %s, reason %q; want error with a reason mentioning %q", title, f.BackupStatus, f.ErrorReason, reason)
+		}
+	}
+	var mism []struct {
+		Title          string `json:"title"`
+		ProductionSHA1 string `json:"production_sha1"`
+		DownloadedSHA1 string `json:"downloaded_sha1"`
+	}
+	if err := json.Unmarshal([]byte(e.run("--json", "mismatches", "--wiki", "testwiki")), &mism); err != nil {
+		t.Fatal(err)
+	}
+	if len(mism) != 1 || mism[0].Title != "Wrong_sha1.bin" || mism[0].ProductionSHA1 != claimedSHA1 {
+		t.Errorf("mismatches = %+v, want Wrong_sha1.bin alone", mism)
+	}
+	left, _ := filepath.Glob(filepath.Join(e.dir, "tmp", "*"))
+	if len(left) != 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+
+	// Production recovers: --retry-errors backs up what it can now.
+	p.fixed.Store(true)
+	code, out = e.exitCode("backup", "--wiki", "testwiki", "--retry-errors")
+	if code != 3 {
+		t.Fatalf("retry exited %d, want 3 (Missing.bin still fails)\n%s", code, out)
+	}
+	files, _ = store.List(ctx, metadata.Filter{WikiID: wikiID})
+	for _, f := range files {
+		want := metadata.BackedUp
+		if f.Title == "Missing.bin" {
+			want = metadata.Error
+		}
+		if f.BackupStatus != want {
+			t.Errorf("after retry %s is %s, want %s", f.Title, f.BackupStatus, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "tmp")); err != nil {
+		t.Errorf("tmpdir: %v", err)
+	}
+}

@@ -1,0 +1,129 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const minimal = `
+metadata: {dsn: "u:p@tcp(127.0.0.1:3306)/mediabackups"}
+storage:
+  endpoints: [http://127.0.0.1:9101, http://127.0.0.1:9102]
+wikis:
+  - {name: testwiki, api: http://127.0.0.1:8080/api.php, type: public}
+  - {name: privatewiki, api: http://127.0.0.1:8081/api.php, type: private, user: Admin@backup, password_file: pw}
+`
+
+func TestParseDefaults(t *testing.T) {
+	c, err := Parse([]byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Storage.Bucket != "mediabackups" || c.DefaultWiki != "commonswiki" || c.Wikis[0].MaxLag != 5 || c.UserAgent == "" {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+	w, err := c.Wiki("privatewiki")
+	if err != nil || !w.Encrypted() {
+		t.Fatalf("privatewiki: %+v, %v; want an encrypted wiki", w, err)
+	}
+	if pub, _ := c.Wiki("testwiki"); pub.Encrypted() {
+		t.Error("a public wiki must not be encrypted")
+	}
+	if _, err := c.Wiki("nosuchwiki"); err == nil || !strings.Contains(err.Error(), "testwiki, privatewiki") {
+		t.Errorf("unknown wiki error = %v, want it to list the configured ones", err)
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", minimal + "tmpdri: /tmp\n", "tmpdri"},
+		{"no dsn", strings.Replace(minimal, `metadata: {dsn: "u:p@tcp(127.0.0.1:3306)/mediabackups"}`, "", 1), "metadata.dsn"},
+		{"bad endpoint", strings.Replace(minimal, "http://127.0.0.1:9102", "127.0.0.1:9102", 1), "http://"},
+		{"duplicate endpoint", strings.Replace(minimal, "http://127.0.0.1:9102", "http://127.0.0.1:9101", 1), "twice"},
+		{"bad type", strings.Replace(minimal, "type: public", "type: secret", 1), "not one of"},
+		{"user without password", strings.Replace(minimal, ", password_file: pw", "", 1), "go together"},
+		{"slash in name", strings.Replace(minimal, "name: testwiki", "name: test/wiki", 1), "must not contain"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Parse = %v, want an error mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestContainerProject(t *testing.T) {
+	tests := []struct {
+		w             Wiki
+		project, lang string
+	}{
+		{Wiki{Name: "commonswiki"}, "wikipedia", "commons"},
+		{Wiki{Name: "enwiki"}, "wikipedia", "en"},
+		{Wiki{Name: "wiki"}, "wikipedia", "wiki"},
+		{Wiki{Name: "enwiktionary", Project: "wiktionary", Lang: "en"}, "wiktionary", "en"},
+	}
+	for _, tt := range tests {
+		if p, l := tt.w.ContainerProject(); p != tt.project || l != tt.lang {
+			t.Errorf("%s: %s-%s, want %s-%s", tt.w.Name, p, l, tt.project, tt.lang)
+		}
+	}
+}
+
+func TestReadSecret(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	s, err := ReadSecret(write("ok", "hunter2\n", 0o600))
+	if err != nil || s.Reveal() != "hunter2" {
+		t.Fatalf("ReadSecret = %q, %v", s.Reveal(), err)
+	}
+	if got := s.String(); got != "**redacted**" || strings.Contains(got+s.GoString(), "hunter2") {
+		t.Errorf("a secret prints as %q / %q", got, s.GoString())
+	}
+	open := write("open", "hunter2", 0o644)
+	if _, err := ReadSecret(open); err == nil || !strings.Contains(err.Error(), "chmod 600 "+open) {
+		t.Errorf("world-readable secret: %v, want a refusal saying chmod 600", err)
+	}
+	if _, err := ReadSecret(write("empty", "\n", 0o600)); err == nil {
+		t.Error("an empty secret file was accepted")
+	}
+	if _, err := ReadSecret(filepath.Join(dir, "missing")); err == nil {
+		t.Error("a missing secret file was accepted")
+	}
+}
+
+func TestPath(t *testing.T) {
+	t.Setenv(EnvPath, "")
+	if Path("") != DefaultPath || Path("x.yaml") != "x.yaml" {
+		t.Error("Path ignores the flag or the default")
+	}
+	t.Setenv(EnvPath, "/env.yaml")
+	if Path("") != "/env.yaml" || Path("x.yaml") != "x.yaml" {
+		t.Error("Path does not prefer flag over env over default")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(minimal))
+	f.Add([]byte("wikis: [{name: a}]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data)
+		if err == nil && (c.Metadata.DSN == "" || len(c.Storage.Endpoints) == 0) {
+			t.Fatalf("Parse accepted an invalid config: %+v", c)
+		}
+	})
+}
