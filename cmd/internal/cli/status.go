@@ -35,6 +35,9 @@ func newStatusCmd(f *Factory, runF func(context.Context, *StatusOptions) error) 
 
 func statusRun(ctx context.Context, opts *StatusOptions) error {
 	f := opts.F
+	if _, err := f.Config(); err != nil {
+		return err
+	}
 	wikis, err := f.wikisToRun(opts.Wiki)
 	if err != nil {
 		return withCode(ExitUsage, err)

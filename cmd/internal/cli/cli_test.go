@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func testFactory() (*Factory, *bytes.Buffer, *bytes.Buffer) {
+	var out, errOut bytes.Buffer
+	return &Factory{IO: IO{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}}, &out, &errOut
+}
+
+func TestBackupFlags(t *testing.T) {
+	tests := []struct {
+		args    []string
+		want    BackupOptions
+		wantErr string
+	}{
+		{args: []string{"--wiki", "testwiki", "--workers", "3", "--lease", "30s", "--retry-errors"},
+			want: BackupOptions{Wiki: "testwiki", Workers: 3, Lease: 30 * time.Second, RetryErrors: true}},
+		{args: []string{"--batch", "10"}, want: BackupOptions{Batch: 10, Lease: 10 * time.Minute}},
+		{args: []string{"--workers", "-1"}, wantErr: "must not be negative"},
+		{args: []string{"--workers", "many"}, wantErr: "invalid argument"},
+		{args: []string{"extra"}, wantErr: "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			f, _, _ := testFactory()
+			var got *BackupOptions
+			cmd := newBackupCmd(f, func(_ context.Context, o *BackupOptions) error { got = o; return nil })
+			cmd.SetArgs(tt.args)
+			cmd.SetOut(&bytes.Buffer{})
+			cmd.SetErr(&bytes.Buffer{})
+			err := cmd.Execute()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Wiki != tt.want.Wiki || got.Lease != tt.want.Lease || got.Batch != tt.want.Batch || got.RetryErrors != tt.want.RetryErrors ||
+				(tt.want.Workers != 0 && got.Workers != tt.want.Workers) {
+				t.Errorf("options = %+v, want %+v", *got, tt.want)
+			}
+		})
+	}
+}
+
+func TestInventoryNeedsWiki(t *testing.T) {
+	f, _, _ := testFactory()
+	cmd := newInventoryCmd(f, func(context.Context, *InventoryOptions) error { t.Fatal("ran without --wiki"); return nil })
+	cmd.SetArgs(nil)
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "--wiki is required") {
+		t.Fatalf("error = %v", err)
+	}
+}
+
+func TestMainExitCodes(t *testing.T) {
+	tests := []struct {
+		args []string
+		code ExitCode
+		out  string
+	}{
+		// --help never reads the config (there is none here).
+		{[]string{"--help"}, ExitOK, "schema apply"},
+		{[]string{"backup", "--help"}, ExitOK, "--retry-errors"},
+		{[]string{"backup", "--no-such-flag"}, ExitUsage, "unknown flag"},
+		{[]string{"--config", "/nonexistent/mediabackups.yaml", "status"}, ExitError, "MEDIABACKUPS_CONFIG"},
+		{[]string{"--json", "--config", "/nonexistent/x.yaml", "status"}, ExitError, `"exit_code":1`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := Main(tt.args, strings.NewReader(""), &out, &errOut)
+			if code != tt.code || !strings.Contains(out.String()+errOut.String(), tt.out) {
+				t.Errorf("exit %d, want %d; output lacks %q:\n%s%s", code, tt.code, tt.out, out.String(), errOut.String())
+			}
+		})
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 5 << 20: "5.0 MiB", 3 << 40: "3.0 TiB"} {
+		if got := humanBytes(n); got != want {
+			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
