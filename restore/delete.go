@@ -1,0 +1,291 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mediabackups/mediabackups/metadata"
+)
+
+// Remover deletes stored objects from one server.
+type Remover interface {
+	Remove(ctx context.Context, key string) error
+}
+
+// deleteStore is what the delete engine needs of the metadata store.
+type deleteStore interface {
+	SharedContent(ctx context.Context, wikiID int64, sha256 string, excludeIDs []int64) ([]metadata.File, error)
+	HardDelete(ctx context.Context, id int64, objectRemoved bool) error
+}
+
+var _ deleteStore = (*metadata.Store)(nil)
+
+// Steps of a deletion, named in FileError.
+const (
+	StepRemoveObject = "remove object"
+	StepMark         = "mark hard-deleted"
+	StepShared       = "find shared content"
+)
+
+// Served is a file production still answered for with something else than 404.
+type Served struct {
+	File   metadata.File
+	URL    string
+	Status int   // HTTP status, 0 when the request failed
+	Err    error // the request's failure (a timeout, a refused connection)
+}
+
+// ProductionError is returned by CheckProduction when a file is still
+// served (or could not be checked): nothing may be deleted.
+type ProductionError struct {
+	Served []Served
+}
+
+func (e *ProductionError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "production check failed for %d file(s); nothing was deleted:", len(e.Served))
+	for _, s := range e.Served {
+		if s.Err != nil {
+			fmt.Fprintf(&b, "\n  %s: %s: %v", s.File.Title, s.URL, s.Err)
+		} else {
+			fmt.Fprintf(&b, "\n  %s: %s answered %d, want 404", s.File.Title, s.URL, s.Status)
+		}
+	}
+	b.WriteString("\ndelete the files in production first (eraseArchivedFile.php, or delete and erase the page), then run this again")
+	return b.String()
+}
+
+// Deleter removes backed-up versions for good.
+type Deleter struct {
+	// Locate returns the server recorded as an object's location.
+	Locate func(endpoint string) (Remover, bool)
+	Store  deleteStore
+	// HTTP requests production URLs; its Timeout bounds each request
+	// (DefaultCheckTimeout when zero). Nil: a client with that timeout.
+	HTTP *http.Client
+	// DryRun performs every check and reports what would happen, changing nothing.
+	DryRun bool
+	// DeleteShared removes an object even when versions that are not being
+	// deleted share it (they are left without a backup, pending).
+	DeleteShared bool
+	// Log receives one line per action (or would-be action) and per failure.
+	Log *slog.Logger
+}
+
+// DefaultCheckTimeout bounds each production request of CheckProduction.
+const DefaultCheckTimeout = 10 * time.Second
+
+// CheckProduction requests every file that has a production URL and
+// returns a *ProductionError unless each one answers 404 Not Found. A
+// timeout or any other failure counts as served. Files without a URL
+// (deleted versions) are not requested.
+func (d *Deleter) CheckProduction(ctx context.Context, files []metadata.File) error {
+	c := d.HTTP
+	if c == nil {
+		c = &http.Client{Timeout: DefaultCheckTimeout}
+	}
+	if c.Timeout == 0 {
+		cc := *c
+		cc.Timeout = DefaultCheckTimeout
+		c = &cc
+	}
+	var served []Served
+	for _, f := range files {
+		if f.SourceURL == "" {
+			continue
+		}
+		s := Served{File: f, URL: f.SourceURL}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.SourceURL, nil)
+		if err == nil {
+			var resp *http.Response
+			if resp, err = c.Do(req); err == nil {
+				io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+				resp.Body.Close()
+				s.Status = resp.StatusCode
+			}
+		}
+		s.Err = err
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		d.log().Info("production check", "file", f.Title, "url", f.SourceURL, "status", s.Status, "error", errString(err))
+		if err != nil || s.Status != http.StatusNotFound {
+			served = append(served, s)
+		}
+	}
+	if len(served) > 0 {
+		return &ProductionError{Served: served}
+	}
+	return nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func (d *Deleter) log() *slog.Logger {
+	if d.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Log
+}
+
+// Group is the versions being deleted that share one stored object (or
+// that have none), with the other versions that use the same content.
+type Group struct {
+	Backup       *metadata.Backup // nil: the versions have no object
+	Files        []metadata.File
+	Shared       []metadata.File // not being deleted, same content
+	RemoveObject bool            // the object will be removed
+}
+
+// Plan groups files by stored object and finds, for each object, the
+// versions not being deleted that share it. Already hard-deleted versions
+// are left out.
+func (d *Deleter) Plan(ctx context.Context, files []metadata.File) ([]Group, error) {
+	var ids []int64
+	for _, f := range files {
+		ids = append(ids, f.ID)
+	}
+	var groups []Group
+	byBackup := map[int64]int{}
+	for _, f := range files {
+		if f.Status == metadata.HardDeleted && f.Backup == nil {
+			d.log().Info("already hard-deleted, nothing to do", "file", f.Title, "id", f.ID)
+			continue
+		}
+		if f.Backup == nil {
+			groups = append(groups, Group{Files: []metadata.File{f}})
+			continue
+		}
+		if i, ok := byBackup[f.Backup.ID]; ok {
+			groups[i].Files = append(groups[i].Files, f)
+			continue
+		}
+		byBackup[f.Backup.ID] = len(groups)
+		groups = append(groups, Group{Backup: f.Backup, Files: []metadata.File{f}})
+	}
+	for i := range groups {
+		g := &groups[i]
+		if g.Backup == nil {
+			continue
+		}
+		shared, err := d.Store.SharedContent(ctx, g.Files[0].WikiID, g.Backup.SHA256, ids)
+		if err != nil {
+			return nil, fmt.Errorf("plan deletion: %w", err)
+		}
+		g.Shared = shared
+		g.RemoveObject = len(shared) == 0 || d.DeleteShared
+	}
+	return groups, nil
+}
+
+// Report counts what Delete did (or, in a dry run, would do).
+type Report struct {
+	Files          int // versions handled
+	ObjectsRemoved int
+	ObjectsKept    int // shared with versions not being deleted
+	MarkedDeleted  int
+	Errors         []*FileError
+}
+
+// Delete carries out the plan: for each group, the object is removed from
+// its recorded server (unless it is kept for shared content), then each
+// version is marked hard-deleted and unlinked from its object. A failed
+// step is logged and counted and the rest continue; when an object cannot
+// be removed its versions are left as they are, so that a new run retries.
+// In a dry run nothing changes and the log says what would happen.
+// Call CheckProduction first.
+func (d *Deleter) Delete(ctx context.Context, groups []Group) Report {
+	var rep Report
+	log := d.log()
+	would := ""
+	if d.DryRun {
+		would = "DRY RUN: would "
+	}
+	fail := func(f metadata.File, step string, err error) {
+		e := &FileError{File: f, Step: step, Err: err}
+		rep.Errors = append(rep.Errors, e)
+		log.Error("delete failed", "wiki", f.Wiki, "file", f.Title, "id", f.ID, "step", step, "error", err.Error())
+	}
+	for _, g := range groups {
+		if ctx.Err() != nil {
+			for _, f := range g.Files {
+				fail(f, StepRemoveObject, ctx.Err())
+			}
+			continue
+		}
+		rep.Files += len(g.Files)
+		removed := false
+		if g.Backup != nil {
+			b := g.Backup
+			if len(g.Shared) > 0 {
+				var others []string
+				for _, s := range g.Shared {
+					others = append(others, fmt.Sprintf("%s (%s, uploaded %s)", s.Title, s.Status, s.UploadDate.Format("2006-01-02 15:04:05")))
+				}
+				if g.RemoveObject {
+					log.Warn("SHARED CONTENT: "+would+"remove the object anyway (--delete-shared); these versions lose their backup",
+						"object", b.ObjectKey, "shared_with", strings.Join(others, "; "))
+				} else {
+					log.Warn("SHARED CONTENT: the object is kept, because versions not being deleted use it (--delete-shared removes it anyway)",
+						"object", b.ObjectKey, "shared_with", strings.Join(others, "; "))
+				}
+			}
+			if g.RemoveObject {
+				srv, ok := d.Locate(b.Location)
+				switch {
+				case !ok:
+					for _, f := range g.Files {
+						fail(f, StepRemoveObject, fmt.Errorf("object %s is recorded on %s, which is not in storage.endpoints of the config", b.ObjectKey, b.Location))
+					}
+					continue
+				case d.DryRun:
+					log.Info(would+"remove object", "location", b.Location, "bucket", b.Bucket, "object", b.ObjectKey)
+				default:
+					if err := srv.Remove(ctx, b.ObjectKey); err != nil {
+						for _, f := range g.Files {
+							fail(f, StepRemoveObject, err)
+						}
+						continue
+					}
+					log.Info("removed object", "location", b.Location, "bucket", b.Bucket, "object", b.ObjectKey)
+				}
+				removed = true
+				rep.ObjectsRemoved++
+			} else {
+				rep.ObjectsKept++
+			}
+		}
+		for i, f := range g.Files {
+			if d.DryRun {
+				log.Info(would+"mark hard-deleted and remove the backup record", "wiki", f.Wiki, "file", f.Title, "id", f.ID)
+				rep.MarkedDeleted++
+				continue
+			}
+			// The last version of the group drops the object's record.
+			if err := d.Store.HardDelete(ctx, f.ID, removed && i == len(g.Files)-1); err != nil {
+				fail(f, StepMark, err)
+				continue
+			}
+			rep.MarkedDeleted++
+			log.Info("marked hard-deleted", "wiki", f.Wiki, "file", f.Title, "id", f.ID)
+		}
+	}
+	return rep
+}
+
+// IsProductionError reports whether err is (or wraps) a *ProductionError.
+func IsProductionError(err error) bool {
+	var pe *ProductionError
+	return errors.As(err, &pe)
+}

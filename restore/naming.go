@@ -1,0 +1,86 @@
+package restore
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/mediabackups/mediabackups/metadata"
+)
+
+// ProductionName returns the name production gives a version's file: its
+// title for current and deleted versions, and "YYYYMMDDhhmmss!Title" (the
+// archive name) for archived ones.
+func ProductionName(f metadata.File) string {
+	if f.Status == metadata.Archived {
+		if f.ArchiveName != "" {
+			return f.ArchiveName
+		}
+		if !f.ArchiveDate.IsZero() {
+			return f.ArchiveDate.UTC().Format("20060102150405") + "!" + f.Title
+		}
+	}
+	return f.Title
+}
+
+// maxNameBytes keeps a name, with room for "~" suffixes and a temporary
+// prefix, under the 255-byte limit of common file systems.
+const maxNameBytes = 200
+
+// SafeName turns a production name into one plain file name: '/' and '\'
+// become '_', control characters and invalid UTF-8 become '_', a name that
+// is empty, "." or ".." (or starts with '.', which would hide it) gets a
+// leading '_', and the result is cut to 200 bytes on a rune boundary. The
+// result never names another directory; restores still open the target as
+// an os.Root, so that even a bug here cannot escape it.
+func SafeName(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(name[i:], "\uFFFD"):
+			b.WriteByte('_')
+		case r == '/' || r == '\\' || unicode.IsControl(r):
+			b.WriteByte('_')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	s := b.String()
+	if s == "" || s[0] == '.' {
+		s = "_" + s
+	}
+	if len(s) > maxNameBytes {
+		cut := maxNameBytes
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	return s
+}
+
+// linkFree gives the file tmp, inside root, the name want, or want with "~"
+// appended as many times as needed to find a name not taken. It never
+// replaces an existing file: the name is taken with a hard link, which fails
+// if the name exists, and tmp is then removed. It returns the name used.
+func linkFree(root *os.Root, tmp, want string) (string, error) {
+	name := want
+	for range 1000 {
+		err := root.Link(tmp, name)
+		if err == nil {
+			if err := root.Remove(tmp); err != nil {
+				return name, fmt.Errorf("remove temporary file %s: %w", tmp, err)
+			}
+			return name, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("name %s: %w", name, err)
+		}
+		name += "~"
+	}
+	return "", fmt.Errorf("name %s: 1000 names with ~ are all taken", want)
+}

@@ -1,0 +1,201 @@
+package restore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"filippo.io/age"
+
+	"github.com/mediabackups/mediabackups/encryption"
+	"github.com/mediabackups/mediabackups/metadata"
+)
+
+// Getter reads stored objects from one server.
+type Getter interface {
+	Get(ctx context.Context, key string) (io.ReadCloser, int64, error)
+}
+
+// Steps of a restore, named in FileError.
+const (
+	StepLocate   = "locate"   // find the recorded server among the configured ones
+	StepDownload = "download" // GET from MinIO
+	StepDecrypt  = "decrypt"  // age header and chunks
+	StepWrite    = "write"    // the temporary file in the target directory
+	StepVerify   = "verify"   // sha256 and sha1 of what was written
+	StepName     = "name"     // give it its production name
+)
+
+// FileError is the failure of one step for one file.
+type FileError struct {
+	File metadata.File
+	Step string
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	return fmt.Sprintf("%s %s (id %d): %s: %v", e.File.Wiki, e.File.Title, e.File.ID, e.Step, e.Err)
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// ErrNoBackup is the error of a file that has no stored object.
+var ErrNoBackup = errors.New("the version has no backup (its backup status says why)")
+
+// ErrHashMismatch is the error of a file whose restored bytes do not have
+// the recorded hash.
+var ErrHashMismatch = errors.New("hash mismatch")
+
+// Progress hears about restores as they finish. Its methods are called
+// from several goroutines.
+type Progress interface {
+	Done(f metadata.File, name string, err error)
+}
+
+type noProgress struct{}
+
+func (noProgress) Done(metadata.File, string, error) {}
+
+// Restorer writes backed-up versions into a target directory.
+type Restorer struct {
+	// Locate returns the server recorded as an object's location
+	// (storage.Sharded.ByEndpoint), false when it is not configured.
+	Locate func(endpoint string) (Getter, bool)
+	// Identities decrypt encrypted objects.
+	Identities []age.Identity
+	// Dir is the target directory. Nothing is written outside it.
+	Dir *os.Root
+	// Parallel is how many files are restored at once (at least 1).
+	Parallel int
+	// Progress hears about every file (optional).
+	Progress Progress
+}
+
+// Restored is a file written by Restore.
+type Restored struct {
+	File metadata.File
+	Name string // inside the target directory
+}
+
+// Restore writes every file into the target directory, Parallel at a time,
+// and returns those written (in the order of files) and one *FileError per
+// failed file. A failed file leaves nothing behind. Memory use does not
+// depend on file sizes: each file streams GET → decrypt → hash → temporary
+// file in the target directory → hard link to a free name.
+func (r *Restorer) Restore(ctx context.Context, files []metadata.File) ([]Restored, []*FileError) {
+	n := max(1, r.Parallel)
+	p := r.Progress
+	if p == nil {
+		p = noProgress{}
+	}
+	names := make([]string, len(files))
+	errs := make([]*FileError, len(files))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, n)
+	for i, f := range files {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			name, err := r.one(ctx, f)
+			names[i] = name
+			if err != nil {
+				errs[i] = err
+				p.Done(f, "", err)
+				return
+			}
+			p.Done(f, name, nil)
+		}()
+	}
+	wg.Wait()
+	var ok []Restored
+	var failed []*FileError
+	for i, f := range files {
+		if errs[i] != nil {
+			failed = append(failed, errs[i])
+			continue
+		}
+		ok = append(ok, Restored{File: f, Name: names[i]})
+	}
+	return ok, failed
+}
+
+func (r *Restorer) one(ctx context.Context, f metadata.File) (string, *FileError) {
+	fail := func(step string, err error) *FileError { return &FileError{File: f, Step: step, Err: err} }
+	b := f.Backup
+	if b == nil {
+		return "", fail(StepLocate, ErrNoBackup)
+	}
+	g, ok := r.Locate(b.Location)
+	if !ok {
+		return "", fail(StepLocate, fmt.Errorf("object %s is recorded on %s, which is not in storage.endpoints of the config", b.ObjectKey, b.Location))
+	}
+	rc, _, err := g.Get(ctx, b.ObjectKey)
+	if err != nil {
+		return "", fail(StepDownload, err)
+	}
+	defer rc.Close()
+	var src io.Reader = rc
+	if b.Encrypted {
+		if len(r.Identities) == 0 {
+			return "", fail(StepDecrypt, errors.New("the object is encrypted and no identity is configured (encryption.identity_file)"))
+		}
+		if src, err = encryption.Decrypt(rc, r.Identities...); err != nil {
+			return "", fail(StepDecrypt, err)
+		}
+	}
+	tmp := ".restore-" + rand.Text() + ".tmp"
+	out, err := r.Dir.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fail(StepWrite, err)
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			out.Close()
+			r.Dir.Remove(tmp)
+		}
+	}()
+	h256, h1 := sha256.New(), sha1.New()
+	n, err := io.Copy(io.MultiWriter(out, h256, h1), src)
+	if err != nil {
+		step := StepDownload
+		if b.Encrypted {
+			step = StepDecrypt
+		}
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			step = StepWrite
+		}
+		return "", fail(step, err)
+	}
+	if err := out.Sync(); err != nil {
+		return "", fail(StepWrite, err)
+	}
+	if err := out.Close(); err != nil {
+		return "", fail(StepWrite, err)
+	}
+	want256 := b.SHA256
+	if got := hex.EncodeToString(h256.Sum(nil)); got != want256 {
+		return "", fail(StepVerify, fmt.Errorf("%w: wrote %d bytes with sha256 %s, the backup records %s", ErrHashMismatch, n, got, want256))
+	}
+	if got := hex.EncodeToString(h1.Sum(nil)); b.SHA1 != "" && got != b.SHA1 {
+		return "", fail(StepVerify, fmt.Errorf("%w: wrote %d bytes with sha1 %s, the backup records %s", ErrHashMismatch, n, got, b.SHA1))
+	}
+	if err := r.Dir.Chmod(tmp, 0o644); err != nil {
+		return "", fail(StepWrite, err)
+	}
+	name, err := linkFree(r.Dir, tmp, SafeName(ProductionName(f)))
+	if err != nil {
+		return "", fail(StepName, err)
+	}
+	keep = true
+	return name, nil
+}
