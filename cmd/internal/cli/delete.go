@@ -1,0 +1,212 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mediabackups/mediabackups/restore"
+)
+
+// DeleteOptions configures `delete`.
+type DeleteOptions struct {
+	RecoveryOptions
+	Execute      bool
+	DeleteShared bool
+	Timeout      time.Duration
+}
+
+func newDeleteCmd(f *Factory, runF func(context.Context, *DeleteOptions) error) *cobra.Command {
+	opts := &DeleteOptions{RecoveryOptions: RecoveryOptions{F: f, Tool: "delete"}}
+	cmd := &cobra.Command{
+		Use:   "delete [flags] [FILE]",
+		Short: "Delete backed-up file versions for good (a dry run unless --execute)",
+		Long: `Delete file versions from the backups, for good: for files erased from
+production for legal reasons. Without --execute this is a dry run: every check
+is made and the log says what would happen, but nothing changes.
+
+Before anything is deleted, every matching version that production served
+(it has a production URL) is requested again, and the whole run stops with
+exit code 6 unless each answers 404 Not Found (a timeout stops it too).
+Then, for each version: its object is removed from the MinIO server recorded
+for it, its backup record is removed, and it is marked hard-deleted so that no
+backup ever takes it again. An object whose content other versions or titles
+of the wiki use (and that are not being deleted) is kept, and this is said
+prominently; --delete-shared removes it anyway (those versions are then left
+without a backup). A step that fails is logged and counted; the rest go on.
+
+` + searchFlagsHelp + `
+
+Uses the storage.recovery credentials. --yes answers the confirmation, but is
+refused for --execute while stdin is a terminal: answer the question.
+Every session is logged to <logdir>/deletion.log as well as the screen.
+Exit codes: 0 done, 3 some steps failed, 4 nothing matched, 5 aborted,
+6 production still serves a file, 2 bad flags or values.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.BatchFile = args[0]
+			}
+			if opts.Timeout <= 0 {
+				return withCode(ExitUsage, errors.New("--timeout must be positive"))
+			}
+			if _, _, _, err := opts.method(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return deleteRun(cmd.Context(), opts)
+		},
+	}
+	opts.addFlags(cmd)
+	cmd.Flags().BoolVar(&opts.Execute, "execute", false, "really delete (default: a dry run)")
+	cmd.Flags().BoolVar(&opts.DeleteShared, "delete-shared", false, "remove objects even when versions not being deleted share their content")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", restore.DefaultCheckTimeout, "time allowed to each production request")
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "answer the confirmation (refused with --execute on a terminal)")
+	return cmd
+}
+
+func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
+	s, err := opts.openSession(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { s.close(err) }()
+	f := s.f
+	banner := func() {
+		if !opts.Execute {
+			fmt.Fprintln(f.IO.ErrOut, red(f.IO.ErrOut, "DRY RUN: nothing will be deleted; run again with --execute to delete."))
+		} else {
+			fmt.Fprintln(f.IO.ErrOut, red(f.IO.ErrOut, "EXECUTE: the matching backups will be deleted for good."))
+		}
+	}
+	banner()
+	s.log.Info("mode", "dry_run", !opts.Execute, "delete_shared", opts.DeleteShared)
+	ask := false
+	if opts.Execute {
+		if ask, err = confirmPolicy(opts.canPrompt(), f.stdinIsTerminal(), opts.Yes, true); err != nil {
+			return err
+		}
+	} else {
+		ask = opts.canPrompt() && !opts.Yes
+	}
+	files, batch, err := s.find(ctx)
+	if err != nil {
+		return err
+	}
+	s.printMatches(f.IO.Out, files)
+	if len(files) == 0 {
+		return notFound()
+	}
+	servers, err := f.servers(s.cfg.Storage.Recovery, "recovery")
+	if err != nil {
+		return err
+	}
+	d := &restore.Deleter{
+		Locate: func(ep string) (restore.Remover, bool) {
+			srv, ok := servers.ByEndpoint(ep)
+			if !ok {
+				return nil, false
+			}
+			return srv, true
+		},
+		Store:        s.store,
+		HTTP:         &http.Client{Timeout: opts.Timeout},
+		DryRun:       !opts.Execute,
+		DeleteShared: opts.DeleteShared,
+		Log:          s.log,
+	}
+	if err := d.CheckProduction(ctx, files); err != nil {
+		if restore.IsProductionError(err) {
+			return withCode(ExitProdCheck, err)
+		}
+		return err
+	}
+	s.log.Info("production check passed: no match is served any more")
+	groups, err := d.Plan(ctx, files)
+	if err != nil {
+		return err
+	}
+	shared := 0
+	for _, g := range groups {
+		if len(g.Shared) > 0 {
+			shared++
+		}
+	}
+	if shared > 0 && !f.JSON {
+		fmt.Fprintln(f.IO.Out, red(f.IO.Out, fmt.Sprintf("WARNING: %d object(s) hold content that versions not being deleted also use; see the SHARED CONTENT lines.", shared)))
+	}
+	if ask {
+		banner()
+		q := fmt.Sprintf("Delete %d file version(s) from the backups?", len(files))
+		if !opts.Execute {
+			q = fmt.Sprintf("Dry run: check what deleting %d file version(s) would do?", len(files))
+		}
+		if err := s.confirm(q); err != nil {
+			return err
+		}
+	}
+	rep := d.Delete(ctx, groups)
+	summary := fmt.Sprintf("%d file version(s): %d object(s) removed, %d kept (shared), %d marked hard-deleted, %d failed step(s)",
+		rep.Files, rep.ObjectsRemoved, rep.ObjectsKept, rep.MarkedDeleted, len(rep.Errors))
+	if !opts.Execute {
+		summary = "DRY RUN, nothing changed; it would do: " + summary
+	}
+	s.log.Info(summary)
+	if f.JSON {
+		type gj struct {
+			Object       *string     `json:"object"`
+			Location     *string     `json:"location"`
+			RemoveObject bool        `json:"remove_object"`
+			Files        []matchJSON `json:"files"`
+			SharedWith   []matchJSON `json:"shared_with"`
+		}
+		out := struct {
+			DryRun         bool         `json:"dry_run"`
+			Groups         []gj         `json:"groups"`
+			ObjectsRemoved int          `json:"objects_removed"`
+			ObjectsKept    int          `json:"objects_kept"`
+			MarkedDeleted  int          `json:"marked_hard_deleted"`
+			Errors         []string     `json:"errors"`
+			Batch          *batchCounts `json:"batch,omitempty"`
+		}{DryRun: !opts.Execute, Groups: []gj{}, ObjectsRemoved: rep.ObjectsRemoved, ObjectsKept: rep.ObjectsKept,
+			MarkedDeleted: rep.MarkedDeleted, Errors: []string{}, Batch: batch}
+		for _, g := range groups {
+			j := gj{RemoveObject: g.RemoveObject, Files: matchesJSON(g.Files), SharedWith: matchesJSON(g.Shared)}
+			if g.Backup != nil {
+				j.Object, j.Location = ptr(g.Backup.ObjectKey), ptr(g.Backup.Location)
+			}
+			out.Groups = append(out.Groups, j)
+		}
+		for _, e := range rep.Errors {
+			out.Errors = append(out.Errors, e.Error())
+		}
+		if err := f.printJSON(out); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintln(f.IO.Out, summary)
+	}
+	if !opts.Execute {
+		fmt.Fprintln(f.IO.ErrOut, red(f.IO.ErrOut, "DRY RUN: nothing was deleted."))
+	} else {
+		s.remindOtherDCs("deletion")
+	}
+	switch {
+	case len(rep.Errors) > 0:
+		var steps []string
+		for _, e := range rep.Errors {
+			steps = append(steps, e.Step)
+		}
+		return withCode(ExitPartial, fmt.Errorf("%d step(s) failed (%s); see the ERROR lines in %s", len(rep.Errors), strings.Join(steps, ", "), s.logPath))
+	case batch != nil && batch.Missing > 0:
+		return withCode(ExitPartial, batchMissing(batch))
+	}
+	return nil
+}
