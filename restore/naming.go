@@ -63,19 +63,18 @@ func SafeName(name string) string {
 	return s
 }
 
-// linkFree gives the file tmp, inside root, the name want, or want with "~"
-// appended as many times as needed to find a name not taken. It never
-// replaces an existing file: the name is taken with a hard link, which fails
-// if the name exists, and tmp is then removed. It returns the name used.
-func linkFree(root *os.Root, tmp, want string) (string, error) {
+// reserveName creates an empty file named want inside root, or want with
+// "~" appended as many times as needed to find a name not taken, and
+// returns the name. It never replaces an existing file (O_EXCL). The
+// restore engine reserves names in the order of its matches, before the
+// downloads run in parallel, so that names do not depend on timing; the
+// finished file then replaces its own reservation.
+func reserveName(root *os.Root, want string) (string, error) {
 	name := want
 	for range 1000 {
-		err := root.Link(tmp, name)
+		f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err == nil {
-			if err := root.Remove(tmp); err != nil {
-				return name, fmt.Errorf("remove temporary file %s: %w", tmp, err)
-			}
-			return name, nil
+			return name, f.Close()
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return "", fmt.Errorf("name %s: %w", name, err)

@@ -88,7 +88,7 @@ type Restored struct {
 // and returns those written (in the order of files) and one *FileError per
 // failed file. A failed file leaves nothing behind. Memory use does not
 // depend on file sizes: each file streams GET → decrypt → hash → temporary
-// file in the target directory → hard link to a free name.
+// file in the target directory → rename over the name reserved for it.
 func (r *Restorer) Restore(ctx context.Context, files []metadata.File) ([]Restored, []*FileError) {
 	n := max(1, r.Parallel)
 	p := r.Progress
@@ -97,21 +97,39 @@ func (r *Restorer) Restore(ctx context.Context, files []metadata.File) ([]Restor
 	}
 	names := make([]string, len(files))
 	errs := make([]*FileError, len(files))
+	// Names are reserved in order, so that they do not depend on which
+	// download ends first.
+	for i, f := range files {
+		if f.Backup == nil {
+			continue
+		}
+		name, err := reserveName(r.Dir, SafeName(ProductionName(f)))
+		if err != nil {
+			errs[i] = &FileError{File: f, Step: StepName, Err: err}
+			continue
+		}
+		names[i] = name
+	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, n)
 	for i, f := range files {
+		if errs[i] != nil {
+			p.Done(f, "", errs[i])
+			continue
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			name, err := r.one(ctx, f)
-			names[i] = name
-			if err != nil {
+			if err := r.one(ctx, f, names[i]); err != nil {
 				errs[i] = err
+				if names[i] != "" {
+					r.Dir.Remove(names[i]) // the reservation
+				}
 				p.Done(f, "", err)
 				return
 			}
-			p.Done(f, name, nil)
+			p.Done(f, names[i], nil)
 		}()
 	}
 	wg.Wait()
@@ -127,34 +145,36 @@ func (r *Restorer) Restore(ctx context.Context, files []metadata.File) ([]Restor
 	return ok, failed
 }
 
-func (r *Restorer) one(ctx context.Context, f metadata.File) (string, *FileError) {
+// one restores f into a temporary file, then renames it over name, the
+// (empty) reservation made for it.
+func (r *Restorer) one(ctx context.Context, f metadata.File, name string) *FileError {
 	fail := func(step string, err error) *FileError { return &FileError{File: f, Step: step, Err: err} }
 	b := f.Backup
 	if b == nil {
-		return "", fail(StepLocate, ErrNoBackup)
+		return fail(StepLocate, ErrNoBackup)
 	}
 	g, ok := r.Locate(b.Location)
 	if !ok {
-		return "", fail(StepLocate, fmt.Errorf("object %s is recorded on %s, which is not in storage.endpoints of the config", b.ObjectKey, b.Location))
+		return fail(StepLocate, fmt.Errorf("object %s is recorded on %s, which is not in storage.endpoints of the config", b.ObjectKey, b.Location))
 	}
 	rc, _, err := g.Get(ctx, b.ObjectKey)
 	if err != nil {
-		return "", fail(StepDownload, err)
+		return fail(StepDownload, err)
 	}
 	defer rc.Close()
 	var src io.Reader = rc
 	if b.Encrypted {
 		if len(r.Identities) == 0 {
-			return "", fail(StepDecrypt, errors.New("the object is encrypted and no identity is configured (encryption.identity_file)"))
+			return fail(StepDecrypt, errors.New("the object is encrypted and no identity is configured (encryption.identity_file)"))
 		}
 		if src, err = encryption.Decrypt(rc, r.Identities...); err != nil {
-			return "", fail(StepDecrypt, err)
+			return fail(StepDecrypt, err)
 		}
 	}
 	tmp := ".restore-" + rand.Text() + ".tmp"
 	out, err := r.Dir.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return "", fail(StepWrite, err)
+		return fail(StepWrite, err)
 	}
 	keep := false
 	defer func() {
@@ -174,28 +194,27 @@ func (r *Restorer) one(ctx context.Context, f metadata.File) (string, *FileError
 		if errors.As(err, &pe) {
 			step = StepWrite
 		}
-		return "", fail(step, err)
+		return fail(step, err)
 	}
 	if err := out.Sync(); err != nil {
-		return "", fail(StepWrite, err)
+		return fail(StepWrite, err)
 	}
 	if err := out.Close(); err != nil {
-		return "", fail(StepWrite, err)
+		return fail(StepWrite, err)
 	}
 	want256 := b.SHA256
 	if got := hex.EncodeToString(h256.Sum(nil)); got != want256 {
-		return "", fail(StepVerify, fmt.Errorf("%w: wrote %d bytes with sha256 %s, the backup records %s", ErrHashMismatch, n, got, want256))
+		return fail(StepVerify, fmt.Errorf("%w: wrote %d bytes with sha256 %s, the backup records %s", ErrHashMismatch, n, got, want256))
 	}
 	if got := hex.EncodeToString(h1.Sum(nil)); b.SHA1 != "" && got != b.SHA1 {
-		return "", fail(StepVerify, fmt.Errorf("%w: wrote %d bytes with sha1 %s, the backup records %s", ErrHashMismatch, n, got, b.SHA1))
+		return fail(StepVerify, fmt.Errorf("%w: wrote %d bytes with sha1 %s, the backup records %s", ErrHashMismatch, n, got, b.SHA1))
 	}
 	if err := r.Dir.Chmod(tmp, 0o644); err != nil {
-		return "", fail(StepWrite, err)
+		return fail(StepWrite, err)
 	}
-	name, err := linkFree(r.Dir, tmp, SafeName(ProductionName(f)))
-	if err != nil {
-		return "", fail(StepName, err)
+	if err := r.Dir.Rename(tmp, name); err != nil {
+		return fail(StepName, err)
 	}
 	keep = true
-	return name, nil
+	return nil
 }
