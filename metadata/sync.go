@@ -40,19 +40,44 @@ func (s *Store) SyncVersions(ctx context.Context, wikiID int64, versions []File,
 	if len(versions) == 0 {
 		return st, nil
 	}
-	titles := map[string]bool{}
-	for i, v := range versions {
-		if v.SHA1 == "" || v.Title == "" || v.UploadDate.IsZero() {
-			return SyncStats{}, fmt.Errorf("sync versions: version %d (%q) lacks title, upload date or sha1", i, v.Title)
-		}
-		titles[v.Title] = true
+	if err := checkVersions(versions); err != nil {
+		return SyncStats{}, err
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return SyncStats{}, fmt.Errorf("sync versions: %w", err)
 	}
 	defer tx.Rollback()
+	st, err = s.syncTx(ctx, tx, wikiID, versions, source)
+	if err != nil {
+		return SyncStats{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return SyncStats{}, fmt.Errorf("sync versions: commit: %w", err)
+	}
+	return st, nil
+}
 
+// checkVersions refuses versions SyncVersions cannot key.
+func checkVersions(versions []File) error {
+	for i, v := range versions {
+		if v.SHA1 == "" || v.Title == "" || v.UploadDate.IsZero() {
+			return fmt.Errorf("sync versions: version %d (%q) lacks title, upload date or sha1", i, v.Title)
+		}
+	}
+	return nil
+}
+
+// syncTx is SyncVersions within the transaction tx; versions are checked.
+func (s *Store) syncTx(ctx context.Context, tx *sql.Tx, wikiID int64, versions []File, source string) (SyncStats, error) {
+	st := SyncStats{Seen: len(versions)}
+	if len(versions) == 0 {
+		return st, nil
+	}
+	titles := map[string]bool{}
+	for _, v := range versions {
+		titles[v.Title] = true
+	}
 	existing, err := s.versionsByTitle(ctx, tx, wikiID, titles)
 	if err != nil {
 		return SyncStats{}, err
@@ -86,9 +111,6 @@ func (s *Store) SyncVersions(ctx context.Context, wikiID int64, versions []File,
 		return SyncStats{}, err
 	}
 	st.Added = len(inserts)
-	if err := tx.Commit(); err != nil {
-		return SyncStats{}, fmt.Errorf("sync versions: commit: %w", err)
-	}
 	return st, nil
 }
 
@@ -146,7 +168,8 @@ func diff(old, v File) []change {
 		// filearchive does not tell the delete date: keep a known one.
 		tm("delete_date", old.DeleteDate, v.DeleteDate)
 	}
-	if v.FilearchiveID != 0 && old.FilearchiveID != v.FilearchiveID {
+	// A version that is no longer deleted (undeleted) loses its fa_id.
+	if (v.FilearchiveID != 0 || v.Status != Deleted) && old.FilearchiveID != v.FilearchiveID {
 		cs = append(cs, change{"filearchive_id", nullInt(old.FilearchiveID), nullInt(v.FilearchiveID),
 			fmt.Sprint(old.FilearchiveID), fmt.Sprint(v.FilearchiveID)})
 	}

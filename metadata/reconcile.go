@@ -1,0 +1,101 @@
+package metadata
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// VersionsOf returns every recorded version of the given titles of a wiki
+// (DB keys, byte-exact), in id order.
+func (s *Store) VersionsOf(ctx context.Context, wikiID int64, titles ...string) ([]File, error) {
+	if len(titles) == 0 {
+		return nil, nil
+	}
+	args := []any{wikiID}
+	for _, t := range titles {
+		args = append(args, t)
+	}
+	q := `SELECT ` + fileColumns + ` FROM ` + fileFrom + ` WHERE f.wiki_id = ? AND f.title IN (?` +
+		strings.Repeat(",?", len(titles)-1) + `) ORDER BY f.id`
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read versions of %q: %w", titles, err)
+	}
+	defer rows.Close()
+	var out []File
+	for rows.Next() {
+		f, err := scanFile(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read versions of %q: %w", titles, err)
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// Rename moves one recorded version to another title (a file move).
+type Rename struct {
+	FileID   int64
+	NewTitle string
+}
+
+// Reconcile applies, in one transaction, the renames (each writes a
+// "title" history row with the old and new title) and then SyncVersions of
+// versions, all with source. A rename of a hard-deleted version, or to the
+// title it already has, is skipped. It returns what the sync did plus the
+// number of versions renamed.
+func (s *Store) Reconcile(ctx context.Context, wikiID int64, renames []Rename, versions []File, source string) (SyncStats, int, error) {
+	if err := checkVersions(versions); err != nil {
+		return SyncStats{}, 0, err
+	}
+	var (
+		st      SyncStats
+		renamed int
+	)
+	err := retryDeadlock(ctx, func() error {
+		var err error
+		st, renamed, err = s.reconcile(ctx, wikiID, renames, versions, source)
+		return err
+	})
+	return st, renamed, err
+}
+
+func (s *Store) reconcile(ctx context.Context, wikiID int64, renames []Rename, versions []File, source string) (SyncStats, int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return SyncStats{}, 0, fmt.Errorf("reconcile versions: %w", err)
+	}
+	defer tx.Rollback()
+	now := time.Now().UTC().Truncate(time.Second)
+	renamed := 0
+	for _, r := range renames {
+		var (
+			title  string
+			status ProductionStatus
+		)
+		if err := tx.QueryRowContext(ctx, `SELECT title, production_status FROM files WHERE id = ? AND wiki_id = ? FOR UPDATE`,
+			r.FileID, wikiID).Scan(&title, &status); err != nil {
+			return SyncStats{}, 0, fmt.Errorf("rename file %d to %q: %w", r.FileID, r.NewTitle, err)
+		}
+		if title == r.NewTitle || status == HardDeleted {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE files SET title = ?, updated_at = ? WHERE id = ?`, r.NewTitle, now, r.FileID); err != nil {
+			return SyncStats{}, 0, fmt.Errorf("rename file %d from %q to %q: %w", r.FileID, title, r.NewTitle, err)
+		}
+		if err := writeHistory(ctx, tx, r.FileID, []change{{column: "title", oldText: title, newText: r.NewTitle}}, source, now); err != nil {
+			return SyncStats{}, 0, err
+		}
+		renamed++
+	}
+	st, err := s.syncTx(ctx, tx, wikiID, versions, source)
+	if err != nil {
+		return SyncStats{}, 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return SyncStats{}, 0, fmt.Errorf("reconcile versions: commit: %w", err)
+	}
+	return st, renamed, nil
+}
