@@ -44,6 +44,8 @@ type Store interface {
 type Fetcher interface {
 	Download(ctx context.Context, url string) (io.ReadCloser, int64, error)
 	DownloadDeleted(ctx context.Context, title, storageKey string) (io.ReadCloser, int64, error)
+	// DownloadHidden fetches a revision-deleted old version by archive name.
+	DownloadHidden(ctx context.Context, title, archiveName string) (io.ReadCloser, int64, error)
 }
 
 // Putter stores objects on one server.
@@ -350,6 +352,11 @@ func (r *runner) download(ctx context.Context, f metadata.File) (*spool, error) 
 		what string
 	)
 	switch {
+	case f.Status == metadata.Deleted && f.FilearchiveID == 0 && f.ArchiveName != "":
+		// A revision-deleted old version: still an oldimage row, not in
+		// the file archive (see package update).
+		what = "hidden version " + f.ArchiveName
+		body, _, err = r.fetch.DownloadHidden(ctx, f.Title, f.ArchiveName)
 	case f.Status == metadata.Deleted && f.StorageKey != "":
 		what = "deleted file " + f.StorageKey
 		body, _, err = r.fetch.DownloadDeleted(ctx, f.Title, f.StorageKey)

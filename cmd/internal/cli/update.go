@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mediabackups/mediabackups/update"
+)
+
+// UpdateOptions configures `update`.
+type UpdateOptions struct {
+	F        *Factory
+	Wiki     string
+	Follow   bool
+	Interval time.Duration
+	Since    string // RFC 3339; only for a wiki without a cursor
+}
+
+func newUpdateCmd(f *Factory, runF func(context.Context, *UpdateOptions) error) *cobra.Command {
+	opts := &UpdateOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "update --wiki NAME [--follow] [--interval 60s]",
+		Short: "Apply the wiki's upload, delete and move log to the metadata",
+		Long: `Read the wiki's file log (list=logevents) from where the last run stopped and
+apply every event: uploads, overwrites and reverts add a version pending backup
+and archive the previous one; deletions, undeletions, revision deletions and
+moves change the status, location and title of the versions concerned. Each
+change is written to the history with the source "log:<logid>".
+
+Each event's title is read again from the API and the metadata made to match
+it, so reading an event twice changes nothing. The position in the log is
+stored per wiki in MariaDB after every event. A wiki that has no position yet
+is read from --since, else from the beginning of its log.
+
+Without --follow it catches up and exits. With --follow it reads the log again
+every --interval until SIGINT or SIGTERM, which end it cleanly (exit 0) after
+the event being applied. Run 'mediabackups backup' to back up what it added.`,
+		Example: `  mediabackups update --wiki testwiki
+  mediabackups update --wiki commonswiki --follow --interval 60s
+  mediabackups update --wiki commonswiki --since 2025-01-01T00:00:00Z`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Wiki == "" {
+				return withCode(ExitUsage, fmt.Errorf("--wiki is required"))
+			}
+			if opts.Interval <= 0 {
+				return withCode(ExitUsage, fmt.Errorf("--interval must be positive"))
+			}
+			if opts.Since != "" {
+				if _, err := time.Parse(time.RFC3339, opts.Since); err != nil {
+					return withCode(ExitUsage, fmt.Errorf("--since %q: want an RFC 3339 time such as 2025-01-01T00:00:00Z", opts.Since))
+				}
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return updateRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Wiki, "wiki", "", "wiki name, as in the config")
+	cmd.Flags().BoolVar(&opts.Follow, "follow", false, "keep reading the log until interrupted")
+	cmd.Flags().DurationVar(&opts.Interval, "interval", 60*time.Second, "with --follow: time between two reads of the log")
+	cmd.Flags().StringVar(&opts.Since, "since", "", "for a wiki never updated: read the log from this time (RFC 3339), not from its beginning")
+	return cmd
+}
+
+func updateRun(ctx context.Context, opts *UpdateOptions) error {
+	f := opts.F
+	c, err := f.Config()
+	if err != nil {
+		return err
+	}
+	w, err := c.Wiki(opts.Wiki)
+	if err != nil {
+		return withCode(ExitUsage, err)
+	}
+	client, err := f.wikiClient(w)
+	if err != nil {
+		return err
+	}
+	s, err := f.openStore(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	wikiID, err := s.EnsureWiki(ctx, w.Name, w.Type)
+	if err != nil {
+		return err
+	}
+	uo := update.Options{
+		WikiID:     wikiID,
+		Containers: containers(w),
+		Deleted:    w.User != "",
+		Logger:     f.Logger(),
+	}
+	if opts.Since != "" {
+		uo.Since, _ = time.Parse(time.RFC3339, opts.Since)
+	}
+	var st update.Stats
+	if opts.Follow {
+		st, err = update.Follow(ctx, client, s, uo, opts.Interval)
+	} else {
+		st, err = update.Run(ctx, client, s, uo)
+	}
+	if err != nil {
+		return fmt.Errorf("update of %s (the events applied so far are recorded; run it again): %w", w.Name, err)
+	}
+	if f.JSON {
+		return f.printJSON(map[string]any{"wiki": w.Name, "events": st.Events, "skipped": st.Skipped, "added": st.Added,
+			"changed": st.Changed, "renamed": st.Renamed, "unreadable": st.Unreadable})
+	}
+	fmt.Fprintf(f.IO.Out, "%s: %d log events (%d already applied), %d versions added, %d changed, %d renamed; %d hidden versions unreadable\n",
+		w.Name, st.Events, st.Skipped, st.Added, st.Changed, st.Renamed, st.Unreadable)
+	return nil
+}

@@ -1,0 +1,234 @@
+package update
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/mediabackups/mediabackups/mediawiki"
+	"github.com/mediabackups/mediabackups/metadata"
+)
+
+// Wiki is what the follower reads from a wiki's API.
+type Wiki interface {
+	LogEvents(ctx context.Context, since time.Time, fn func(mediawiki.LogEvent) error) error
+	Versions(ctx context.Context, titles []string) (map[string][]mediawiki.FileVersion, error)
+	DeletedVersionsOf(ctx context.Context, title string) ([]mediawiki.DeletedVersion, error)
+	DownloadHidden(ctx context.Context, title, archiveName string) (io.ReadCloser, int64, error)
+}
+
+// Store is the metadata the follower reads and writes.
+type Store interface {
+	Cursor(ctx context.Context, wikiID int64) (metadata.LogCursor, error)
+	SaveCursor(ctx context.Context, wikiID int64, c metadata.LogCursor) error
+	VersionsOf(ctx context.Context, wikiID int64, titles ...string) ([]metadata.File, error)
+	Reconcile(ctx context.Context, wikiID int64, renames []metadata.Rename, versions []metadata.File, source string) (metadata.SyncStats, int, error)
+}
+
+var _ Wiki = (*mediawiki.Client)(nil)
+var _ Store = (*metadata.Store)(nil)
+
+// Options configures Run and Follow.
+type Options struct {
+	WikiID     int64
+	Containers mediawiki.Containers
+	// Deleted says that the login may read list=filearchive
+	// (deletedhistory); without it deleted versions are not looked up
+	// and the versions a deletion removes are left as they were.
+	Deleted bool
+	// Since is where to start reading the log of a wiki that has no
+	// cursor yet; the zero time means from the beginning.
+	Since  time.Time
+	Logger *slog.Logger
+	// Progress, when set, is called after every applied event.
+	Progress func(Stats)
+}
+
+// Stats counts what the follower did.
+type Stats struct {
+	Events     int `json:"events"`     // file events read from the log
+	Skipped    int `json:"skipped"`    // already applied before (cursor)
+	Added      int `json:"added"`      // new versions, pending backup
+	Changed    int `json:"changed"`    // versions whose metadata changed
+	Renamed    int `json:"renamed"`    // versions carried to a new title by a move
+	Unreadable int `json:"unreadable"` // hidden versions whose bytes could not be read
+}
+
+func (s *Stats) add(o Stats) {
+	s.Events += o.Events
+	s.Skipped += o.Skipped
+	s.Added += o.Added
+	s.Changed += o.Changed
+	s.Renamed += o.Renamed
+	s.Unreadable += o.Unreadable
+}
+
+// errStop ends a log listing when the caller's context is done.
+var errStop = errors.New("stopped")
+
+// Run reads the wiki's log from the stored cursor to its end, applies
+// every file event and saves the cursor after each. When ctx is cancelled
+// it stops after the event being applied (which is finished, not cut
+// short) and returns ctx's error; everything applied is recorded.
+func Run(ctx context.Context, w Wiki, s Store, opts Options) (Stats, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	var st Stats
+	cur, err := s.Cursor(ctx, opts.WikiID)
+	if err != nil {
+		return st, err
+	}
+	since := cur.Timestamp
+	if cur.IsZero() {
+		since = opts.Since
+	}
+	err = w.LogEvents(ctx, since, func(ev mediawiki.LogEvent) error {
+		if ctx.Err() != nil {
+			return errStop
+		}
+		st.Events++
+		if cur.Seen(ev.ID, ev.Timestamp) {
+			st.Skipped++
+			return nil
+		}
+		// An event is applied whole even when a signal arrives meanwhile;
+		// every request still has its own timeout and bounded retries.
+		work := context.WithoutCancel(ctx)
+		got, err := apply(work, w, s, opts, ev)
+		if err != nil {
+			return fmt.Errorf("apply log event %d (%s/%s of %q at %s): %w", ev.ID, ev.Type, ev.Action, ev.Title,
+				ev.Timestamp.Format(time.RFC3339), err)
+		}
+		st.add(got)
+		next := cur.Advance(ev.ID, ev.Timestamp)
+		if err := s.SaveCursor(work, opts.WikiID, next); err != nil {
+			return err
+		}
+		cur = next
+		if opts.Progress != nil {
+			opts.Progress(st)
+		}
+		return nil
+	})
+	if errors.Is(err, errStop) || (err != nil && ctx.Err() != nil) {
+		return st, ctx.Err()
+	}
+	return st, err
+}
+
+// Follow runs Run, then again every interval, until ctx is cancelled, and
+// then returns the totals with a nil error: cancelling is how a follower
+// ends. A failed round (the wiki down past its retries, say) is logged and
+// tried again at the next interval; the cursor makes sure nothing is lost.
+func Follow(ctx context.Context, w Wiki, s Store, opts Options, interval time.Duration) (Stats, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if interval <= 0 {
+		return Stats{}, fmt.Errorf("follow: the interval must be positive, not %s", interval)
+	}
+	var total Stats
+	for {
+		st, err := Run(ctx, w, s, opts)
+		total.add(st)
+		if ctx.Err() != nil {
+			return total, nil
+		}
+		if err != nil {
+			opts.Logger.Error("update round failed; trying again at the next interval", "err", err, "interval", interval)
+		} else if st.Events > st.Skipped {
+			opts.Logger.Info("update round done", "events", st.Events-st.Skipped, "added", st.Added, "changed", st.Changed, "renamed", st.Renamed)
+		}
+		t := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return total, nil
+		case <-t.C:
+		}
+	}
+}
+
+// apply reconciles the titles of one event with the API (see the package
+// documentation).
+func apply(ctx context.Context, w Wiki, s Store, opts Options, ev mediawiki.LogEvent) (Stats, error) {
+	var st Stats
+	titles := Titles(ev)
+	truth := Truth{Visible: map[string][]mediawiki.FileVersion{}, Deleted: map[string][]mediawiki.DeletedVersion{}}
+	for _, t := range titles {
+		vs, err := w.Versions(ctx, []string{t})
+		if err != nil {
+			return st, err
+		}
+		// Only the title itself: a redirect's target is read as a title
+		// of its own (for a move) or not at all.
+		truth.Visible[t] = vs[t]
+		if opts.Deleted {
+			ds, err := w.DeletedVersionsOf(ctx, t)
+			if err != nil {
+				return st, err
+			}
+			truth.Deleted[t] = ds
+		}
+	}
+	known, err := s.VersionsOf(ctx, opts.WikiID, titles...)
+	if err != nil {
+		return st, err
+	}
+	p := MakePlan(ev, known, truth, opts.Containers)
+	for _, h := range p.Hidden {
+		f, ok, err := learnHidden(ctx, w, h, opts.Containers)
+		if err != nil {
+			return st, err
+		}
+		if !ok {
+			st.Unreadable++
+			opts.Logger.Warn("a revision-deleted version could not be read; it is not recorded", "title", h.Title,
+				"uploaded", h.UploadDate.Format(time.RFC3339), "tried", h.Candidates)
+			continue
+		}
+		p.Versions = append(p.Versions, f)
+	}
+	if len(p.Versions) == 0 && len(p.Renames) == 0 {
+		return st, nil
+	}
+	sst, renamed, err := s.Reconcile(ctx, opts.WikiID, p.Renames, p.Versions, fmt.Sprintf("log:%d", ev.ID))
+	if err != nil {
+		return st, err
+	}
+	st.Added, st.Changed, st.Renamed = sst.Added, sst.Changed, renamed
+	return st, nil
+}
+
+// learnHidden downloads a hidden version under each candidate archive name
+// until one gives bytes of the expected size, and describes it with their
+// sha1. ok is false when none does.
+func learnHidden(ctx context.Context, w Wiki, h Hidden, c mediawiki.Containers) (metadata.File, bool, error) {
+	for _, name := range h.Candidates {
+		body, _, err := w.DownloadHidden(ctx, h.Title, name)
+		if err != nil {
+			if ctx.Err() != nil {
+				return metadata.File{}, false, err
+			}
+			continue
+		}
+		hash := sha1.New()
+		n, err := io.Copy(hash, body)
+		body.Close()
+		if err != nil {
+			return metadata.File{}, false, fmt.Errorf("download hidden version %q: %w", name, err)
+		}
+		if h.Size > 0 && n != h.Size {
+			continue
+		}
+		base := metadata.File{UploadDate: h.UploadDate, Size: n, MIME: h.MIME, DeleteDate: h.DeleteDate}
+		return HiddenRow(h.Title, name, hex.EncodeToString(hash.Sum(nil)), base, c), true, nil
+	}
+	return metadata.File{}, false, nil
+}
