@@ -215,19 +215,23 @@ func (s *Server) EnsureBucket(ctx context.Context) error {
 // Put uploads the content read from r as the object key and returns its
 // stored size. It reads r until io.EOF, or exactly size bytes when size >= 0;
 // size -1 means unknown and streams r as a multipart upload, in parts of
-// 16 MiB or more held in memory one at a time. Objects of known size up to
+// 16 MiB held in memory one at a time (so at most 160 GiB). Objects of known size up to
 // 16 MiB are sent in a single request. An existing object is replaced.
 //
-// Every request carries an S3 SHA-256 checksum computed from the bytes sent,
-// which MinIO verifies before committing the object.
+// Every request carries an S3 SHA-256 checksum, which MinIO verifies before
+// committing the object.
 //
-// If wantSHA256 is non-nil it must be the 32-byte SHA-256 of the content.
-// Put hashes what it reads from r and, if the hash differs, fails the upload
-// before it completes, so no object is created and an existing object under
-// key is left untouched; the error wraps ErrChecksumMismatch. For
-// single-request uploads Put also compares wantSHA256 with the checksum MinIO
-// returns. (For multipart uploads S3 returns a checksum of the part checksums,
-// which cannot be compared to the content's SHA-256.)
+// If wantSHA256 is non-nil it must be the 32-byte SHA-256 of the content, and
+// a wrong content fails the upload before it completes: no object is
+// created, an existing object under key is left untouched, and the error
+// wraps ErrChecksumMismatch. For an object of known size up to 16 MiB,
+// wantSHA256 itself is sent as the request's (signed) checksum header, so
+// MinIO checks the bytes it received against the expected hash and Put then
+// checks that MinIO confirms it; the content is not hashed again here. For
+// larger or unknown sizes, Put hashes what it reads from r and withholds the
+// last bytes if the hash differs, and every part carries a checksum computed
+// from its bytes. (For multipart uploads S3 returns a checksum of the part
+// checksums, which cannot be compared to the content's SHA-256.)
 //
 // An error reading r fails the upload and is returned wrapped. A cancelled
 // ctx aborts the upload. Put does not close r.
@@ -246,15 +250,22 @@ func (s *Server) Put(ctx context.Context, key string, r io.Reader, size int64, w
 				return 0, fmt.Errorf("upload %s to %s: %w: empty content, want %x", key, s.endpoint, ErrChecksumMismatch, wantSHA256)
 			}
 		}
+		if size > 0 && size <= singlePutMax {
+			return s.putVerifiedByServer(ctx, key, r, size, wantSHA256)
+		}
 		// The wrapper also hides io.ReaderAt and io.Seeker, so minio-go
 		// reads r once, in order (no parallel parts, no retries).
 		vr = &verifyingReader{r: r, size: size, want: wantSHA256, h: sha256.New()}
 		r = vr
 	}
-	info, err := s.client.PutObject(ctx, s.bucket, key, r, size, minio.PutObjectOptions{
-		Checksum:    minio.ChecksumSHA256,
-		ContentType: "application/octet-stream",
-	})
+	opts := minio.PutObjectOptions{Checksum: minio.ChecksumSHA256, ContentType: "application/octet-stream"}
+	if size < 0 {
+		// Without it minio-go sizes parts for a 5 TiB object: 512 MiB
+		// buffers. 16 MiB parts bound memory and allow objects up to
+		// 10 000 parts, 160 GiB.
+		opts.PartSize = streamPartSize
+	}
+	info, err := s.client.PutObject(ctx, s.bucket, key, r, size, opts)
 	if vr != nil && vr.mismatch != nil {
 		if err == nil {
 			// Not expected: the reader withholds the last bytes on a
@@ -278,6 +289,45 @@ func (s *Server) Put(ctx context.Context, key string, r io.Reader, size int64, w
 				fmt.Errorf("upload %s to %s: %w: server stored %q, want %x", key, s.endpoint, ErrChecksumMismatch, info.ChecksumSHA256, wantSHA256),
 				wrapIf(rmErr, "remove the mismatched object"))
 		}
+	}
+	return info.Size, nil
+}
+
+// singlePutMax is the largest object of known size minio-go sends in one
+// request (its minimum part size).
+const singlePutMax = 16 << 20
+
+// streamPartSize is the part size of uploads of unknown size.
+const streamPartSize = 16 << 20
+
+// putVerifiedByServer uploads an object of known size in one request that
+// carries wantSHA256 as its x-amz-checksum-sha256 header, a header the
+// request signature covers. MinIO hashes the body it receives and refuses
+// to commit an object whose hash differs, so a wrong upload leaves nothing
+// behind and an existing object under key untouched, and the content is
+// hashed once, by the server, instead of twice more here (what
+// verifyingReader and a computed checksum would cost).
+func (s *Server) putVerifiedByServer(ctx context.Context, key string, r io.Reader, size int64, wantSHA256 []byte) (int64, error) {
+	want := base64.StdEncoding.EncodeToString(wantSHA256)
+	info, err := s.client.PutObject(ctx, s.bucket, key, r, size, minio.PutObjectOptions{
+		ContentType:      "application/octet-stream",
+		UserMetadata:     map[string]string{"X-Amz-Checksum-Sha256": want},
+		DisableMultipart: true,
+	})
+	if err != nil {
+		switch minio.ToErrorResponse(err).Code {
+		case "XAmzContentChecksumMismatch", "BadDigest", "InvalidDigest":
+			return 0, fmt.Errorf("upload %s to %s: %w: the server found that the content's sha256 is not %x: %v", key, s.endpoint, ErrChecksumMismatch, wantSHA256, err)
+		}
+		return 0, fmt.Errorf("upload %s to %s: %w", key, s.endpoint, err)
+	}
+	if info.ChecksumSHA256 != want {
+		// MinIO did not confirm the checksum it was asked to verify: do not
+		// keep an object we cannot trust.
+		rmErr := s.client.RemoveObject(context.WithoutCancel(ctx), s.bucket, key, minio.RemoveObjectOptions{})
+		return 0, errors.Join(
+			fmt.Errorf("upload %s to %s: %w: server stored %q, want %x", key, s.endpoint, ErrChecksumMismatch, info.ChecksumSHA256, wantSHA256),
+			wrapIf(rmErr, "remove the unverified object"))
 	}
 	return info.Size, nil
 }
