@@ -72,7 +72,10 @@ type Options struct {
 	Wiki     string // wiki name, used in object names
 	WikiID   int64
 	WorkerID string // unique per process: host, pid and a random part
-	Workers  int    // files processed at once
+	// Workers is how many files are downloaded (and hashed, checked and,
+	// when small, encrypted) at once, and also how many are uploaded at
+	// once: the two stages overlap. Default 4.
+	Workers int
 	// Batch is how many files one claim takes; default 4 × Workers.
 	Batch int
 	// Lease is how long a claim is held without renewal; claims are renewed
@@ -83,6 +86,10 @@ type Options struct {
 	// Recipients: when non-empty, objects are age-encrypted to them.
 	Recipients []age.Recipient
 	// TmpDir holds downloads larger than MemoryLimit while they are processed.
+	// At most 3 × Workers files are held at once (being downloaded, waiting,
+	// being uploaded), so memory stays under about 3 × Workers × 3 ×
+	// MemoryLimit (plain and encrypted copies of small files) plus one
+	// 16 MiB upload part per large file.
 	TmpDir      string
 	MemoryLimit int64 // default 8 MiB
 	Logger      *slog.Logger
@@ -208,22 +215,46 @@ func (r *runner) run(ctx context.Context) (Stats, error) {
 		}
 	}()
 
-	// Workers.
-	var wg sync.WaitGroup
+	// The pipeline: Workers fetchers download, hash, check for duplicates
+	// and encrypt small files, while Workers uploaders send what the
+	// fetchers prepared, so downloads and uploads overlap instead of each
+	// file waiting for the one before it. At most Workers prepared files
+	// wait between the stages; larger ones wait in TmpDir, not in memory.
+	ready := make(chan prepared, r.opts.Workers)
+	var fetchers, uploaders sync.WaitGroup
 	for range r.opts.Workers {
-		wg.Add(1)
+		fetchers.Add(1)
 		go func() {
-			defer wg.Done()
+			defer fetchers.Done()
 			for f := range jobs {
-				res := r.backupFile(ctx, f)
-				if ctx.Err() != nil {
+				p := r.prepare(ctx, f)
+				select {
+				case ready <- p:
+				case <-ctx.Done():
+					p.close()
 					return // abandoned: the claim expires, nothing half-done is recorded
 				}
-				results <- outcome{f, res}
 			}
 		}()
 	}
-	go func() { wg.Wait(); close(results) }()
+	go func() { fetchers.Wait(); close(ready) }()
+	for range r.opts.Workers {
+		uploaders.Add(1)
+		go func() {
+			defer uploaders.Done()
+			for p := range ready {
+				res := r.finish(ctx, p)
+				if ctx.Err() != nil {
+					continue // abandoned; keep draining so fetchers can close their spools
+				}
+				select {
+				case results <- outcome{p.file, res}:
+				case <-ctx.Done():
+				}
+			}
+		}()
+	}
+	go func() { uploaders.Wait(); close(results) }()
 
 	// Recorder: batches results into one transaction per second or per batch.
 	recErr := r.record(ctx, results)
@@ -300,31 +331,73 @@ func (r *runner) record(ctx context.Context, results <-chan outcome) error {
 	}
 }
 
-// backupFile does everything for one file and describes the outcome; it
+// prepared is a file between the two stages: downloaded, hashed and
+// checked for duplicates, and encrypted if it is small and must be; or the
+// error that stopped it.
+type prepared struct {
+	file   metadata.File
+	result metadata.Result
+	err    error
+	// upload is false for duplicates and failures: nothing to send.
+	upload bool
+	plain  *spool // the downloaded bytes
+	cipher *spool // their encryption, for small files of encrypted wikis
+}
+
+func (p *prepared) close() {
+	if p.plain != nil {
+		p.plain.Close()
+	}
+	if p.cipher != nil {
+		p.cipher.Close()
+	}
+}
+
+// prepare does the first stage for one file: download, hash, dedup check,
+// encryption of small files.
+func (r *runner) prepare(ctx context.Context, f metadata.File) prepared {
+	p := prepared{file: f}
+	p.result, p.err = r.prepareErr(ctx, &p)
+	if p.err != nil {
+		p.close()
+		p.plain, p.cipher, p.upload = nil, nil, false
+	}
+	return p
+}
+
+// finish does the second stage, the upload, and describes the outcome; it
 // never returns a partial success.
-func (r *runner) backupFile(ctx context.Context, f metadata.File) metadata.Result {
-	res, err := r.backupFileErr(ctx, f)
+func (r *runner) finish(ctx context.Context, p prepared) metadata.Result {
+	defer p.close()
+	res, err := p.result, p.err
+	if err == nil && p.upload {
+		res.Backup, err = r.upload(ctx, &p)
+	}
 	if err != nil {
-		r.opts.Logger.Error("backup failed", "wiki", r.opts.Wiki, "title", f.Title, "id", f.ID, "err", err)
-		return metadata.Result{FileID: f.ID, Err: err}
+		if ctx.Err() == nil {
+			r.opts.Logger.Error("backup failed", "wiki", r.opts.Wiki, "title", p.file.Title, "id", p.file.ID, "err", err)
+		}
+		return metadata.Result{FileID: p.file.ID, Err: err}
 	}
 	return res
 }
 
-func (r *runner) backupFileErr(ctx context.Context, f metadata.File) (metadata.Result, error) {
+func (r *runner) prepareErr(ctx context.Context, p *prepared) (metadata.Result, error) {
+	f := p.file
 	sp, err := r.download(ctx, f)
 	if err != nil {
 		return metadata.Result{}, err
 	}
-	defer sp.Close()
+	p.plain = sp
 	res := metadata.Result{FileID: f.ID, SHA1: sp.SHA1(), SHA256: sp.SHA256(), Size: sp.Size()}
 	if f.SHA1 != "" && res.SHA1 != f.SHA1 {
 		r.opts.Logger.Warn("sha1 differs from production's; downloading again", "title", f.Title, "want", f.SHA1, "got", res.SHA1)
 		sp.Close()
+		p.plain = nil
 		if sp, err = r.download(ctx, f); err != nil {
 			return metadata.Result{}, err
 		}
-		defer sp.Close()
+		p.plain = sp
 		res = metadata.Result{FileID: f.ID, SHA1: sp.SHA1(), SHA256: sp.SHA256(), Size: sp.Size()}
 		if res.SHA1 != f.SHA1 {
 			r.opts.Logger.Warn("sha1 mismatch: backed up anyway and recorded (see `mediabackups mismatches`)",
@@ -337,17 +410,31 @@ func (r *runner) backupFileErr(ctx context.Context, f metadata.File) (metadata.R
 	} else if !errors.Is(err, metadata.ErrNotFound) {
 		return metadata.Result{}, fmt.Errorf("dedup check: %w", err)
 	}
-	b, err := r.upload(ctx, sp, res)
-	if err != nil {
-		return metadata.Result{}, err
+	p.upload = true
+	if len(r.opts.Recipients) > 0 && sp.Size() <= r.opts.MemoryLimit {
+		// Small: encrypt into memory so the upload has a known size and
+		// a checksum of the exact bytes stored.
+		ct := newSpool(r.opts.TmpDir, r.opts.MemoryLimit*2)
+		ct.expect(sp.Size() + sp.Size()/64 + 1024) // age adds 16 bytes per 64 KiB and a header
+		p.cipher = ct
+		w, err := encryption.Encrypt(ct, r.opts.Recipients...)
+		if err == nil {
+			_, err = io.Copy(w, sp.Reader())
+			if cerr := w.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return metadata.Result{}, fmt.Errorf("encrypt %s: %w", f.Title, err)
+		}
 	}
-	res.Backup = b
 	return res, nil
 }
 
 func (r *runner) download(ctx context.Context, f metadata.File) (*spool, error) {
 	var (
 		body io.ReadCloser
+		size int64
 		err  error
 		what string
 	)
@@ -359,10 +446,10 @@ func (r *runner) download(ctx context.Context, f metadata.File) (*spool, error) 
 		body, _, err = r.fetch.DownloadHidden(ctx, f.Title, f.ArchiveName)
 	case f.Status == metadata.Deleted && f.StorageKey != "":
 		what = "deleted file " + f.StorageKey
-		body, _, err = r.fetch.DownloadDeleted(ctx, f.Title, f.StorageKey)
+		body, size, err = r.fetch.DownloadDeleted(ctx, f.Title, f.StorageKey)
 	case f.SourceURL != "":
 		what = f.SourceURL
-		body, _, err = r.fetch.Download(ctx, f.SourceURL)
+		body, size, err = r.fetch.Download(ctx, f.SourceURL)
 	default:
 		return nil, fmt.Errorf("download %s: production gave no URL or storage key for it", f.Title)
 	}
@@ -371,6 +458,7 @@ func (r *runner) download(ctx context.Context, f metadata.File) (*spool, error) 
 	}
 	defer body.Close()
 	sp := newSpool(r.opts.TmpDir, r.opts.MemoryLimit)
+	sp.expect(size)
 	if _, err := io.Copy(sp, body); err != nil {
 		sp.Close()
 		return nil, fmt.Errorf("download %s: %w", what, err)
@@ -378,7 +466,8 @@ func (r *runner) download(ctx context.Context, f metadata.File) (*spool, error) 
 	return sp, nil
 }
 
-func (r *runner) upload(ctx context.Context, sp *spool, res metadata.Result) (*metadata.Backup, error) {
+func (r *runner) upload(ctx context.Context, p *prepared) (*metadata.Backup, error) {
+	res, sp := p.result, p.plain
 	encrypted := len(r.opts.Recipients) > 0
 	key, err := storage.ObjectKey(r.opts.Wiki, res.SHA256, encrypted)
 	if err != nil {
@@ -394,28 +483,13 @@ func (r *runner) upload(ctx context.Context, sp *spool, res metadata.Result) (*m
 		want             = sp.SHA256Raw()
 		closer io.Closer
 	)
-	if encrypted {
-		if size <= r.opts.MemoryLimit {
-			// Small: encrypt into memory so the upload has a known size and
-			// a checksum of the exact bytes stored.
-			ct := newSpool(r.opts.TmpDir, r.opts.MemoryLimit*2)
-			w, err := encryption.Encrypt(ct, r.opts.Recipients...)
-			if err == nil {
-				_, err = io.Copy(w, body)
-				if cerr := w.Close(); err == nil {
-					err = cerr
-				}
-			}
-			if err != nil {
-				ct.Close()
-				return nil, fmt.Errorf("encrypt %s: %w", key, err)
-			}
-			body, size, want, closer = ct.Reader(), ct.Size(), ct.SHA256Raw(), ct
-		} else {
-			// Large: stream; the server verifies a checksum of each part.
-			rc := encryption.EncryptReader(body, r.opts.Recipients...)
-			body, size, want, closer = rc, -1, nil, rc
-		}
+	switch {
+	case p.cipher != nil:
+		body, size, want = p.cipher.Reader(), p.cipher.Size(), p.cipher.SHA256Raw()
+	case encrypted:
+		// Large: stream; the server verifies a checksum of each part.
+		rc := encryption.EncryptReader(body, r.opts.Recipients...)
+		body, size, want, closer = rc, -1, nil, rc
 	}
 	if closer != nil {
 		defer closer.Close()

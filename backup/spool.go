@@ -9,7 +9,13 @@ import (
 	"hash"
 	"io"
 	"os"
+	"sync"
 )
+
+// buffers recycles the in-memory part of spools: at a few hundred small
+// files a second, allocating a new buffer for each was a visible share of
+// the backup's CPU (allocation and garbage collection).
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // spool holds downloaded bytes: in memory up to a threshold, then in a
 // temporary file under a directory. It hashes everything written to it with
@@ -17,7 +23,7 @@ import (
 type spool struct {
 	dir       string
 	threshold int64
-	buf       bytes.Buffer
+	buf       *bytes.Buffer
 	file      *os.File
 	size      int64
 	sha1      hash.Hash
@@ -25,7 +31,17 @@ type spool struct {
 }
 
 func newSpool(dir string, threshold int64) *spool {
-	return &spool{dir: dir, threshold: threshold, sha1: sha1.New(), sha256: sha256.New()}
+	b := buffers.Get().(*bytes.Buffer)
+	b.Reset()
+	return &spool{dir: dir, threshold: threshold, buf: b, sha1: sha1.New(), sha256: sha256.New()}
+}
+
+// expect reserves memory for n bytes about to be written, when they will
+// stay in memory.
+func (s *spool) expect(n int64) {
+	if n > 0 && n <= s.threshold && s.file == nil {
+		s.buf.Grow(int(n))
+	}
 }
 
 // Write implements io.Writer.
@@ -42,7 +58,7 @@ func (s *spool) Write(p []byte) (int, error) {
 		if _, err := f.Write(s.buf.Bytes()); err != nil {
 			return 0, fmt.Errorf("spool to %s: %w", f.Name(), err)
 		}
-		s.buf = bytes.Buffer{}
+		s.release()
 	}
 	if s.file != nil {
 		if _, err := s.file.Write(p); err != nil {
@@ -72,12 +88,26 @@ func (s *spool) Reader() io.Reader {
 	if s.file != nil {
 		return io.NewSectionReader(s.file, 0, s.size)
 	}
+	if s.buf == nil { // closed
+		return bytes.NewReader(nil)
+	}
 	return bytes.NewReader(s.buf.Bytes())
 }
 
-// Close releases the memory and removes the temporary file, if any.
+// release gives the memory buffer back to the pool.
+func (s *spool) release() {
+	if s.buf != nil {
+		if int64(s.buf.Cap()) <= 2*s.threshold {
+			buffers.Put(s.buf)
+		}
+		s.buf = nil
+	}
+}
+
+// Close releases the memory and removes the temporary file, if any. No
+// reader returned by Reader may be used after it.
 func (s *spool) Close() error {
-	s.buf = bytes.Buffer{}
+	s.release()
 	if s.file == nil {
 		return nil
 	}

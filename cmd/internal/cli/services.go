@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 
@@ -54,7 +55,8 @@ func (f *Factory) wikiClient(w config.Wiki) (*mediawiki.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	mc := mediawiki.Config{APIURL: w.API, UserAgent: c.UserAgent, MaxLag: w.MaxLag, Pause: w.Pause}
+	mc := mediawiki.Config{APIURL: w.API, UserAgent: c.UserAgent, MaxLag: w.MaxLag, Pause: w.Pause,
+		HTTPClient: &http.Client{Transport: downloadTransport()}}
 	if w.User != "" {
 		pw, err := config.ReadSecret(c.Resolve(w.PasswordFile))
 		if err != nil {
@@ -147,6 +149,17 @@ func (f *Factory) wikisToRun(name string) ([]config.Wiki, error) {
 		return nil, fmt.Errorf("no wikis in the config")
 	}
 	return c.Wikis, nil
+}
+
+// downloadTransport is the HTTP transport of the wiki clients. Unlike
+// http.DefaultTransport, which keeps 2 idle connections per host, it keeps
+// enough for every backup worker to reuse its connection to production
+// instead of opening a new one per file.
+func downloadTransport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 512
+	tr.MaxIdleConnsPerHost = 128
+	return tr
 }
 
 func hostname() string {
