@@ -65,6 +65,7 @@ backed up anyway and listed by 'mediabackups mismatches'.`,
 	cmd.Flags().IntVar(&opts.Batch, "batch", 0, "files per claim (default 4 × workers)")
 	cmd.Flags().DurationVar(&opts.Lease, "lease", 10*time.Minute, "how long a claim lasts if this process dies")
 	cmd.Flags().BoolVar(&opts.RetryErrors, "retry-errors", false, "put files in status error back to pending first")
+	addProfileFlags(cmd)
 	return cmd
 }
 

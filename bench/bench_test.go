@@ -1,0 +1,179 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mediabackups/mediabackups/internal/testsvc"
+	"github.com/mediabackups/mediabackups/storage"
+)
+
+func TestParseClass(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Class
+		ok   bool
+	}{
+		{"2000x64KiB", Class{2000, 64 << 10}, true},
+		{"500x1MiB", Class{500, 1 << 20}, true},
+		{"8x64MiB", Class{8, 64 << 20}, true},
+		{"1x4GiB", Class{1, 4 << 30}, true},
+		{" 3X100 ", Class{3, 100}, true},
+		{"10x5k", Class{10, 5 << 10}, true},
+		{"x64KiB", Class{}, false},
+		{"0x64KiB", Class{}, false},
+		{"-1x64KiB", Class{}, false},
+		{"10", Class{}, false},
+		{"10x", Class{}, false},
+		{"10x0", Class{}, false},
+		{"10x1.5MiB", Class{}, false},
+		{"10x99999999999GiB", Class{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseClass(tt.in)
+			if (err == nil) != tt.ok || got != tt.want {
+				t.Fatalf("ParseClass(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+func TestClassName(t *testing.T) {
+	for size, want := range map[int64]string{64 << 10: "64KiB", 1 << 20: "1MiB", 4 << 30: "4GiB", 1000: "1000B", 1536: "1536B", 3072: "3KiB"} {
+		if got := (Class{1, size}).Name(); got != want {
+			t.Errorf("Class{1, %d}.Name() = %q, want %q", size, got, want)
+		}
+	}
+}
+
+func FuzzParseClass(f *testing.F) {
+	for _, s := range []string{"2000x64KiB", "1x4GiB", "3x100", "x", "9x9g", "1x1125899906842624"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseClass(s)
+		if err != nil {
+			return
+		}
+		if c.Count <= 0 || c.Size <= 0 || c.Size > 1<<50 {
+			t.Fatalf("ParseClass(%q) = %+v: out of range", s, c)
+		}
+		// The name parses back to the same size.
+		back, err := ParseSize(c.Name())
+		if err != nil || back != c.Size {
+			t.Fatalf("ParseSize(%q) = %d, %v; want %d", c.Name(), back, err, c.Size)
+		}
+	})
+}
+
+func TestGenerateCorpus(t *testing.T) {
+	dir := t.TempDir()
+	classes := []Class{{3, 1000}, {2, 70 << 10}}
+	c, err := GenerateCorpus(context.Background(), dir, classes, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Files) != 5 || len(c.ByClass("1000B")) != 3 || len(c.ByClass("70KiB")) != 2 {
+		t.Fatalf("corpus = %+v", c.Files)
+	}
+	seen := map[string]bool{}
+	for _, f := range c.Files {
+		b, err := os.ReadFile(filepath.Join(dir, f.Path))
+		if err != nil || int64(len(b)) != f.Size {
+			t.Fatalf("%s: %d bytes, %v; want %d", f.Path, len(b), err, f.Size)
+		}
+		if seen[f.SHA1] {
+			t.Fatalf("%s: same content as another file: the backup would deduplicate it", f.Path)
+		}
+		seen[f.SHA1] = true
+	}
+	// Same classes and seed: reused as is; another seed: regenerated.
+	again, err := GenerateCorpus(context.Background(), dir, classes, 7)
+	if err != nil || again.Files[0].SHA1 != c.Files[0].SHA1 {
+		t.Fatalf("regenerated a matching corpus: %v", err)
+	}
+	other, err := GenerateCorpus(context.Background(), dir, classes, 8)
+	if err != nil || other.Files[0].SHA1 == c.Files[0].SHA1 {
+		t.Fatalf("reused a corpus of another seed: %v", err)
+	}
+}
+
+// buildBinary builds mediabackups for the children the bench runs.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "mediabackups")
+	cmd := exec.Command("go", "build", "-o", bin, "../cmd/mediabackups")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build mediabackups: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestBenchSmoke runs the whole bench on a tiny corpus and a small metadata
+// load, so that it cannot rot: every runner must work and process every
+// file, every search must find its row through an index. Timings are not
+// checked.
+func TestBenchSmoke(t *testing.T) {
+	dsn := testsvc.Need(t, "MEDIABACKUPS_TEST_MARIADB_DSN")
+	mio := testsvc.MinIOServers(t)
+	svc := Services{DSN: dsn, Endpoints: mio.Endpoints, Creds: storage.Credentials{AccessKey: mio.AccessKey, SecretKey: mio.SecretKey}}
+	bin := buildBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var log bytes.Buffer
+	rep, err := Run(ctx, Options{Binary: bin, Services: svc, Classes: []Class{{12, 64 << 10}, {2, 17 << 20}}, Workers: 3,
+		Dir: t.TempDir(), Log: &log})
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, log.String())
+	}
+	ops := map[string]int{}
+	for _, r := range rep.Rows {
+		ops[r.Op]++
+		if r.Seconds <= 0 || r.MBPerSec <= 0 || r.PeakRSSMiB <= 0 {
+			t.Errorf("row %+v: missing measurements", r)
+		}
+		if (r.Op == "backup" || r.Op == "restore") && r.Ratio <= 0 {
+			t.Errorf("row %+v: no ratio to its ceiling", r)
+		}
+	}
+	// 2 classes × (raw-put, raw-get, 2 backups, 2 restores)
+	if want := map[string]int{"raw-put": 2, "raw-get": 2, "backup": 4, "restore": 4}; !equalCounts(ops, want) {
+		t.Errorf("ops = %v, want %v", ops, want)
+	}
+	var out bytes.Buffer
+	if err := rep.WriteTable(&out); err != nil || !strings.Contains(out.String(), "| 17MiB | private | backup ") {
+		t.Errorf("table: %v\n%s", err, out.String())
+	}
+
+	sr, err := MetadataScale(ctx, ScaleOptions{Services: svc, Rows: 3000, Runs: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sr.Rows != 3000 || sr.RowsPerSec <= 0 || len(sr.Queries) != 9 {
+		t.Fatalf("scale report = %+v", sr)
+	}
+	for _, q := range sr.Queries {
+		if !q.UsesIdx {
+			t.Errorf("%s does not use an index: %v", q.Name, q.Explain)
+		}
+	}
+}
+
+func equalCounts(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}

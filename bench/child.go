@@ -1,0 +1,50 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// measure is what one child process took.
+type measure struct {
+	Elapsed time.Duration
+	MaxRSS  int64         // bytes, from the child's rusage
+	CPU     time.Duration // user + system time of the child
+	Stdout  []byte
+}
+
+// runChild runs binary with args, waits for it, and returns its wall time and
+// peak resident set size. A non-zero exit is an error carrying its stderr.
+func runChild(ctx context.Context, binary string, args ...string) (measure, error) {
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(os.Environ(), "MEDIABACKUPS_CONFIG=")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	m := measure{Elapsed: time.Since(start), Stdout: stdout.Bytes()}
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			m.MaxRSS = ru.Maxrss * 1024 // KiB on Linux
+			m.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+	}
+	if err != nil {
+		return m, fmt.Errorf("%s %s: %w\n%s%s", binary, strings.Join(args, " "), err, tail(stdout.String()), tail(stderr.String()))
+	}
+	return m, nil
+}
+
+func tail(s string) string {
+	const n = 4000
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}

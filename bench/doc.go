@@ -1,0 +1,33 @@
+// Package bench measures how fast the backup and the restore run on real
+// services, against a ceiling measured in the same run, and how the metadata
+// store scales.
+//
+// # What it measures
+//
+// [Run] generates a corpus of random files in size classes ([Class]), serves
+// it as "production" from an HTTP server running in a separate process
+// ([Serve], started as `mediabackups bench serve`), and registers every file
+// as a pending version of a public and of a private wiki in a database of its
+// own (mbbench_*). For each size class it then runs, each as a subprocess of
+// the same binary and at the same concurrency:
+//
+//   - the raw PUT ceiling: the same bytes PUT with minio-go straight into the
+//     same MinIO servers ([RawTransfer], `mediabackups bench raw --op put`);
+//   - `mediabackups backup` of the class on the public and on the private
+//     wiki: download, sha1+sha256, dedup check, age encryption (private),
+//     upload with checksum, MariaDB bookkeeping;
+//   - the raw GET ceiling ([RawTransfer] with op get) and the restore of
+//     every object the backup wrote.
+//
+// It reports files/s, MB/s, the child's peak RSS (rusage Maxrss) and the
+// ratio of each to its ceiling ([Report]).
+//
+// [MetadataScale] loads synthetic file versions through
+// metadata.Store.SyncVersions, the inventory's code path, and reports the
+// ingest rate, the latency of claiming a batch and the EXPLAIN plan of the
+// queries it times.
+//
+// A benchmark is a measurement, not a test: nothing here fails on timing.
+// Every run creates its own database and bucket and removes them at the
+// end unless told to keep them.
+package bench

@@ -1,0 +1,413 @@
+package bench
+
+import (
+	"context"
+	"crypto/sha1"
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/mediabackups/mediabackups/mediawiki"
+	"github.com/mediabackups/mediabackups/metadata"
+)
+
+// ScaleOptions configures MetadataScale.
+type ScaleOptions struct {
+	Services Services
+	Rows     int // file versions to load; default 1 000 000
+	// BatchSize is the versions per SyncVersions call: the inventory's
+	// default, 500, unless set.
+	BatchSize int
+	Runs      int // timed runs of each query; default 200
+	Keep      bool
+	Log       io.Writer
+}
+
+// ScaleReport is the outcome of MetadataScale.
+type ScaleReport struct {
+	Rows       int     `json:"rows"`
+	IngestSecs float64 `json:"ingest_seconds"`
+	RowsPerSec float64 `json:"ingest_rows_per_s"`
+	Queries    []Query `json:"queries"`
+}
+
+// Query is the latency of one query at the scale measured.
+type Query struct {
+	Name     string   `json:"name"`
+	Runs     int      `json:"runs"`
+	MedianMs float64  `json:"median_ms"`
+	P99Ms    float64  `json:"p99_ms"`
+	Explain  []string `json:"explain"` // per table: table, access type, key, rows
+	UsesIdx  bool     `json:"uses_index"`
+}
+
+// syntheticVersions calls fn with batches of n synthetic versions of a
+// Commons-like wiki: titles with one to three versions (the newest public,
+// the others archived), one title in twenty deleted.
+func syntheticVersions(total, n int, fn func([]metadata.File) error) error {
+	base := time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)
+	batch := make([]metadata.File, 0, n)
+	made := 0
+	for t := 0; made < total; t++ {
+		versions := 1
+		if t%4 == 0 {
+			versions++
+		}
+		if t%16 == 0 {
+			versions++
+		}
+		title := fmt.Sprintf("Bench_file_%09d.jpg", t)
+		md5ish := sha1.Sum([]byte(title))
+		h := hex.EncodeToString(md5ish[:])
+		deleted := t%20 == 7
+		for j := 0; j < versions && made < total; j++ {
+			var b [8]byte
+			binary.LittleEndian.PutUint64(b[:], uint64(made))
+			sum := sha1.Sum(b[:])
+			up := base.Add(time.Duration(t)*7*time.Second + time.Duration(j)*24*time.Hour)
+			f := metadata.File{
+				Title: title, Container: "wikipedia-commons-local-public." + h[:2], Path: h[:1] + "/" + h[:2] + "/" + title,
+				SourceURL: "https://upload.example.org/" + h[:1] + "/" + h[:2] + "/" + title,
+				SHA1:      hex.EncodeToString(sum[:]), Size: int64(1000 + made%5_000_000), MIME: "image/jpeg",
+				MediaType: "BITMAP", Status: metadata.Public, UploadDate: up,
+			}
+			if j < versions-1 {
+				f.Status = metadata.Archived
+				f.ArchiveDate = up.Add(24 * time.Hour)
+				f.ArchiveName = f.ArchiveDate.Format("20060102150405") + "!" + title
+				f.Path = "archive/" + h[:1] + "/" + h[:2] + "/" + f.ArchiveName
+			}
+			if deleted {
+				f.Status, f.SourceURL, f.DeleteDate = metadata.Deleted, "", base.Add(time.Duration(t)*9*time.Second+400*24*time.Hour)
+				f.Container = "wikipedia-commons-local-deleted." + h[:2]
+				f.StorageKey = h[:31] + ".jpg"
+				f.Path = h[:1] + "/" + h[1:2] + "/" + h[2:3] + "/" + f.StorageKey
+			}
+			batch = append(batch, f)
+			made++
+			if len(batch) == n {
+				if err := fn(batch); err != nil {
+					return err
+				}
+				batch = batch[:0]
+			}
+		}
+	}
+	if len(batch) > 0 {
+		return fn(batch)
+	}
+	return nil
+}
+
+// MetadataScale loads Rows synthetic versions into a database of its own
+// through SyncVersions (what the inventory runs), marks half of them backed
+// up, then times claiming a batch of pending files and each of the eight
+// search methods, and runs EXPLAIN on their queries. It drops the database
+// at the end unless Keep.
+func MetadataScale(ctx context.Context, o ScaleOptions) (_ *ScaleReport, err error) {
+	if o.Rows <= 0 {
+		o.Rows = 1_000_000
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 500
+	}
+	if o.Runs <= 0 {
+		o.Runs = 200
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	cfg, err := mysql.ParseDSN(o.Services.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("bench database DSN: %w", err)
+	}
+	admin, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		return nil, err
+	}
+	defer admin.Close()
+	name := benchPrefix + "_meta_" + randomSuffix()
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		return nil, fmt.Errorf("create bench database %s: %w", name, err)
+	}
+	defer func() {
+		if o.Keep {
+			fmt.Fprintf(o.Log, "kept database %s\n", name)
+			return
+		}
+		admin.ExecContext(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+name)
+	}()
+	cfg.DBName = name
+	st, err := metadata.Open(ctx, cfg.FormatDSN())
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	wikiID, err := st.EnsureWiki(ctx, "benchcommons", "public")
+	if err != nil {
+		return nil, err
+	}
+
+	rep := &ScaleReport{Rows: o.Rows}
+	start, last := time.Now(), time.Now()
+	loaded := 0
+	err = syntheticVersions(o.Rows, o.BatchSize, func(b []metadata.File) error {
+		s, err := st.SyncVersions(ctx, wikiID, b, "bench")
+		if err != nil {
+			return err
+		}
+		if s.Added != len(b) {
+			return fmt.Errorf("ingest: %d of %d versions added", s.Added, len(b))
+		}
+		loaded += len(b)
+		if time.Since(last) > 10*time.Second {
+			last = time.Now()
+			fmt.Fprintf(o.Log, "metadata: %d rows, %.0f rows/s\n", loaded, float64(loaded)/time.Since(start).Seconds())
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	rep.IngestSecs = time.Since(start).Seconds()
+	rep.RowsPerSec = float64(o.Rows) / rep.IngestSecs
+	fmt.Fprintf(o.Log, "metadata: ingested %d rows at %.0f rows/s; marking half backed up ...\n", o.Rows, rep.RowsPerSec)
+
+	db := st.DB()
+	// Half the versions backed up, with a sha256, so that both the claim and
+	// the sha256 search see a realistic mix.
+	if _, err := db.ExecContext(ctx, `UPDATE files SET backup_status = 'backedup', sha256 = UNHEX(SHA2(sha1, 256))
+		WHERE wiki_id = ? AND id % 2 = 0`, wikiID); err != nil {
+		return nil, fmt.Errorf("mark half backed up: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, "ANALYZE TABLE files"); err != nil {
+		return nil, fmt.Errorf("analyze files: %w", err)
+	}
+
+	samples, err := sampleRows(ctx, db, wikiID, o.Runs)
+	if err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(keep func(sample) bool) sample {
+		for {
+			s := samples[rng.IntN(len(samples))]
+			if keep(s) {
+				return s
+			}
+		}
+	}
+	all := func(sample) bool { return true }
+	type method struct {
+		name    string
+		keep    func(sample) bool
+		query   func(s sample) metadata.Query
+		where   string // the WHERE clause Search builds, for EXPLAIN
+		arg     func(s sample) []any
+		convert bool // sha1 base36: converted before the search, timed too
+	}
+	methods := []method{
+		{"title", all, func(s sample) metadata.Query { return metadata.Query{Title: s.title} }, "f.title = ?", func(s sample) []any { return []any{s.title} }, false},
+		{"sha1", all, func(s sample) metadata.Query { return metadata.Query{SHA1: s.sha1} }, "f.sha1 = ?", func(s sample) []any { return []any{mustUnhex(s.sha1)} }, false},
+		{"sha1 base36", all, func(s sample) metadata.Query { return metadata.Query{SHA1: s.sha1} }, "f.sha1 = ?", func(s sample) []any { return []any{mustUnhex(s.sha1)} }, true},
+		{"container+path", all, func(s sample) metadata.Query { return metadata.Query{Container: s.container, Path: s.path} },
+			"f.production_container = ? AND f.production_path = ?", func(s sample) []any { return []any{s.container, s.path} }, false},
+		{"sha256", func(s sample) bool { return s.sha256 != "" }, func(s sample) metadata.Query { return metadata.Query{SHA256: s.sha256} },
+			"f.sha256 = ?", func(s sample) []any { return []any{mustUnhex(s.sha256)} }, false},
+		{"upload date", all, func(s sample) metadata.Query { return metadata.Query{UploadDate: s.upload} }, "f.upload_date = ?", func(s sample) []any { return []any{s.upload} }, false},
+		{"archive date", func(s sample) bool { return !s.archive.IsZero() }, func(s sample) metadata.Query { return metadata.Query{ArchiveDate: s.archive} },
+			"f.archive_date = ?", func(s sample) []any { return []any{s.archive} }, false},
+		{"delete date", func(s sample) bool { return !s.deleted.IsZero() }, func(s sample) metadata.Query { return metadata.Query{DeleteDate: s.deleted} },
+			"f.delete_date = ?", func(s sample) []any { return []any{s.deleted} }, false},
+	}
+	for _, m := range methods {
+		lat := make([]time.Duration, 0, o.Runs)
+		for range o.Runs {
+			s := pick(m.keep)
+			q := m.query(s)
+			q.WikiID = wikiID
+			var b36 string
+			if m.convert {
+				b36, _ = mediawiki.SHA1HexToBase36(s.sha1)
+			}
+			t0 := time.Now()
+			if m.convert {
+				h, err := mediawiki.SHA1Base36ToHex(b36)
+				if err != nil {
+					return nil, fmt.Errorf("search by sha1 base36: %w", err)
+				}
+				q.SHA1 = h
+			}
+			got, err := st.Search(ctx, q)
+			lat = append(lat, time.Since(t0))
+			if err != nil {
+				return nil, fmt.Errorf("search by %s: %w", m.name, err)
+			}
+			if len(got) == 0 {
+				return nil, fmt.Errorf("search by %s found nothing for a row that exists", m.name)
+			}
+		}
+		s := pick(m.keep)
+		plan, idx, err := explain(ctx, db, `SELECT f.id FROM files AS f WHERE f.wiki_id = ? AND `+m.where, append([]any{wikiID}, m.arg(s)...)...)
+		if err != nil {
+			return nil, err
+		}
+		rep.Queries = append(rep.Queries, summarize(m.name, lat, plan, idx))
+	}
+
+	// Claims: the two queries Store.Claim runs, then the whole call.
+	lat := make([]time.Duration, 0, o.Runs)
+	for range o.Runs {
+		t0 := time.Now()
+		files, err := st.Claim(ctx, wikiID, "bench", 64, 10*time.Minute)
+		lat = append(lat, time.Since(t0))
+		if err != nil {
+			return nil, err
+		}
+		if len(files) != 64 {
+			return nil, fmt.Errorf("claim: got %d files, want 64", len(files))
+		}
+	}
+	plan1, idx1, err := explain(ctx, db, `SELECT id FROM files WHERE wiki_id = ? AND backup_status = 'processing'
+		AND lease_until < UTC_TIMESTAMP() LIMIT 64`, wikiID)
+	if err != nil {
+		return nil, err
+	}
+	plan2, idx2, err := explain(ctx, db, `SELECT id FROM files WHERE wiki_id = ? AND backup_status = 'pending'
+		AND production_status <> 'hard-deleted' ORDER BY backup_status, lease_until, id LIMIT 64`, wikiID)
+	if err != nil {
+		return nil, err
+	}
+	rep.Queries = append(rep.Queries, summarize("claim 64 pending", lat, append(plan1, plan2...), idx1 && idx2))
+	return rep, nil
+}
+
+type sample struct {
+	title, sha1, sha256, container, path string
+	upload, archive, deleted             time.Time
+}
+
+// sampleRows reads about n random rows of each kind (every row, archived
+// rows, deleted rows) to search for.
+func sampleRows(ctx context.Context, db *sql.DB, wikiID int64, n int) ([]sample, error) {
+	var maxID int64
+	if err := db.QueryRowContext(ctx, "SELECT MAX(id) FROM files WHERE wiki_id = ?", wikiID).Scan(&maxID); err != nil {
+		return nil, fmt.Errorf("sample rows: %w", err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	ids := make([]any, 0, 20*n)
+	for range 20 * n {
+		ids = append(ids, 1+rng.Int64N(maxID))
+	}
+	rows, err := db.QueryContext(ctx, `SELECT title, HEX(sha1), IFNULL(HEX(sha256), ''), production_container, production_path,
+		upload_date, archive_date, delete_date FROM files WHERE wiki_id = ? AND id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`,
+		append([]any{wikiID}, ids...)...)
+	if err != nil {
+		return nil, fmt.Errorf("sample rows: %w", err)
+	}
+	defer rows.Close()
+	var out []sample
+	for rows.Next() {
+		var s sample
+		var archive, deleted sql.NullTime
+		if err := rows.Scan(&s.title, &s.sha1, &s.sha256, &s.container, &s.path, &s.upload, &archive, &deleted); err != nil {
+			return nil, fmt.Errorf("sample rows: %w", err)
+		}
+		s.sha1, s.sha256 = strings.ToLower(s.sha1), strings.ToLower(s.sha256)
+		s.archive, s.deleted = archive.Time, deleted.Time
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sample rows: %w", err)
+	}
+	kinds := [3]bool{}
+	for _, s := range out {
+		kinds[0] = kinds[0] || s.sha256 != ""
+		kinds[1] = kinds[1] || !s.archive.IsZero()
+		kinds[2] = kinds[2] || !s.deleted.IsZero()
+	}
+	if kinds != [3]bool{true, true, true} {
+		return nil, fmt.Errorf("sample rows: too few rows (%d) to sample every kind; load more", len(out))
+	}
+	return out, nil
+}
+
+func mustUnhex(s string) []byte {
+	b, _ := hex.DecodeString(s)
+	return b
+}
+
+// explain runs EXPLAIN on q and returns one line per table and whether
+// every table is read through an index (not a full scan).
+func explain(ctx context.Context, db *sql.DB, q string, args ...any) ([]string, bool, error) {
+	rows, err := db.QueryContext(ctx, "EXPLAIN "+q, args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("explain %s: %w", q, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, false, err
+	}
+	var lines []string
+	usesIdx := true
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, false, err
+		}
+		get := func(name string) string {
+			for i, c := range cols {
+				if strings.EqualFold(c, name) {
+					return vals[i].String
+				}
+			}
+			return ""
+		}
+		typ, key := get("type"), get("key")
+		if typ == "ALL" || key == "" {
+			usesIdx = false
+		}
+		lines = append(lines, fmt.Sprintf("%s %s key=%s rows=%s", get("table"), typ, key, get("rows")))
+	}
+	return lines, usesIdx && len(lines) > 0, rows.Err()
+}
+
+func summarize(name string, lat []time.Duration, plan []string, idx bool) Query {
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return Query{Name: name, Runs: len(lat), MedianMs: ms(lat[len(lat)/2]), P99Ms: ms(lat[min(len(lat)-1, len(lat)*99/100)]), Explain: plan, UsesIdx: idx}
+}
+
+// WriteTable writes the metadata scale results.
+func (s *ScaleReport) WriteTable(w io.Writer) error {
+	fmt.Fprintf(w, "metadata: %d file versions ingested in %.1f s: %.0f rows/s\n\n", s.Rows, s.IngestSecs, s.RowsPerSec)
+	fmt.Fprintln(w, "| query | runs | median ms | p99 ms | index | plan |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	for _, q := range s.Queries {
+		idx := "yes"
+		if !q.UsesIdx {
+			idx = "NO"
+		}
+		_, err := fmt.Fprintf(w, "| %s | %d | %.2f | %.2f | %s | %s |\n", q.Name, q.Runs, q.MedianMs, q.P99Ms, idx, strings.Join(q.Explain, "; "))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

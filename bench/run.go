@@ -1,0 +1,256 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mediabackups/mediabackups/backup"
+)
+
+// DefaultClasses is the corpus the issue asks for: many small files, some
+// medium ones, a few large ones.
+var DefaultClasses = []Class{{2000, 64 << 10}, {500, 1 << 20}, {8, 64 << 20}}
+
+// HugeClass is the single 4 GiB file --huge adds.
+var HugeClass = Class{1, 4 << 30}
+
+// Options configures Run.
+type Options struct {
+	// Binary is the mediabackups executable the children run (the server,
+	// the raw transfers, backup and restore).
+	Binary   string
+	Services Services
+	Classes  []Class
+	// Workers is the concurrency of every runner: backup --workers, restore
+	// --parallel and the raw transfers.
+	Workers int
+	// Dir holds the run's corpus, config and restored files; default a new
+	// directory under os.TempDir(). CorpusDir, when set, is where the
+	// corpus is generated (or reused, if it matches).
+	Dir       string
+	CorpusDir string
+	// Keep leaves the database, the bucket and Dir in place.
+	Keep bool
+	// ProfileDir, when set, receives CPU and heap profiles of every backup
+	// child (backup-<wiki>.cpu.pprof, .heap.pprof).
+	ProfileDir string
+	// Wikis limits the wiki types run: "public", "private" (default both).
+	Wikis []string
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// Row is one measurement.
+type Row struct {
+	Class       string  `json:"class"`
+	Wiki        string  `json:"wiki"` // public, private, or "" for a raw ceiling
+	Op          string  `json:"op"`   // raw-put, backup, raw-get, restore
+	Files       int     `json:"files"`
+	Bytes       int64   `json:"bytes"`
+	Seconds     float64 `json:"seconds"`
+	FilesPerSec float64 `json:"files_per_s"`
+	MBPerSec    float64 `json:"mb_per_s"` // 10^6 bytes of content per second
+	PeakRSSMiB  float64 `json:"peak_rss_mib"`
+	// CPUSecs is the user and system time of the child itself (not of the
+	// servers it talks to).
+	CPUSecs float64 `json:"cpu_s"`
+	// Ratio is MBPerSec over the ceiling's of the same class (raw-put for
+	// backup, raw-get for restore); 0 for the ceilings themselves.
+	Ratio float64 `json:"ratio,omitempty"`
+	Note  string  `json:"note,omitempty"`
+}
+
+// Report is the outcome of a Run.
+type Report struct {
+	Host     string        `json:"host"`
+	CPUs     int           `json:"cpus"`
+	Workers  int           `json:"workers"`
+	Started  time.Time     `json:"started"`
+	Rows     []Row         `json:"rows"`
+	Metadata *ScaleReport  `json:"metadata,omitempty"`
+	Took     time.Duration `json:"took_ns"`
+}
+
+func (o *Options) defaults() {
+	if len(o.Classes) == 0 {
+		o.Classes = DefaultClasses
+	}
+	if o.Workers <= 0 {
+		o.Workers = 2 * runtime.NumCPU()
+	}
+	if len(o.Wikis) == 0 {
+		o.Wikis = []string{"public", "private"}
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+}
+
+// Run generates the corpus, sets up a database and bucket, measures every
+// class (see the package documentation) and cleans up. It fails if a backup
+// or restore does not process every file of its class, so a report never
+// shows a speed of work that was not done.
+func Run(ctx context.Context, o Options) (_ *Report, err error) {
+	o.defaults()
+	if o.Binary == "" {
+		return nil, fmt.Errorf("bench: no mediabackups binary to run")
+	}
+	if o.Dir == "" {
+		if o.Dir, err = os.MkdirTemp("", "mbbench-"); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		if !o.Keep {
+			defer os.RemoveAll(o.Dir)
+		}
+	}
+	if o.CorpusDir == "" {
+		o.CorpusDir = filepath.Join(o.Dir, "corpus")
+	}
+	rep := &Report{CPUs: runtime.NumCPU(), Workers: o.Workers, Started: time.Now().UTC()}
+	rep.Host, _ = os.Hostname()
+
+	fmt.Fprintf(o.Log, "generating corpus in %s ...\n", o.CorpusDir)
+	corpus, err := GenerateCorpus(ctx, o.CorpusDir, o.Classes, uint64(time.Now().UnixNano()))
+	if err != nil {
+		return nil, err
+	}
+	srv, err := startServer(ctx, o.Binary, o.CorpusDir)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Stop()
+	w, err := newWorld(ctx, o.Services, o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if o.Keep {
+			fmt.Fprintf(o.Log, "kept database %s, bucket %s and %s\n", w.dbName, w.bucket, o.Dir)
+			w.store.Close()
+			return
+		}
+		if cerr := w.cleanup(context.WithoutCancel(ctx)); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	wikis := map[string]string{}
+	for _, cl := range o.Classes {
+		for _, typ := range o.Wikis {
+			wikis[wikiName(typ, cl)] = typ
+		}
+	}
+	if err := w.writeConfig(srv.URL+"/api.php", wikis); err != nil {
+		return nil, err
+	}
+	for _, cl := range o.Classes {
+		for _, typ := range o.Wikis {
+			if err := w.register(ctx, wikiName(typ, cl), typ, srv.URL, corpus.ByClass(cl.Name())); err != nil {
+				return nil, err
+			}
+		}
+	}
+	start := time.Now()
+	for _, cl := range o.Classes {
+		rows, err := runClass(ctx, o, w, corpus, cl)
+		rep.Rows = append(rep.Rows, rows...)
+		if err != nil {
+			return rep, err
+		}
+	}
+	rep.Took = time.Since(start)
+	return rep, nil
+}
+
+func wikiName(typ string, cl Class) string {
+	return "bench" + typ[:3] + strings.ToLower(cl.Name())
+}
+
+func runClass(ctx context.Context, o Options, w *world, corpus *Corpus, cl Class) ([]Row, error) {
+	files := corpus.ByClass(cl.Name())
+	bytes := int64(len(files)) * cl.Size
+	row := func(op, wiki string, m measure, note string) Row {
+		s := m.Elapsed.Seconds()
+		return Row{Class: cl.Name(), Wiki: wiki, Op: op, Files: len(files), Bytes: bytes, Seconds: s,
+			FilesPerSec: float64(len(files)) / s, MBPerSec: float64(bytes) / 1e6 / s,
+			PeakRSSMiB: float64(m.MaxRSS) / (1 << 20), CPUSecs: m.CPU.Seconds(), Note: note}
+	}
+	var rows []Row
+	workers := strconv.Itoa(o.Workers)
+	raw := func(op, out string) (measure, error) {
+		args := []string{"bench", "raw", "--op", op, "--corpus", o.CorpusDir, "--class", cl.Name(),
+			"--bucket", w.bucket, "--endpoints", strings.Join(w.svc.Endpoints, ","),
+			"--access-key", w.svc.Creds.AccessKey, "--secret-key-file", filepath.Join(w.dir, "minio-secret"), "--workers", workers}
+		if out != "" {
+			args = append(args, "--out", out)
+		}
+		return runChild(ctx, o.Binary, args...)
+	}
+
+	fmt.Fprintf(o.Log, "%s: raw PUT of %d files ...\n", cl.Name(), len(files))
+	m, err := raw("put", "")
+	if err != nil {
+		return rows, err
+	}
+	put := row("raw-put", "", m, "")
+	rows = append(rows, put)
+	for _, typ := range o.Wikis {
+		wiki := wikiName(typ, cl)
+		fmt.Fprintf(o.Log, "%s: backup of %s ...\n", cl.Name(), wiki)
+		args := []string{"--config", w.config, "--json", "backup", "--wiki", wiki, "--workers", workers}
+		if o.ProfileDir != "" {
+			args = append(args, "--cpuprofile", filepath.Join(o.ProfileDir, "backup-"+wiki+".cpu.pprof"),
+				"--memprofile", filepath.Join(o.ProfileDir, "backup-"+wiki+".heap.pprof"))
+		}
+		m, err := runChild(ctx, o.Binary, args...)
+		if err != nil {
+			return rows, err
+		}
+		var out struct{ Total backup.Stats }
+		if err := json.Unmarshal(m.Stdout, &out); err != nil {
+			return rows, fmt.Errorf("backup of %s: read its JSON output: %w", wiki, err)
+		}
+		if out.Total.BackedUp != len(files) || out.Total.Errors != 0 {
+			return rows, fmt.Errorf("backup of %s: backed up %d of %d files (%d errors): the measurement is void", wiki, out.Total.BackedUp, len(files), out.Total.Errors)
+		}
+		r := row("backup", typ, m, "")
+		r.Ratio = r.MBPerSec / put.MBPerSec
+		rows = append(rows, r)
+	}
+
+	out := filepath.Join(w.dir, "restored", cl.Name())
+	if err := os.MkdirAll(filepath.Join(out, "raw"), 0o755); err != nil {
+		return rows, err
+	}
+	defer os.RemoveAll(out)
+	fmt.Fprintf(o.Log, "%s: raw GET of %d files ...\n", cl.Name(), len(files))
+	if m, err = raw("get", filepath.Join(out, "raw")); err != nil {
+		return rows, err
+	}
+	get := row("raw-get", "", m, "")
+	rows = append(rows, get)
+	os.RemoveAll(filepath.Join(out, "raw"))
+	for _, typ := range o.Wikis {
+		wiki := wikiName(typ, cl)
+		fmt.Fprintf(o.Log, "%s: restore of %s ...\n", cl.Name(), wiki)
+		r, err := restoreClass(ctx, o, w, wiki, filepath.Join(out, typ), files)
+		if err != nil {
+			return rows, err
+		}
+		if r == nil {
+			continue
+		}
+		rr := row("restore", typ, r.m, r.note)
+		rr.Ratio = rr.MBPerSec / get.MBPerSec
+		rows = append(rows, rr)
+		os.RemoveAll(filepath.Join(out, typ))
+	}
+	return rows, nil
+}

@@ -1,0 +1,223 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	"github.com/go-sql-driver/mysql"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/mediabackups/mediabackups/metadata"
+	"github.com/mediabackups/mediabackups/storage"
+)
+
+// Services says where the real services are.
+type Services struct {
+	// DSN of a MariaDB account that may create databases (go-sql-driver
+	// form, without a database name).
+	DSN       string
+	Endpoints []string
+	Creds     storage.Credentials
+}
+
+// world is one run's database, bucket and config file.
+type world struct {
+	svc      Services
+	dir      string
+	dbName   string
+	dbDSN    string // with the database
+	bucket   string
+	config   string
+	identity *age.X25519Identity
+	store    *metadata.Store
+}
+
+// benchPrefix marks the databases and buckets a bench creates; cleanup
+// refuses anything else.
+const benchPrefix = "mbbench"
+
+func randomSuffix() string {
+	b := make([]byte, 5)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// newWorld creates a database mbbench_* with the current schema and a bucket
+// mbbench-* on every server, and writes a config for them under dir.
+func newWorld(ctx context.Context, svc Services, dir string) (_ *world, err error) {
+	w := &world{svc: svc, dir: dir}
+	suffix := randomSuffix()
+	w.dbName, w.bucket = benchPrefix+"_"+suffix, benchPrefix+"-"+suffix
+	defer func() {
+		if err != nil {
+			w.cleanup(context.WithoutCancel(ctx))
+		}
+	}()
+	cfg, err := mysql.ParseDSN(svc.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("bench database DSN: %w", err)
+	}
+	admin, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		return nil, fmt.Errorf("bench database: %w", err)
+	}
+	defer admin.Close()
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+w.dbName); err != nil {
+		return nil, fmt.Errorf("create bench database %s: %w", w.dbName, err)
+	}
+	cfg.DBName = w.dbName
+	w.dbDSN = cfg.FormatDSN()
+	if w.store, err = metadata.Open(ctx, w.dbDSN); err != nil {
+		return nil, err
+	}
+	if _, err := w.store.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	servers, err := storage.NewServers(svc.Endpoints, w.bucket, svc.Creds)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range servers {
+		if err := s.EnsureBucket(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if w.identity, err = age.GenerateX25519Identity(); err != nil {
+		return nil, fmt.Errorf("generate age identity: %w", err)
+	}
+	return w, nil
+}
+
+// secretFile writes a 0600 file under the world's directory.
+func (w *world) secretFile(name, value string) (string, error) {
+	p := filepath.Join(w.dir, name)
+	if err := os.WriteFile(p, []byte(value+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", p, err)
+	}
+	return p, nil
+}
+
+// writeConfig writes the mediabackups config of the world with the given
+// wikis (name → type), all served by api (which the backup never calls: every
+// version it downloads has a source URL).
+func (w *world) writeConfig(api string, wikis map[string]string) error {
+	minioSecret, err := w.secretFile("minio-secret", w.svc.Creds.SecretKey)
+	if err != nil {
+		return err
+	}
+	idFile, err := w.secretFile("identity.txt", w.identity.String())
+	if err != nil {
+		return err
+	}
+	var list strings.Builder
+	for _, name := range metadata.SortedKeys(wikis) {
+		fmt.Fprintf(&list, "  - {name: %s, api: %q, type: %s}\n", name, api, wikis[name])
+	}
+	cfg := fmt.Sprintf(`datacenter: bench
+metadata:
+  dsn: %q
+storage:
+  bucket: %s
+  endpoints: [%s]
+  generation: {access_key: %s, secret_key_file: %s}
+  recovery: {access_key: %s, secret_key_file: %s}
+encryption:
+  identity_file: %s
+tmpdir: %s
+logdir: %s
+user_agent: "mediabackups-bench/1.0 (benchmark; root@localhost)"
+wikis:
+%s`, w.dbDSN, w.bucket, strings.Join(w.svc.Endpoints, ", "), w.svc.Creds.AccessKey, minioSecret,
+		w.svc.Creds.AccessKey, minioSecret, idFile, filepath.Join(w.dir, "tmp"), filepath.Join(w.dir, "log"), list.String())
+	w.config = filepath.Join(w.dir, "mediabackups.yaml")
+	return os.WriteFile(w.config, []byte(cfg), 0o600)
+}
+
+// register records the files as pending versions of wiki, with their
+// production URLs under base.
+func (w *world) register(ctx context.Context, wiki, typ, base string, files []CorpusFile) error {
+	id, err := w.store.EnsureWiki(ctx, wiki, typ)
+	if err != nil {
+		return err
+	}
+	up, _ := time.Parse("20060102150405", benchUploadDate)
+	batch := make([]metadata.File, 0, 500)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		_, err := w.store.SyncVersions(ctx, id, batch, "bench")
+		batch = batch[:0]
+		return err
+	}
+	for _, f := range files {
+		title := strings.ReplaceAll(f.Path, "/", "_")
+		batch = append(batch, metadata.File{
+			Title: title, Container: "bench", Path: f.Path, SourceURL: base + "/" + f.Path,
+			SHA1: f.SHA1, Size: f.Size, MIME: "application/octet-stream", Status: metadata.Public, UploadDate: up,
+		})
+		if len(batch) == cap(batch) {
+			if err := flush(); err != nil {
+				return fmt.Errorf("register %s files: %w", wiki, err)
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("register %s files: %w", wiki, err)
+	}
+	return nil
+}
+
+// cleanup removes the bucket (with every object in it) from every server and
+// drops the database. It refuses names without the bench prefix.
+func (w *world) cleanup(ctx context.Context) error {
+	var errs []error
+	if w.store != nil {
+		w.store.Close()
+	}
+	if strings.HasPrefix(w.bucket, benchPrefix+"-") {
+		for _, e := range w.svc.Endpoints {
+			errs = append(errs, removeBucket(ctx, e, w.bucket, w.svc.Creds))
+		}
+	}
+	if strings.HasPrefix(w.dbName, benchPrefix+"_") {
+		if admin, err := sql.Open("mysql", w.svc.DSN); err == nil {
+			if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+w.dbName); err != nil {
+				errs = append(errs, fmt.Errorf("drop bench database %s: %w", w.dbName, err))
+			}
+			admin.Close()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func removeBucket(ctx context.Context, endpoint, bucket string, creds storage.Credentials) error {
+	host, secure, err := hostOf(endpoint)
+	if err != nil {
+		return err
+	}
+	cl, err := minio.New(host, &minio.Options{Creds: credentials.NewStaticV4(creds.AccessKey, creds.SecretKey, ""), Secure: secure})
+	if err != nil {
+		return err
+	}
+	objs := cl.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true})
+	for res := range cl.RemoveObjects(ctx, bucket, objs, minio.RemoveObjectsOptions{}) {
+		if res.Err != nil {
+			return fmt.Errorf("empty bucket %s on %s: %w", bucket, endpoint, res.Err)
+		}
+	}
+	if err := cl.RemoveBucket(ctx, bucket); err != nil && minio.ToErrorResponse(err).Code != "NoSuchBucket" {
+		return fmt.Errorf("remove bucket %s on %s: %w", bucket, endpoint, err)
+	}
+	return nil
+}

@@ -1,0 +1,248 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mediabackups/mediabackups/bench"
+	"github.com/mediabackups/mediabackups/config"
+	"github.com/mediabackups/mediabackups/storage"
+)
+
+// BenchOptions configures `bench`.
+type BenchOptions struct {
+	F             *Factory
+	Classes       []string
+	Huge          bool
+	Workers       int
+	DSN           string
+	Endpoints     []string
+	AccessKey     string
+	SecretKey     string // from --secret-key-file or the environment
+	SecretKeyFile string
+	Dir           string
+	CorpusDir     string
+	Keep          bool
+	Profile       string
+	Wikis         []string
+
+	MetaRows int
+	MetaOnly bool
+	NoMeta   bool
+}
+
+// Environment variables testenv/up.sh writes; the bench defaults to them.
+const (
+	envBenchDSN       = "MEDIABACKUPS_TEST_MARIADB_DSN"
+	envBenchEndpoints = "MEDIABACKUPS_TEST_MINIO_ENDPOINTS"
+	envBenchAccess    = "MEDIABACKUPS_TEST_MINIO_ACCESS_KEY"
+	envBenchSecret    = "MEDIABACKUPS_TEST_MINIO_SECRET_KEY"
+)
+
+func newBenchCmd(f *Factory) *cobra.Command {
+	return newBenchCmdRun(f, nil)
+}
+
+func newBenchCmdRun(f *Factory, runF func(context.Context, *BenchOptions) error) *cobra.Command {
+	opts := &BenchOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "bench [--class COUNTxSIZE]... [--workers N] [--huge] [--meta-rows N]",
+		Short: "Measure backup and restore against the raw MinIO ceiling, and the metadata at scale",
+		Long: `Measure how fast this machine backs up and restores, against a ceiling
+measured in the same run, and how the metadata store scales. It needs a
+MariaDB account that may create databases and the MinIO servers; by default
+it uses the test services of testenv/up.sh (source /tmp/mediabackups-test/env).
+
+The run:
+  1. generates a corpus of random files (--class, default 2000x64KiB,
+     500x1MiB, 8x64MiB; --huge adds 1x4GiB) and serves it from an HTTP server
+     in a separate process, as "production";
+  2. creates a database mbbench_* and a bucket mbbench-* on every server and
+     registers every file as pending on a public and on a private wiki;
+  3. for each size class, each as a child process at the same concurrency:
+     the raw ceiling (the same bytes PUT with minio-go into the same
+     servers), 'mediabackups backup' of the public and of the private wiki,
+     then the raw GET ceiling and the restore of both;
+  4. loads --meta-rows synthetic file versions through the inventory's code
+     path and times claims and lookups, with their EXPLAIN plans;
+  5. prints files/s, MB/s, the child's peak RSS and the ratio to the ceiling
+     as a table (or JSON with --json), and removes the database, bucket and
+     files (unless --keep).
+
+A benchmark reports; it never fails on timing. It fails if a backup or a
+restore does not process every file, so no speed is shown for work not done.
+Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
+--dir, and the servers receive it three times (raw, public, private).`,
+		Example: `  source /tmp/mediabackups-test/env
+  mediabackups bench                                  # the README's Performance table
+  mediabackups bench --huge --class 1x4GiB --no-meta  # only the 4 GiB file
+  mediabackups bench --meta-only --meta-rows 10000000 # metadata at 10 M rows
+  mediabackups bench --json > bench.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Workers < 0 || opts.MetaRows < 0 {
+				return withCode(ExitUsage, fmt.Errorf("--workers and --meta-rows must not be negative"))
+			}
+			if opts.MetaOnly && opts.NoMeta {
+				return withCode(ExitUsage, fmt.Errorf("--meta-only and --no-meta exclude each other"))
+			}
+			if opts.SecretKeyFile != "" {
+				s, err := config.ReadSecret(opts.SecretKeyFile)
+				if err != nil {
+					return withCode(ExitUsage, fmt.Errorf("--secret-key-file: %w", err))
+				}
+				opts.SecretKey = s.Reveal()
+			} else {
+				opts.SecretKey = os.Getenv(envBenchSecret)
+			}
+			if opts.DSN == "" || len(opts.Endpoints) == 0 || opts.AccessKey == "" || opts.SecretKey == "" {
+				return withCode(ExitUsage, fmt.Errorf("bench needs --dsn, --endpoints, --access-key and --secret-key-file (or $%s, $%s, $%s, $%s): source /tmp/mediabackups-test/env",
+					envBenchDSN, envBenchEndpoints, envBenchAccess, envBenchSecret))
+			}
+			for _, w := range opts.Wikis {
+				if w != "public" && w != "private" {
+					return withCode(ExitUsage, fmt.Errorf("--wikis: %q is not public or private", w))
+				}
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return benchRun(cmd.Context(), opts)
+		},
+	}
+	defEndpoints := []string(nil)
+	if e := os.Getenv(envBenchEndpoints); e != "" {
+		defEndpoints = strings.Split(e, ",")
+	}
+	fl := cmd.Flags()
+	fl.StringSliceVar(&opts.Classes, "class", nil, "size class COUNTxSIZE, repeatable (default 2000x64KiB,500x1MiB,8x64MiB)")
+	fl.BoolVar(&opts.Huge, "huge", false, "add one 4 GiB file (checks bounded memory)")
+	fl.IntVar(&opts.Workers, "workers", 2*runtime.NumCPU(), "concurrency of backup, restore and the raw ceilings")
+	fl.StringVar(&opts.DSN, "dsn", os.Getenv(envBenchDSN), "MariaDB DSN of an account that may create databases (default $"+envBenchDSN+")")
+	fl.StringSliceVar(&opts.Endpoints, "endpoints", defEndpoints, "MinIO endpoints in shard order (default $"+envBenchEndpoints+")")
+	fl.StringVar(&opts.AccessKey, "access-key", os.Getenv(envBenchAccess), "MinIO access key (default $"+envBenchAccess+")")
+	fl.StringVar(&opts.SecretKeyFile, "secret-key-file", "", "file holding the MinIO secret key (default $"+envBenchSecret+")")
+	fl.StringVar(&opts.Dir, "dir", "", "work directory: corpus, config, restored files (default a new one under $TMPDIR)")
+	fl.StringVar(&opts.CorpusDir, "corpus-dir", "", "where the corpus is generated (default DIR/corpus)")
+	fl.BoolVar(&opts.Keep, "keep", false, "keep the database, bucket and work directory")
+	fl.StringVar(&opts.Profile, "profile", "", "write CPU and heap profiles of every backup child into this directory")
+	fl.StringSliceVar(&opts.Wikis, "wikis", []string{"public", "private"}, "wiki types to measure")
+	fl.IntVar(&opts.MetaRows, "meta-rows", 1_000_000, "synthetic file versions for the metadata scale benchmark (10000000 for 10 M)")
+	fl.BoolVar(&opts.MetaOnly, "meta-only", false, "run only the metadata scale benchmark")
+	fl.BoolVar(&opts.NoMeta, "no-meta", false, "skip the metadata scale benchmark")
+	cmd.AddCommand(newBenchServeCmd(), newBenchRawCmd())
+	return cmd
+}
+
+func benchRun(ctx context.Context, opts *BenchOptions) error {
+	f := opts.F
+	bin, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("bench: find this executable to run its children: %w", err)
+	}
+	classes := []bench.Class{}
+	for _, c := range opts.Classes {
+		cl, err := bench.ParseClass(c)
+		if err != nil {
+			return withCode(ExitUsage, fmt.Errorf("--class: %w", err))
+		}
+		classes = append(classes, cl)
+	}
+	if len(classes) == 0 {
+		classes = append(classes, bench.DefaultClasses...)
+	}
+	if opts.Huge {
+		classes = append(classes, bench.HugeClass)
+	}
+	svc := bench.Services{DSN: opts.DSN, Endpoints: opts.Endpoints, Creds: storage.Credentials{AccessKey: opts.AccessKey, SecretKey: opts.SecretKey}}
+	if opts.Profile != "" {
+		if err := os.MkdirAll(opts.Profile, 0o755); err != nil {
+			return fmt.Errorf("--profile: %w", err)
+		}
+	}
+	rep := &bench.Report{}
+	if !opts.MetaOnly {
+		rep, err = bench.Run(ctx, bench.Options{
+			Binary: bin, Services: svc, Classes: classes, Workers: opts.Workers, Dir: opts.Dir,
+			CorpusDir: opts.CorpusDir, Keep: opts.Keep, ProfileDir: opts.Profile, Wikis: opts.Wikis, Log: f.IO.ErrOut,
+		})
+		if err != nil {
+			if rep != nil && len(rep.Rows) > 0 {
+				rep.WriteTable(f.IO.ErrOut)
+			}
+			return err
+		}
+	}
+	if !opts.NoMeta && opts.MetaRows > 0 {
+		fmt.Fprintf(f.IO.ErrOut, "metadata: loading %d file versions ...\n", opts.MetaRows)
+		if rep.Metadata, err = bench.MetadataScale(ctx, bench.ScaleOptions{Services: svc, Rows: opts.MetaRows, Keep: opts.Keep, Log: f.IO.ErrOut}); err != nil {
+			return err
+		}
+	}
+	if f.JSON {
+		return rep.WriteJSON(f.IO.Out)
+	}
+	return rep.WriteTable(f.IO.Out)
+}
+
+// newBenchServeCmd is the bench's "production" file server, run as a child.
+func newBenchServeCmd() *cobra.Command {
+	var dir, addr string
+	cmd := &cobra.Command{
+		Use:    "serve --dir DIR [--addr HOST:PORT]",
+		Short:  "Serve a directory over HTTP (the bench's production server)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return bench.Serve(cmd.Context(), dir, addr, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "directory to serve")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:0", "listen address")
+	cmd.MarkFlagRequired("dir")
+	return cmd
+}
+
+// newBenchRawCmd is the raw ceiling runner, run as a child.
+func newBenchRawCmd() *cobra.Command {
+	var o bench.RawOptions
+	var secretFile string
+	cmd := &cobra.Command{
+		Use:    "raw --op put|get --corpus DIR --class NAME ...",
+		Short:  "PUT or GET one corpus class with plain minio-go (the bench's ceiling)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := config.ReadSecret(secretFile)
+			if err != nil {
+				return withCode(ExitUsage, fmt.Errorf("--secret-key-file: %w", err))
+			}
+			o.Creds.SecretKey = s.Reveal()
+			st, err := bench.RawTransfer(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "{\"files\": %d, \"bytes\": %d}\n", st.Files, st.Bytes)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Op, "op", "", "put or get")
+	fl.StringVar(&o.CorpusDir, "corpus", "", "corpus directory")
+	fl.StringVar(&o.Class, "class", "", "size class name, e.g. 64KiB")
+	fl.StringVar(&o.Bucket, "bucket", "", "bucket")
+	fl.StringSliceVar(&o.Endpoints, "endpoints", nil, "MinIO endpoints")
+	fl.StringVar(&o.Creds.AccessKey, "access-key", "", "access key")
+	fl.StringVar(&secretFile, "secret-key-file", "", "file holding the secret key")
+	fl.IntVar(&o.Workers, "workers", 4, "concurrency")
+	fl.StringVar(&o.OutDir, "out", "", "directory for get")
+	for _, n := range []string{"op", "corpus", "class", "bucket", "endpoints", "access-key", "secret-key-file"} {
+		cmd.MarkFlagRequired(n)
+	}
+	return cmd
+}
