@@ -284,8 +284,9 @@ func MetadataScale(ctx context.Context, o ScaleOptions) (_ *ScaleReport, err err
 	if err != nil {
 		return nil, err
 	}
+	// The queries of metadata/claim.go; keep them in step.
 	plan2, idx2, err := explain(ctx, db, `SELECT id FROM files WHERE wiki_id = ? AND backup_status = 'pending'
-		AND production_status <> 'hard-deleted' ORDER BY backup_status, lease_until, id LIMIT 64`, wikiID)
+		AND production_status <> 'hard-deleted' ORDER BY lease_until, id LIMIT 64`, wikiID)
 	if err != nil {
 		return nil, err
 	}
@@ -379,11 +380,15 @@ func explain(ctx context.Context, db *sql.DB, q string, args ...any) ([]string, 
 			}
 			return ""
 		}
-		typ, key := get("type"), get("key")
+		typ, key, extra := get("type"), get("key"), get("Extra")
 		if typ == "ALL" || key == "" {
 			usesIdx = false
 		}
-		lines = append(lines, fmt.Sprintf("%s %s key=%s rows=%s", get("table"), typ, key, get("rows")))
+		line := fmt.Sprintf("%s %s key=%s rows=%s", get("table"), typ, key, get("rows"))
+		if strings.Contains(extra, "filesort") {
+			line += " filesort"
+		}
+		lines = append(lines, line)
 	}
 	return lines, usesIdx && len(lines) > 0, rows.Err()
 }
