@@ -414,7 +414,7 @@ func (r *runner) prepareErr(ctx context.Context, p *prepared) (metadata.Result, 
 	if len(r.opts.Recipients) > 0 && sp.Size() <= r.opts.MemoryLimit {
 		// Small: encrypt into memory so the upload has a known size and
 		// a checksum of the exact bytes stored.
-		ct := newSpool(r.opts.TmpDir, r.opts.MemoryLimit*2)
+		ct := newCipherSpool(r.opts.TmpDir, r.opts.MemoryLimit*2)
 		ct.expect(sp.Size() + sp.Size()/64 + 1024) // age adds 16 bytes per 64 KiB and a header
 		p.cipher = ct
 		w, err := encryption.Encrypt(ct, r.opts.Recipients...)

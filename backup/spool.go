@@ -36,6 +36,14 @@ func newSpool(dir string, threshold int64) *spool {
 	return &spool{dir: dir, threshold: threshold, buf: b, sha1: sha1.New(), sha256: sha256.New()}
 }
 
+// newCipherSpool is newSpool for encrypted bytes: only their sha256 (the
+// upload's checksum) is needed, not a sha1.
+func newCipherSpool(dir string, threshold int64) *spool {
+	s := newSpool(dir, threshold)
+	s.sha1 = nil
+	return s
+}
+
 // expect reserves memory for n bytes about to be written, when they will
 // stay in memory.
 func (s *spool) expect(n int64) {
@@ -46,7 +54,9 @@ func (s *spool) expect(n int64) {
 
 // Write implements io.Writer.
 func (s *spool) Write(p []byte) (int, error) {
-	s.sha1.Write(p)
+	if s.sha1 != nil {
+		s.sha1.Write(p)
+	}
 	s.sha256.Write(p)
 	s.size += int64(len(p))
 	if s.file == nil && int64(s.buf.Len()+len(p)) > s.threshold {
@@ -72,8 +82,14 @@ func (s *spool) Write(p []byte) (int, error) {
 // Size is the number of bytes written.
 func (s *spool) Size() int64 { return s.size }
 
-// SHA1 and SHA256 return the lower-case hex digests of what was written.
-func (s *spool) SHA1() string   { return hex.EncodeToString(s.sha1.Sum(nil)) }
+// SHA1 and SHA256 return the lower-case hex digests of what was written;
+// SHA1 is empty for a spool made by newCipherSpool.
+func (s *spool) SHA1() string {
+	if s.sha1 == nil {
+		return ""
+	}
+	return hex.EncodeToString(s.sha1.Sum(nil))
+}
 func (s *spool) SHA256() string { return hex.EncodeToString(s.sha256.Sum(nil)) }
 
 // SHA256Raw returns the raw sha256 digest.

@@ -76,3 +76,25 @@ func unwrapAll(err error) error {
 		err = u.Unwrap()
 	}
 }
+
+func TestCipherSpoolHashesOnlySHA256(t *testing.T) {
+	for _, n := range []int{0, 10, 100} {
+		s := newCipherSpool(t.TempDir(), 50)
+		data := bytes.Repeat([]byte("x"), n)
+		if _, err := s.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		want := sha256.Sum256(data)
+		if s.SHA1() != "" || s.SHA256() != hex.EncodeToString(want[:]) {
+			t.Errorf("%d bytes: sha1 %q, sha256 %s; want no sha1 and %x", n, s.SHA1(), s.SHA256(), want)
+		}
+		got, _ := io.ReadAll(s.Reader())
+		if !bytes.Equal(got, data) {
+			t.Errorf("%d bytes: read back %d bytes", n, len(got))
+		}
+		s.Close()
+		if got, _ := io.ReadAll(s.Reader()); len(got) != 0 {
+			t.Errorf("a closed spool still reads %d bytes", len(got))
+		}
+	}
+}
