@@ -9,11 +9,9 @@ import (
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,10 +20,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"filippo.io/age"
-	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/mediabackups/mediabackups/internal/testsvc"
 	"github.com/mediabackups/mediabackups/metadata"
@@ -50,78 +44,28 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// env is one test's world: a database, a bucket on some MinIO servers, a
-// config file, an age identity.
+// env is one test's world: its own deployment (database, bucket, config,
+// age identity) and the shared read-only test wikis.
 type env struct {
-	t         *testing.T
-	dir       string
-	config    string
-	dsn       string
-	db        *sql.DB
-	bucket    string
-	endpoints []string
-	minio     testsvc.MinIO
-	identity  *age.X25519Identity
-	public    testsvc.Wiki
-	private   testsvc.Wiki
+	t *testing.T
+	*testsvc.Deployment
+	public  testsvc.Wiki
+	private testsvc.Wiki
 }
 
 func newEnv(t *testing.T, servers int) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), dsn: testsvc.Database(t), bucket: testsvc.Bucket(), minio: testsvc.MinIOServers(t)}
+	e := &env{t: t, Deployment: testsvc.NewDeployment(t, servers)}
 	e.public, e.private = testsvc.PublicWiki(t), testsvc.PrivateWiki(t)
-	if servers > len(e.minio.Endpoints) {
-		t.Fatalf("need %d MinIO servers, have %d", servers, len(e.minio.Endpoints))
-	}
-	e.endpoints = e.minio.Endpoints[:servers]
-	var err error
-	if e.db, err = sql.Open("mysql", e.dsn+"?parseTime=true"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.db.Close() })
-	if e.identity, err = age.GenerateX25519Identity(); err != nil {
-		t.Fatal(err)
-	}
-	secret := func(name, value string) string {
-		p := filepath.Join(e.dir, name)
-		if err := os.WriteFile(p, []byte(value+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	idFile := secret("identity.txt", e.identity.String())
-	cfg := fmt.Sprintf(`datacenter: dc1
-metadata:
-  dsn: %q
-storage:
-  bucket: %s
-  endpoints: [%s]
-  generation: {access_key: %s, secret_key_file: %s}
-  recovery: {access_key: %s, secret_key_file: %s}
-encryption:
-  identity_file: %s
-tmpdir: %s
-logdir: %s
-user_agent: "mediabackups-tests/1.0 (test suite; root@localhost)"
-wikis:
-  - {name: testwiki, api: %q, type: public, user: %s, password_file: %s, web_user: %s, web_password_file: %s}
-  - {name: privatewiki, api: %q, type: private, user: %s, password_file: %s, web_user: %s, web_password_file: %s}
-`, e.dsn, e.bucket, strings.Join(e.endpoints, ", "),
-		e.minio.AccessKey, secret("minio-secret", e.minio.SecretKey), e.minio.AccessKey, secret("minio-secret-r", e.minio.SecretKey),
-		idFile, filepath.Join(e.dir, "tmp"), filepath.Join(e.dir, "log"),
-		e.public.API, e.public.BotUser, secret("bot", e.public.BotPassword), e.public.AdminUser, secret("admin", e.public.AdminPassword),
-		e.private.API, e.private.BotUser, secret("bot", e.private.BotPassword), e.private.AdminUser, secret("admin", e.private.AdminPassword))
-	e.config = filepath.Join(e.dir, "mediabackups.yaml")
-	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.removeBucket)
+	e.WriteConfig("",
+		testsvc.DeployedWiki{Name: "testwiki", Type: "public", Wiki: e.public},
+		testsvc.DeployedWiki{Name: "privatewiki", Type: "private", Wiki: e.private})
 	e.run("schema", "apply")
 	return e
 }
 
 func (e *env) command(args ...string) *exec.Cmd {
-	cmd := exec.Command(binary, append([]string{"--config", e.config}, args...)...)
+	cmd := exec.Command(binary, append([]string{"--config", e.ConfigPath}, args...)...)
 	cmd.Env = append(os.Environ(), "MEDIABACKUPS_CONFIG=")
 	return cmd
 }
@@ -136,67 +80,6 @@ func (e *env) run(args ...string) string {
 		e.t.Fatalf("mediabackups %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
 	return stdout.String()
-}
-
-func (e *env) client(endpoint string) *minio.Client {
-	e.t.Helper()
-	c, err := minio.New(strings.TrimPrefix(endpoint, "http://"), &minio.Options{
-		Creds: credentials.NewStaticV4(e.minio.AccessKey, e.minio.SecretKey, ""),
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return c
-}
-
-func (e *env) removeBucket() {
-	if !strings.HasPrefix(e.bucket, "mbtest-") {
-		panic("refusing to remove bucket " + e.bucket)
-	}
-	ctx := context.Background()
-	for _, ep := range e.minio.Endpoints {
-		c := e.client(ep)
-		if ok, _ := c.BucketExists(ctx, e.bucket); !ok {
-			continue
-		}
-		for o := range c.ListObjects(ctx, e.bucket, minio.ListObjectsOptions{Recursive: true}) {
-			c.RemoveObject(ctx, e.bucket, o.Key, minio.RemoveObjectOptions{})
-		}
-		c.RemoveBucket(ctx, e.bucket)
-	}
-}
-
-// objects lists every object in the test bucket on every MinIO server
-// (also those not in the config), by endpoint.
-func (e *env) objects() map[string][]string {
-	out := map[string][]string{}
-	for _, ep := range e.minio.Endpoints {
-		c := e.client(ep)
-		if ok, _ := c.BucketExists(context.Background(), e.bucket); !ok {
-			continue
-		}
-		for o := range c.ListObjects(context.Background(), e.bucket, minio.ListObjectsOptions{Recursive: true}) {
-			if o.Err != nil {
-				e.t.Fatal(o.Err)
-			}
-			out[ep] = append(out[ep], o.Key)
-		}
-	}
-	return out
-}
-
-func (e *env) get(endpoint, key string) []byte {
-	e.t.Helper()
-	o, err := e.client(endpoint).GetObject(context.Background(), e.bucket, key, minio.GetObjectOptions{})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer o.Close()
-	b, err := io.ReadAll(o)
-	if err != nil {
-		e.t.Fatalf("get %s from %s: %v", key, endpoint, err)
-	}
-	return b
 }
 
 // summary is the part of populate.sh's summary the tests use.
@@ -227,12 +110,12 @@ func readSummary(t *testing.T, w testsvc.Wiki) summary {
 
 type row struct {
 	title, status, backup, sha1, sha256, endpoint, key, uploaded string
-	attempts                                          int
+	attempts                                                     int
 }
 
 func (e *env) rows(wiki string) []row {
 	e.t.Helper()
-	rs, err := e.db.Query(`SELECT f.title, f.production_status, f.backup_status, HEX(f.sha1), COALESCE(HEX(f.sha256), ''),
+	rs, err := e.DB.Query(`SELECT f.title, f.production_status, f.backup_status, HEX(f.sha1), COALESCE(HEX(f.sha256), ''),
 		COALESCE(l.endpoint, ''), COALESCE(b.object_key, ''), f.attempts,
 		DATE_FORMAT(f.upload_date, '%Y-%m-%dT%H:%i:%sZ')
 		FROM files f JOIN wikis w ON w.id = f.wiki_id LEFT JOIN backups b ON b.id = f.backup_id
@@ -273,7 +156,7 @@ func (e *env) checkWiki(wiki string, w testsvc.Wiki, encrypted bool) {
 	if len(rows) != len(want) {
 		t.Errorf("%s: %d versions in the metadata, want %d", wiki, len(rows), len(want))
 	}
-	objects := e.objects()
+	objects := e.Objects()
 	stored := map[string]string{} // key -> endpoint
 	for ep, keys := range objects {
 		for _, k := range keys {
@@ -306,12 +189,12 @@ func (e *env) checkWiki(wiki string, w testsvc.Wiki, encrypted bool) {
 		if r.key != wantKey {
 			t.Errorf("%s: object key %q, want %q", r.title, r.key, wantKey)
 		}
-		shard, err := sharding.Shard(r.sha256, len(e.endpoints))
+		shard, err := sharding.Shard(r.sha256, len(e.Endpoints))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.endpoint != e.endpoints[shard] || stored[r.key] != r.endpoint {
-			t.Errorf("%s: object recorded on %q, stored on %q, shard says %q", r.title, r.endpoint, stored[r.key], e.endpoints[shard])
+		if r.endpoint != e.Endpoints[shard] || stored[r.key] != r.endpoint {
+			t.Errorf("%s: object recorded on %q, stored on %q, shard says %q", r.title, r.endpoint, stored[r.key], e.Endpoints[shard])
 		}
 	}
 	// Every stored object of this wiki belongs to exactly one backedup row.
@@ -331,7 +214,7 @@ func (e *env) checkWiki(wiki string, w testsvc.Wiki, encrypted bool) {
 		if encrypted {
 			key += ".age"
 		}
-		data := e.get(stored[key], key)
+		data := e.Get(stored[key], key)
 		plain := data
 		if encrypted {
 			plain = e.ageDecrypt(data)
@@ -351,7 +234,7 @@ func (e *env) ageDecrypt(data []byte) []byte {
 	if err != nil {
 		testsvc.Need(e.t, "AGE_CLI_MISSING") // skips, or fails under CI
 	}
-	idFile := filepath.Join(e.dir, "identity.txt")
+	idFile := e.IdentityFile
 	cmd := exec.Command(bin, "-d", "-i", idFile)
 	cmd.Stdin = bytes.NewReader(data)
 	var out, stderr bytes.Buffer
@@ -382,7 +265,7 @@ func TestBackupPublicAndPrivateWikis(t *testing.T) {
 	}
 
 	// A second inventory + backup uploads nothing.
-	before := e.objects()
+	before := e.Objects()
 	var inv struct{ Added, Changed int }
 	if err := json.Unmarshal([]byte(e.run("--json", "inventory", "--wiki", "testwiki")), &inv); err != nil {
 		t.Fatal(err)
@@ -397,7 +280,7 @@ func TestBackupPublicAndPrivateWikis(t *testing.T) {
 	if st.Total.Files != 0 {
 		t.Errorf("second backup processed %d files, want 0", st.Total.Files)
 	}
-	after := e.objects()
+	after := e.Objects()
 	for ep := range after {
 		if len(after[ep]) != len(before[ep]) {
 			t.Errorf("%s: %d objects before the second run, %d after", ep, len(before[ep]), len(after[ep]))
@@ -417,12 +300,12 @@ func TestShardingWithOneAndFourServers(t *testing.T) {
 			e.run("backup", "--wiki", "testwiki")
 			e.checkWiki("testwiki", e.public, false)
 			used := 0
-			for ep, keys := range e.objects() {
+			for ep, keys := range e.Objects() {
 				if len(keys) > 0 {
 					used++
 				}
 				found := false
-				for _, c := range e.endpoints {
+				for _, c := range e.Endpoints {
 					found = found || c == ep
 				}
 				if !found {
@@ -498,7 +381,7 @@ func TestKilledWorkerClaimsAreTakenOverAfterTheLease(t *testing.T) {
 	e := newEnv(t, 5)
 	ctx := context.Background()
 	srv, files := slowProduction(t, 4)
-	store, err := metadata.Open(ctx, e.dsn)
+	store, err := metadata.Open(ctx, e.DSN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,7 +413,7 @@ func TestKilledWorkerClaimsAreTakenOverAfterTheLease(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var n int
-		if err := e.db.QueryRow("SELECT COUNT(*) FROM files WHERE backup_status = 'processing'").Scan(&n); err != nil {
+		if err := e.DB.QueryRow("SELECT COUNT(*) FROM files WHERE backup_status = 'processing'").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n == len(files) {
@@ -553,13 +436,13 @@ func TestKilledWorkerClaimsAreTakenOverAfterTheLease(t *testing.T) {
 	if st.Total.Files != 0 {
 		t.Fatalf("a backup during the lease processed %d files, want 0", st.Total.Files)
 	}
-	if len(e.objects()) != 0 {
-		t.Fatalf("objects stored by the killed process: %v", e.objects())
+	if len(e.Objects()) != 0 {
+		t.Fatalf("objects stored by the killed process: %v", e.Objects())
 	}
 	// After the lease, the next run takes them over.
 	for {
 		var live int
-		if err := e.db.QueryRow("SELECT COUNT(*) FROM files WHERE lease_until >= UTC_TIMESTAMP()").Scan(&live); err != nil {
+		if err := e.DB.QueryRow("SELECT COUNT(*) FROM files WHERE lease_until >= UTC_TIMESTAMP()").Scan(&live); err != nil {
 			t.Fatal(err)
 		}
 		if live == 0 {

@@ -100,7 +100,7 @@ func TestBackupFailuresAreRecordedAndRetried(t *testing.T) {
 	srv := httptest.NewServer(p)
 	defer srv.Close()
 
-	store, err := metadata.Open(ctx, e.dsn)
+	store, err := metadata.Open(ctx, e.DSN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestBackupFailuresAreRecordedAndRetried(t *testing.T) {
 	if len(mism) != 1 || mism[0].Title != "Wrong_sha1.bin" || mism[0].ProductionSHA1 != claimedSHA1 {
 		t.Errorf("mismatches = %+v, want Wrong_sha1.bin alone", mism)
 	}
-	left, _ := filepath.Glob(filepath.Join(e.dir, "tmp", "*"))
+	left, _ := filepath.Glob(filepath.Join(e.Dir, "tmp", "*"))
 	if len(left) != 0 {
 		t.Errorf("temporary files left behind: %v", left)
 	}
@@ -181,7 +181,7 @@ func TestBackupFailuresAreRecordedAndRetried(t *testing.T) {
 			t.Errorf("after retry %s is %s, want %s", f.Title, f.BackupStatus, want)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(e.dir, "tmp")); err != nil {
+	if _, err := os.Stat(filepath.Join(e.Dir, "tmp")); err != nil {
 		t.Errorf("tmpdir: %v", err)
 	}
 }

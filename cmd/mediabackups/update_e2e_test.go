@@ -22,7 +22,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -245,7 +244,7 @@ type metaVersion struct {
 
 func (e *env) metaVersions(wiki string) []metaVersion {
 	e.t.Helper()
-	rs, err := e.db.Query(`SELECT f.title, f.production_status, LOWER(HEX(f.sha1)), DATE_FORMAT(f.upload_date, '%Y-%m-%dT%H:%i:%sZ'),
+	rs, err := e.DB.Query(`SELECT f.title, f.production_status, LOWER(HEX(f.sha1)), DATE_FORMAT(f.upload_date, '%Y-%m-%dT%H:%i:%sZ'),
 		f.production_container, f.production_path, COALESCE(f.archive_name, ''), COALESCE(f.storage_key, ''),
 		COALESCE(DATE_FORMAT(f.delete_date, '%Y%m%d%H%i%s'), ''), f.backup_status, COALESCE(LOWER(HEX(f.sha256)), ''),
 		COALESCE(l.endpoint, ''), COALESCE(b.object_key, '')
@@ -305,7 +304,7 @@ func (e *env) checkAgainstProduction(wiki string, w testsvc.Wiki, c mediawiki.Co
 			t.Errorf("%s: %s uploaded %s: backup status %s", wiki, m.Title, m.Uploaded, m.Backup)
 			continue
 		}
-		data := e.get(m.Endpoint, m.ObjectKey)
+		data := e.Get(m.Endpoint, m.ObjectKey)
 		if encrypted {
 			data = e.ageDecrypt(data)
 		}
@@ -325,7 +324,7 @@ func (e *env) checkAgainstProduction(wiki string, w testsvc.Wiki, c mediawiki.Co
 // history returns "field:old>new" of every history row of a wiki with a source starting with "log:".
 func (e *env) logHistory(wiki string) []string {
 	e.t.Helper()
-	rs, err := e.db.Query(`SELECT h.field, COALESCE(h.old_value, ''), COALESCE(h.new_value, '') FROM file_history h
+	rs, err := e.DB.Query(`SELECT h.field, COALESCE(h.old_value, ''), COALESCE(h.new_value, '') FROM file_history h
 		JOIN files f ON f.id = h.file_id JOIN wikis w ON w.id = f.wiki_id WHERE w.name = ? AND h.source LIKE 'log:%' ORDER BY h.id`, wiki)
 	if err != nil {
 		e.t.Fatal(err)
@@ -383,48 +382,20 @@ func newFaultProxy(t *testing.T, api string) *faultProxy {
 }
 
 // writeUpdateConfig replaces the env's config with one naming the given
-// wikis (name → API, type), sharded like Commons.
+// wikis (name → API), of one type, sharded like Commons.
 func (e *env) writeUpdateConfig(w testsvc.Wiki, wikis map[string]string, typ string) {
 	e.t.Helper()
-	secret := func(name, value string) string {
-		p := filepath.Join(e.dir, name)
-		if err := os.WriteFile(p, []byte(value+"\n"), 0o600); err != nil {
-			e.t.Fatal(err)
-		}
-		return p
-	}
-	var lines []string
 	names := make([]string, 0, len(wikis))
 	for n := range wikis {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	var ws []testsvc.DeployedWiki
 	for _, n := range names {
-		lines = append(lines, fmt.Sprintf(`  - {name: %s, api: %q, type: %s, project: wikipedia, lang: commons, public_shards: true, deleted_shards: true,
-     user: %s, password_file: %s, web_user: %s, web_password_file: %s}`, n, wikis[n], typ,
-			w.BotUser, secret("bot", w.BotPassword), w.AdminUser, secret("admin", w.AdminPassword)))
+		ws = append(ws, testsvc.DeployedWiki{Name: n, Type: typ, Wiki: w, API: wikis[n],
+			Extra: "project: wikipedia, lang: commons, public_shards: true, deleted_shards: true"})
 	}
-	cfg := fmt.Sprintf(`datacenter: dc1
-metadata:
-  dsn: %q
-storage:
-  bucket: %s
-  endpoints: [%s]
-  generation: {access_key: %s, secret_key_file: %s}
-  recovery: {access_key: %s, secret_key_file: %s}
-encryption:
-  identity_file: %s
-tmpdir: %s
-logdir: %s
-user_agent: "mediabackups-tests/1.0 (test suite; root@localhost)"
-wikis:
-%s
-`, e.dsn, e.bucket, strings.Join(e.endpoints, ", "), e.minio.AccessKey, secret("minio-secret", e.minio.SecretKey),
-		e.minio.AccessKey, secret("minio-secret-r", e.minio.SecretKey), filepath.Join(e.dir, "identity.txt"),
-		filepath.Join(e.dir, "tmp"), filepath.Join(e.dir, "log"), strings.Join(lines, "\n"))
-	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
-		e.t.Fatal(err)
-	}
+	e.WriteConfig("", ws...)
 }
 
 type updateStats struct {
@@ -523,9 +494,9 @@ func TestUpdateFollowStopsOnSIGTERM(t *testing.T) {
 	defer cancel()
 	for {
 		var n int
-		e.db.QueryRow("SELECT COUNT(*) FROM wiki_cursors").Scan(&n)
+		e.DB.QueryRow("SELECT COUNT(*) FROM wiki_cursors").Scan(&n)
 		var files int
-		e.db.QueryRow("SELECT COUNT(*) FROM files").Scan(&files)
+		e.DB.QueryRow("SELECT COUNT(*) FROM files").Scan(&files)
 		if n == 1 && files >= 40 {
 			break
 		}

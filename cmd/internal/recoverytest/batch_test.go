@@ -34,7 +34,7 @@ func TestDeleteAfterProductionErased(t *testing.T) {
 	e := newEnv(t, wikiConf{"testwiki", "public", w})
 
 	// A file deleted in production after its backup: its old URL is 404.
-	list := filepath.Join(e.dir, "delete-list")
+	list := filepath.Join(e.Dir, "delete-list")
 	os.WriteFile(list, []byte("File:Photo.jpeg\n"), 0o600)
 	maintenance(t, w, "deleteBatch.php", "-u", "Admin", "-r", "recovery test", list)
 	photo := e.versions("f.title = 'Photo.jpeg'")
@@ -61,7 +61,7 @@ func TestDeleteAfterProductionErased(t *testing.T) {
 	if n := strings.Count(log.String(), "Deleted version '"); n != 3 {
 		t.Fatalf("eraseArchivedFile.php deleted %d versions, want 3:\n%s", n, log.String())
 	}
-	logFile := filepath.Join(e.dir, "erase.log")
+	logFile := filepath.Join(e.Dir, "erase.log")
 	os.WriteFile(logFile, []byte(log.String()), 0o600)
 
 	// Query in batch mode first: found 3, none missing.

@@ -6,7 +6,6 @@ package recoverytest
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha1"
 	"database/sql"
 	"encoding/hex"
@@ -19,11 +18,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-
-	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
-
-	"filippo.io/age"
 
 	"github.com/mediabackups/mediabackups/internal/testsvc"
 )
@@ -55,68 +49,21 @@ type wikiConf struct {
 	w         testsvc.Wiki
 }
 
-// env is one test's world: a database, a bucket, a config, an age identity.
+// env is one test's world: its own deployment (database, bucket on three
+// MinIO servers, config, age identity), backed up from the given wikis.
 type env struct {
-	t       *testing.T
-	dir     string
-	config  string
-	logDir  string
-	dsn     string
-	db      *sql.DB
-	bucket  string
-	minio   testsvc.MinIO
-	servers []string
+	t *testing.T
+	*testsvc.Deployment
 }
 
 func newEnv(t *testing.T, wikis ...wikiConf) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), dsn: testsvc.Database(t), bucket: testsvc.Bucket(), minio: testsvc.MinIOServers(t)}
-	e.servers = e.minio.Endpoints[:3]
-	var err error
-	if e.db, err = sql.Open("mysql", e.dsn+"?parseTime=true"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.db.Close() })
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret := func(name, value string) string {
-		p := filepath.Join(e.dir, name)
-		if err := os.WriteFile(p, []byte(value+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	e.logDir = filepath.Join(e.dir, "log")
-	var ws strings.Builder
+	e := &env{t: t, Deployment: testsvc.NewDeployment(t, 3)}
+	var ws []testsvc.DeployedWiki
 	for _, w := range wikis {
-		fmt.Fprintf(&ws, "  - {name: %s, api: %q, type: %s, user: %s, password_file: %s, web_user: %s, web_password_file: %s}\n",
-			w.name, w.w.API, w.typ, w.w.BotUser, secret("bot", w.w.BotPassword), w.w.AdminUser, secret("admin", w.w.AdminPassword))
+		ws = append(ws, testsvc.DeployedWiki{Name: w.name, Type: w.typ, Wiki: w.w})
 	}
-	cfg := fmt.Sprintf(`datacenter: dc1
-metadata:
-  dsn: %q
-storage:
-  bucket: %s
-  endpoints: [%s]
-  generation: {access_key: %s, secret_key_file: %s}
-  recovery: {access_key: %s, secret_key_file: %s}
-encryption:
-  identity_file: %s
-tmpdir: %s
-logdir: %s
-user_agent: "mediabackups-tests/1.0 (recovery tests; root@localhost)"
-default_wiki: testwiki
-wikis:
-%s`, e.dsn, e.bucket, strings.Join(e.servers, ", "),
-		e.minio.AccessKey, secret("minio-rw", e.minio.SecretKey), e.minio.AccessKey, secret("minio-recovery", e.minio.SecretKey),
-		secret("identity.txt", id.String()), filepath.Join(e.dir, "tmp"), e.logDir, ws.String())
-	e.config = filepath.Join(e.dir, "mediabackups.yaml")
-	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.removeBucket)
+	e.WriteConfig("default_wiki: testwiki\n", ws...)
 	e.mustRun("mediabackups", "schema", "apply")
 	for _, w := range wikis {
 		e.mustRun("mediabackups", "inventory", "--wiki", w.name)
@@ -136,9 +83,9 @@ func (r result) String() string {
 }
 
 func (e *env) command(bin string, args ...string) *exec.Cmd {
-	cmd := exec.Command(bins[bin], append([]string{"--config", e.config}, args...)...)
+	cmd := exec.Command(bins[bin], append([]string{"--config", e.ConfigPath}, args...)...)
 	cmd.Env = append(os.Environ(), "MEDIABACKUPS_CONFIG=")
-	cmd.Dir = e.dir
+	cmd.Dir = e.Dir
 	return cmd
 }
 
@@ -169,48 +116,13 @@ func (e *env) mustRun(bin string, args ...string) result {
 	return r
 }
 
-func (e *env) client(endpoint string) *minio.Client {
-	e.t.Helper()
-	c, err := minio.New(strings.TrimPrefix(endpoint, "http://"), &minio.Options{
-		Creds: credentials.NewStaticV4(e.minio.AccessKey, e.minio.SecretKey, ""),
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return c
-}
-
-func (e *env) removeBucket() {
-	if !strings.HasPrefix(e.bucket, "mbtest-") {
-		panic("refusing to remove bucket " + e.bucket)
-	}
-	ctx := context.Background()
-	for _, ep := range e.servers {
-		c := e.client(ep)
-		if ok, _ := c.BucketExists(ctx, e.bucket); !ok {
-			continue
-		}
-		for o := range c.ListObjects(ctx, e.bucket, minio.ListObjectsOptions{Recursive: true}) {
-			c.RemoveObject(ctx, e.bucket, o.Key, minio.RemoveObjectOptions{})
-		}
-		c.RemoveBucket(ctx, e.bucket)
-	}
-}
-
 // objects returns every "endpoint key" stored in the test bucket, sorted.
 func (e *env) objects() []string {
 	e.t.Helper()
 	var out []string
-	for _, ep := range e.servers {
-		c := e.client(ep)
-		if ok, _ := c.BucketExists(context.Background(), e.bucket); !ok {
-			continue
-		}
-		for o := range c.ListObjects(context.Background(), e.bucket, minio.ListObjectsOptions{Recursive: true}) {
-			if o.Err != nil {
-				e.t.Fatal(o.Err)
-			}
-			out = append(out, ep+" "+o.Key)
+	for ep, keys := range e.Objects() {
+		for _, k := range keys {
+			out = append(out, ep+" "+k)
 		}
 	}
 	sort.Strings(out)
@@ -220,7 +132,7 @@ func (e *env) objects() []string {
 // dbState is a checksum of the tables a recovery tool could change.
 func (e *env) dbState() string {
 	e.t.Helper()
-	rows, err := e.db.Query("CHECKSUM TABLE files, backups, file_history")
+	rows, err := e.DB.Query("CHECKSUM TABLE files, backups, file_history")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -246,7 +158,7 @@ type version struct {
 
 func (e *env) versions(where string, args ...any) []version {
 	e.t.Helper()
-	rows, err := e.db.Query(`SELECT f.id, w.name, f.title, f.production_status, LOWER(HEX(f.sha1)), LOWER(COALESCE(HEX(f.sha256), '')),
+	rows, err := e.DB.Query(`SELECT f.id, w.name, f.title, f.production_status, LOWER(HEX(f.sha1)), LOWER(COALESCE(HEX(f.sha256), '')),
 		COALESCE(l.endpoint, ''), COALESCE(b.object_key, ''), DATE_FORMAT(f.upload_date, '%Y%m%d%H%i%s')
 		FROM files f JOIN wikis w ON w.id = f.wiki_id LEFT JOIN backups b ON b.id = f.backup_id
 		LEFT JOIN locations l ON l.id = b.location_id WHERE `+where+` ORDER BY f.id`, args...)

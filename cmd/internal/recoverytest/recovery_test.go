@@ -79,7 +79,7 @@ func TestRecoveryTools(t *testing.T) {
 				t.Errorf("text output lacks %q:\n%s", field, r.stdout)
 			}
 		}
-		if b, err := os.ReadFile(filepath.Join(e.logDir, "query.log")); err != nil || !strings.Contains(string(b), "Deleted_copy.png") {
+		if b, err := os.ReadFile(filepath.Join(e.LogDir, "query.log")); err != nil || !strings.Contains(string(b), "Deleted_copy.png") {
 			t.Errorf("query.log does not record the session: %v", err)
 		}
 	})
@@ -179,7 +179,7 @@ func TestRecoveryTools(t *testing.T) {
 			"Wow!Amazing.png":                "f6acdd72afe01d29332a00df841f15feb98f1fa1",
 			"20250102090000!Wow!Amazing.png": "2124fdb9b84a6667f0cb76400eed2615213af9b0",
 		}, privBytes)
-		if b, err := os.ReadFile(filepath.Join(e.logDir, "recovery.log")); err != nil || !strings.Contains(string(b), "2 out of 2 files were successfully written") {
+		if b, err := os.ReadFile(filepath.Join(e.LogDir, "recovery.log")); err != nil || !strings.Contains(string(b), "2 out of 2 files were successfully written") {
 			t.Errorf("recovery.log: %v", err)
 		}
 	})
@@ -214,7 +214,7 @@ func TestRecoveryTools(t *testing.T) {
 
 	t.Run("hostile titles stay inside the target", func(t *testing.T) {
 		for i, title := range []string{"../../escaped.png", "/tmp/abs-escaped.png", "a\x01b\x1b[31m.png", "..", "sub/dir/x.png"} {
-			if _, err := e.db.Exec(`INSERT INTO files (wiki_id, title, production_container, production_path, sha1, sha256, size, mime,
+			if _, err := e.DB.Exec(`INSERT INTO files (wiki_id, title, production_container, production_path, sha1, sha256, size, mime,
 				production_status, upload_date, backup_status, backup_id, backup_date, created_at, updated_at)
 				SELECT wiki_id, ?, production_container, production_path, sha1, sha256, size, mime, 'deleted', ?, backup_status,
 				backup_id, backup_date, created_at, updated_at FROM files WHERE title = 'Simple.png' AND wiki_id = (SELECT id FROM wikis WHERE name = 'testwiki')`,
@@ -242,7 +242,7 @@ func TestRecoveryTools(t *testing.T) {
 		if entries, _ := os.ReadDir(filepath.Join(parent, "a")); len(entries) != 1 {
 			t.Errorf("the target's parent holds %d entries, want only the target", len(entries))
 		}
-		e.db.Exec(`DELETE FROM files WHERE upload_date >= '2030-01-01'`)
+		e.DB.Exec(`DELETE FROM files WHERE upload_date >= '2030-01-01'`)
 	})
 
 	t.Run("delete dry run changes nothing", func(t *testing.T) {
@@ -334,7 +334,7 @@ func TestRecoveryTools(t *testing.T) {
 			}
 		}
 		var hist int
-		e.db.QueryRow(`SELECT COUNT(*) FROM file_history WHERE source = 'recovery:delete'`).Scan(&hist)
+		e.DB.QueryRow(`SELECT COUNT(*) FROM file_history WHERE source = 'recovery:delete'`).Scan(&hist)
 		if hist == 0 {
 			t.Error("no history rows from recovery:delete")
 		}
@@ -347,7 +347,7 @@ func TestRecoveryTools(t *testing.T) {
 		if r.code != 3 || !strings.Contains(r.stdout, "0 out of 2 files were successfully written") || !strings.Contains(r.stderr, "step=locate") {
 			t.Errorf("restore of hard-deleted versions: %s", r)
 		}
-		if b, err := os.ReadFile(filepath.Join(e.logDir, "deletion.log")); err != nil || !strings.Contains(string(b), "removed object") {
+		if b, err := os.ReadFile(filepath.Join(e.LogDir, "deletion.log")); err != nil || !strings.Contains(string(b), "removed object") {
 			t.Errorf("deletion.log: %v", err)
 		}
 	})
