@@ -47,30 +47,14 @@ nothing already known and records each changed field in the history.`,
 
 func inventoryRun(ctx context.Context, opts *InventoryOptions) error {
 	f := opts.F
-	c, err := f.Config()
+	w, err := f.openWiki(ctx, opts.Wiki)
 	if err != nil {
 		return err
 	}
-	w, err := c.Wiki(opts.Wiki)
-	if err != nil {
-		return withCode(ExitUsage, err)
-	}
-	client, err := f.wikiClient(w)
-	if err != nil {
-		return err
-	}
-	s, err := f.openStore(ctx, true)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	wikiID, err := s.EnsureWiki(ctx, w.Name, w.Type)
-	if err != nil {
-		return err
-	}
-	st, err := inventory.Run(ctx, client, s, inventory.Options{
-		WikiID:     wikiID,
-		Containers: containers(w),
+	defer w.Close()
+	st, err := inventory.Run(ctx, w.Client, w.Store, inventory.Options{
+		WikiID:     w.ID,
+		Containers: containers(w.Wiki),
 		Deleted:    !opts.NoDeleted && w.User != "",
 		Progress: func(st inventory.Stats) {
 			if !f.JSON {

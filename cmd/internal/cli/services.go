@@ -169,3 +169,42 @@ func hostname() string {
 	}
 	return h
 }
+
+// openedWiki is a configured wiki with its API client and the metadata
+// store, registered in the metadata. Close closes the store.
+type openedWiki struct {
+	config.Wiki
+	Client *mediawiki.Client
+	Store  *metadata.Store
+	ID     int64
+}
+
+func (o *openedWiki) Close() error { return o.Store.Close() }
+
+// openWiki looks up the configured wiki called name (an unknown one is a
+// usage error), builds its API client, opens the metadata store and
+// registers the wiki there.
+func (f *Factory) openWiki(ctx context.Context, name string) (*openedWiki, error) {
+	c, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	w, err := c.Wiki(name)
+	if err != nil {
+		return nil, withCode(ExitUsage, err)
+	}
+	client, err := f.wikiClient(w)
+	if err != nil {
+		return nil, err
+	}
+	s, err := f.openStore(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.EnsureWiki(ctx, w.Name, w.Type)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return &openedWiki{Wiki: w, Client: client, Store: s, ID: id}, nil
+}

@@ -69,30 +69,14 @@ the event being applied. Run 'mediabackups backup' to back up what it added.`,
 
 func updateRun(ctx context.Context, opts *UpdateOptions) error {
 	f := opts.F
-	c, err := f.Config()
+	w, err := f.openWiki(ctx, opts.Wiki)
 	if err != nil {
 		return err
 	}
-	w, err := c.Wiki(opts.Wiki)
-	if err != nil {
-		return withCode(ExitUsage, err)
-	}
-	client, err := f.wikiClient(w)
-	if err != nil {
-		return err
-	}
-	s, err := f.openStore(ctx, true)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	wikiID, err := s.EnsureWiki(ctx, w.Name, w.Type)
-	if err != nil {
-		return err
-	}
+	defer w.Close()
 	uo := update.Options{
-		WikiID:     wikiID,
-		Containers: containers(w),
+		WikiID:     w.ID,
+		Containers: containers(w.Wiki),
 		Deleted:    w.User != "",
 		Logger:     f.Logger(),
 	}
@@ -101,9 +85,9 @@ func updateRun(ctx context.Context, opts *UpdateOptions) error {
 	}
 	var st update.Stats
 	if opts.Follow {
-		st, err = update.Follow(ctx, client, s, uo, opts.Interval)
+		st, err = update.Follow(ctx, w.Client, w.Store, uo, opts.Interval)
 	} else {
-		st, err = update.Run(ctx, client, s, uo)
+		st, err = update.Run(ctx, w.Client, w.Store, uo)
 	}
 	if err != nil {
 		return fmt.Errorf("update of %s (the events applied so far are recorded; run it again): %w", w.Name, err)
