@@ -69,6 +69,10 @@ type Deleter struct {
 	// HTTP requests production URLs; its Timeout bounds each request
 	// (DefaultCheckTimeout when zero). Nil: a client with that timeout.
 	HTTP *http.Client
+	// Probe, when set, replaces HTTP: it requests a file's production URL
+	// (with the wiki's own session, for private wikis) and returns the
+	// status production answered.
+	Probe func(ctx context.Context, f metadata.File) (int, error)
 	// DryRun performs every check and reports what would happen, changing nothing.
 	DryRun bool
 	// DeleteShared removes an object even when versions that are not being
@@ -101,13 +105,21 @@ func (d *Deleter) CheckProduction(ctx context.Context, files []metadata.File) er
 			continue
 		}
 		s := Served{File: f, URL: f.SourceURL}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.SourceURL, nil)
-		if err == nil {
-			var resp *http.Response
-			if resp, err = c.Do(req); err == nil {
-				io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-				resp.Body.Close()
-				s.Status = resp.StatusCode
+		var err error
+		if d.Probe != nil {
+			pctx, cancel := context.WithTimeout(ctx, c.Timeout)
+			s.Status, err = d.Probe(pctx, f)
+			cancel()
+		} else {
+			var req *http.Request
+			req, err = http.NewRequestWithContext(ctx, http.MethodGet, f.SourceURL, nil)
+			if err == nil {
+				var resp *http.Response
+				if resp, err = c.Do(req); err == nil {
+					io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+					resp.Body.Close()
+					s.Status = resp.StatusCode
+				}
 			}
 		}
 		s.Err = err

@@ -10,6 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mediabackups/mediabackups/config"
+	"github.com/mediabackups/mediabackups/mediawiki"
+	"github.com/mediabackups/mediabackups/metadata"
 	"github.com/mediabackups/mediabackups/restore"
 )
 
@@ -118,6 +121,7 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 		},
 		Store:        s.store,
 		HTTP:         &http.Client{Timeout: opts.Timeout},
+		Probe:        f.productionProbe(s.cfg, opts.Timeout),
 		DryRun:       !opts.Execute,
 		DeleteShared: opts.DeleteShared,
 		Log:          s.log,
@@ -209,4 +213,48 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 		return withCode(ExitPartial, batchMissing(batch))
 	}
 	return nil
+}
+
+// productionProbe returns how the production check asks about a file.
+// Public wikis: its URL is requested anonymously, like any reader would,
+// and must answer 404. Other wikis: img_auth.php answers 403 to a missing
+// file even when logged in (MediaWiki does not reveal what exists), so the
+// wiki's API is asked instead, with the wiki's session: a version still
+// listed (same upload time and sha1) counts as served (200), one no longer
+// listed as gone (404).
+func (f *Factory) productionProbe(c *config.Config, timeout time.Duration) func(context.Context, metadata.File) (int, error) {
+	clients := map[string]*mediawiki.Client{}
+	anonymous := &http.Client{Timeout: timeout}
+	return func(ctx context.Context, file metadata.File) (int, error) {
+		w, err := c.Wiki(file.Wiki)
+		if err != nil || w.Type == config.TypePublic {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, file.SourceURL, nil)
+			if err != nil {
+				return 0, err
+			}
+			resp, err := anonymous.Do(req)
+			if err != nil {
+				return 0, err
+			}
+			resp.Body.Close()
+			return resp.StatusCode, nil
+		}
+		cl, ok := clients[w.Name]
+		if !ok {
+			if cl, err = f.wikiClient(w); err != nil {
+				return 0, err
+			}
+			clients[w.Name] = cl
+		}
+		versions, err := cl.Versions(ctx, []string{file.Title})
+		if err != nil {
+			return 0, fmt.Errorf("ask the API of %s about %s: %w", w.Name, file.Title, err)
+		}
+		for _, v := range versions[file.Title] {
+			if v.SHA1 == file.SHA1 && v.Timestamp.Equal(file.UploadDate) {
+				return http.StatusOK, nil
+			}
+		}
+		return http.StatusNotFound, nil
+	}
 }

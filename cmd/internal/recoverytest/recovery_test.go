@@ -270,6 +270,25 @@ func TestRecoveryTools(t *testing.T) {
 		}
 	})
 
+	t.Run("private wiki: production is checked with the wiki's own session", func(t *testing.T) {
+		// Its current files answer 200 to the logged-in backup account: refused.
+		r := e.run("delete-media-file", "--wiki", "privatewiki", "--execute", "--yes", "--title", "Simple.png")
+		if r.code != 6 || !strings.Contains(r.stderr, "answered 200, want 404") {
+			t.Errorf("delete of a served private file: %s\nwant exit 6 after a logged-in 200", r)
+		}
+		// A file gone from production: img_auth.php would answer 403 even to
+		// the logged-in account; the API, asked with its session, says it is
+		// no longer there.
+		if _, err := e.DB.Exec(`UPDATE files f JOIN wikis w ON w.id = f.wiki_id SET f.title = 'Document_gone.pdf'
+			WHERE w.name = 'privatewiki' AND f.title = 'Document.pdf'`); err != nil {
+			t.Fatal(err)
+		}
+		r = e.run("delete-media-file", "--wiki", "privatewiki", "--title", "Document_gone.pdf")
+		if r.code != 0 || !strings.Contains(r.stderr, "status=404") {
+			t.Errorf("dry-run delete of a private file gone from production: %s\nwant the check to pass on a logged-in 404", r)
+		}
+	})
+
 	t.Run("delete keeps content shared with versions not deleted", func(t *testing.T) {
 		objects := e.objects()
 		r := e.run("delete-media-file", "--execute", "--yes", "--title", "Deleted_copy.png")
