@@ -129,7 +129,7 @@ func GenerateCorpus(ctx context.Context, dir string, classes []Class, seed uint6
 			binary.LittleEndian.PutUint64(s[0:], seed)
 			binary.LittleEndian.PutUint64(s[8:], uint64(ci))
 			binary.LittleEndian.PutUint64(s[16:], uint64(i))
-			sum, err := writeRandom(filepath.Join(dir, filepath.FromSlash(rel)), cl.Size, s)
+			sum, err := writeRandom(ctx, filepath.Join(dir, filepath.FromSlash(rel)), cl.Size, s)
 			if err != nil {
 				return nil, fmt.Errorf("generate corpus: %w", err)
 			}
@@ -183,14 +183,14 @@ func loadCorpus(dir string) (*loaded, error) {
 
 // writeRandom writes size bytes of the ChaCha8 stream of seed to path and
 // returns their sha1.
-func writeRandom(path string, size int64, seed [32]byte) (string, error) {
+func writeRandom(ctx context.Context, path string, size int64, seed [32]byte) (string, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return "", err
 	}
 	h := sha1.New()
 	w := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
-	_, err = io.CopyN(w, rand.NewChaCha8(seed), size)
+	_, err = io.CopyN(w, ctxReader{ctx, rand.NewChaCha8(seed)}, size)
 	if err == nil {
 		err = w.Flush()
 	}
@@ -201,4 +201,18 @@ func writeRandom(path string, size int64, seed [32]byte) (string, error) {
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ctxReader stops reading once ctx is done, so a multi-GiB file does not
+// outlive an interrupt.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

@@ -187,9 +187,16 @@ func MetadataScale(ctx context.Context, o ScaleOptions) (_ *ScaleReport, err err
 	db := st.DB()
 	// Half the versions backed up, with a sha256, so that both the claim and
 	// the sha256 search see a realistic mix.
-	if _, err := db.ExecContext(ctx, `UPDATE files SET backup_status = 'backedup', sha256 = UNHEX(SHA2(sha1, 256))
-		WHERE wiki_id = ? AND id % 2 = 0`, wikiID); err != nil {
+	// In chunks: one 5 M-row transaction at 10 M rows would strain the undo log.
+	var maxID int64
+	if err := db.QueryRowContext(ctx, "SELECT IFNULL(MAX(id), 0) FROM files").Scan(&maxID); err != nil {
 		return nil, fmt.Errorf("mark half backed up: %w", err)
+	}
+	for lo := int64(0); lo <= maxID; lo += 100_000 {
+		if _, err := db.ExecContext(ctx, `UPDATE files SET backup_status = 'backedup', sha256 = UNHEX(SHA2(sha1, 256))
+			WHERE wiki_id = ? AND id > ? AND id <= ? AND id % 2 = 0`, wikiID, lo, lo+100_000); err != nil {
+			return nil, fmt.Errorf("mark half backed up: %w", err)
+		}
 	}
 	if _, err := db.ExecContext(ctx, "ANALYZE TABLE files"); err != nil {
 		return nil, fmt.Errorf("analyze files: %w", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 )
 
 // WriteJSON writes the report as indented JSON.
@@ -17,8 +18,8 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // WriteTable writes the report as aligned text tables (Markdown pipes, so
 // it pastes into the README as is).
 func (r *Report) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "host %s, %d CPUs, %d workers\n\n", r.Host, r.CPUs, r.Workers)
 	if len(r.Rows) > 0 {
+		fmt.Fprintf(w, "host %s, %d CPUs, %d workers, %s\n\n", r.Host, r.CPUs, r.Workers, r.Started.Format(time.RFC3339))
 		tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 		fmt.Fprintln(tw, "| class\t| wiki\t| op\t| files\t| files/s\t| MB/s\t| peak RSS MiB\t| CPU s\t| ratio\t|")
 		fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
@@ -43,7 +44,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 	}
 	if r.Metadata != nil {
-		fmt.Fprintln(w)
+		if len(r.Rows) > 0 {
+			fmt.Fprintln(w)
+		}
 		return r.Metadata.WriteTable(w)
 	}
 	return nil

@@ -103,6 +103,13 @@ func Run(ctx context.Context, o Options) (_ *Report, err error) {
 	if o.Binary == "" {
 		return nil, fmt.Errorf("bench: no mediabackups binary to run")
 	}
+	names := map[string]bool{}
+	for _, c := range o.Classes {
+		if names[c.Name()] {
+			return nil, fmt.Errorf("bench: size class %s is given twice", c.Name())
+		}
+		names[c.Name()] = true
+	}
 	if o.Dir == "" {
 		if o.Dir, err = os.MkdirTemp("", "mbbench-"); err != nil {
 			return nil, fmt.Errorf("bench: %w", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -80,7 +81,7 @@ Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
 --dir, and the servers receive it three times (raw, public, private).`,
 		Example: `  source /tmp/mediabackups-test/env
   mediabackups bench                                  # the README's Performance table
-  mediabackups bench --huge --class 1x4GiB --no-meta  # only the 4 GiB file
+  mediabackups bench --class 1x4GiB --no-meta         # only the 4 GiB file
   mediabackups bench --meta-only --meta-rows 10000000 # metadata at 10 M rows
   mediabackups bench --json > bench.json`,
 		Args: cobra.NoArgs,
@@ -156,7 +157,7 @@ func benchRun(ctx context.Context, opts *BenchOptions) error {
 	if len(classes) == 0 {
 		classes = append(classes, bench.DefaultClasses...)
 	}
-	if opts.Huge {
+	if opts.Huge && !slices.Contains(classes, bench.HugeClass) {
 		classes = append(classes, bench.HugeClass)
 	}
 	svc := bench.Services{DSN: opts.DSN, Endpoints: opts.Endpoints, Creds: storage.Credentials{AccessKey: opts.AccessKey, SecretKey: opts.SecretKey}}
