@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 )
 
@@ -21,8 +22,13 @@ const benchUploadDate = "20250101000000"
 // that every file was written. The restore itself verifies each file's
 // sha256 and sha1.
 func restoreClass(ctx context.Context, o Options, w *world, wiki, dir string, files []CorpusFile) (*restored, error) {
-	m, err := runChild(ctx, o.Binary, "--config", w.config, "restore", "--wiki", wiki, "--upload-date", benchUploadDate,
-		"--target", dir, "--parallel", strconv.Itoa(o.Workers), "--yes", "--logdir", w.dir)
+	args := []string{"--config", w.config, "restore", "--wiki", wiki, "--upload-date", benchUploadDate,
+		"--target", dir, "--parallel", strconv.Itoa(o.Workers), "--yes", "--logdir", w.dir}
+	if o.ProfileDir != "" {
+		args = append(args, "--cpuprofile", filepath.Join(o.ProfileDir, "restore-"+wiki+".cpu.pprof"),
+			"--memprofile", filepath.Join(o.ProfileDir, "restore-"+wiki+".heap.pprof"))
+	}
+	m, err := runChild(ctx, o.Binary, args...)
 	if err != nil {
 		return nil, err
 	}

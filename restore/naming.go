@@ -1,10 +1,6 @@
 package restore
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -61,25 +57,4 @@ func SafeName(name string) string {
 		s = s[:cut]
 	}
 	return s
-}
-
-// reserveName creates an empty file named want inside root, or want with
-// "~" appended as many times as needed to find a name not taken, and
-// returns the name. It never replaces an existing file (O_EXCL). The
-// restore engine reserves names in the order of its matches, before the
-// downloads run in parallel, so that names do not depend on timing; the
-// finished file then replaces its own reservation.
-func reserveName(root *os.Root, want string) (string, error) {
-	name := want
-	for range 1000 {
-		f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err == nil {
-			return name, f.Close()
-		}
-		if !errors.Is(err, fs.ErrExist) {
-			return "", fmt.Errorf("name %s: %w", name, err)
-		}
-		name += "~"
-	}
-	return "", fmt.Errorf("name %s: 1000 names with ~ are all taken", want)
 }

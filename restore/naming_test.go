@@ -77,9 +77,17 @@ func TestReserveNameAppendsTildes(t *testing.T) {
 	if err := root.WriteFile("A.png", []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "L.png")); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := openTarget(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
 	var got []string
 	for range 3 {
-		name, err := reserveName(root, "A.png")
+		name, err := tg.reserve("A.png")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,14 +96,40 @@ func TestReserveNameAppendsTildes(t *testing.T) {
 	if strings.Join(got, " ") != "A.png~ A.png~~ A.png~~~" {
 		t.Fatalf("names = %v", got)
 	}
+	// A link counts as taken, and is never followed.
+	if name, err := tg.reserve("L.png"); err != nil || name != "L.png~" {
+		t.Errorf("reserve(L.png) = %q, %v; want L.png~", name, err)
+	}
+	if _, err := tg.create("L.png", 0o644); err == nil {
+		t.Error("create followed or replaced a symlink")
+	}
+	// Publishing never replaces: a name taken meanwhile gets one more ~.
+	f, err := tg.create(".tmp", 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("new")
+	f.Close()
+	if name, err := tg.publish(".tmp", "A.png"); err != nil || name != "A.png~~~~" {
+		t.Errorf("publish over a taken name = %q, %v; want A.png~~~~", name, err)
+	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "A.png")); string(b) != "old" {
 		t.Errorf("the existing file was replaced: %q", b)
 	}
-	// A name that would leave the root is refused by os.Root itself.
-	if _, err := reserveName(root, "../escape"); err == nil {
-		t.Error("reserveName(../escape) succeeded")
+	if _, err := os.Stat(filepath.Join(dir, ".tmp")); !os.IsNotExist(err) {
+		t.Errorf("the temporary name is still there: %v", err)
+	}
+	// A name that would leave the directory is refused.
+	for _, bad := range []string{"../escape", "a/b", "..", ".", ""} {
+		if _, err := tg.reserve(bad); err == nil {
+			t.Errorf("reserve(%q) succeeded", bad)
+		}
+		if f, err := tg.create(bad, 0o644); err == nil {
+			f.Close()
+			t.Errorf("create(%q) succeeded", bad)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "escape")); err == nil {
-		t.Error("a file was written outside the root")
+		t.Error("a file was written outside the target")
 	}
 }

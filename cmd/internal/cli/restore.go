@@ -65,6 +65,7 @@ Exit codes: 0 all written, 3 some failed, 4 nothing matched, 5 aborted,
 	cmd.Flags().StringVar(&opts.Target, "target", ".", "directory to write the files into (created if missing)")
 	cmd.Flags().IntVar(&opts.Parallel, "parallel", 4, "files restored at once")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal)")
+	addProfileFlags(cmd)
 	return cmd
 }
 
