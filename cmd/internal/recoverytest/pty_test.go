@@ -125,6 +125,60 @@ func TestInteractiveSessions(t *testing.T) {
 		}
 	})
 
+	t.Run("query: each of the eight methods, each with a bad value asked again", func(t *testing.T) {
+		// inventory knows no delete dates (the log does): give one version one.
+		if _, err := e.DB.Exec(`UPDATE files SET delete_date = '2025-01-05 09:00:00' WHERE title = 'To_be_deleted.png'`); err != nil {
+			t.Fatal(err)
+		}
+		simple := e.versions("f.title = 'Simple.png'")[0]
+		for i, tc := range []struct {
+			method      string
+			answers     []string // after the method: bad value first, then good ones
+			prompt, bad string   // the value prompt, and what the refusal says
+			want        string   // a title among the matches
+		}{
+			{"title", []string{"\r", "File:Simple.png"}, "Title", "title is empty", "Simple.png"},
+			{"sha1 hex", []string{"ebd86f06d1c6b7dfe02a6e4a5dfc11dfcdf9d45z", simple.sha1}, "sha1 (hex)", "not hexadecimal", "Simple.png"},
+			{"sha1 base 36", []string{"notbase36!", "rjrzta2uecby71eo37q33rfc4bdtzyv"}, "sha1 (base 36)", "not a sha1 in base 36", "Simple.png"},
+			{"container and path", []string{"wikipedia-test-local-public", "   ", "2/2e/Simple.png"}, "Full path in the container", "path is empty", "Simple.png"},
+			{"sha256", []string{simple.sha256 + "0", simple.sha256}, "sha256 (hex)", "", "Simple.png"},
+			{"upload date", []string{"2025-13-01 10:00:00", "2025-01-01 10:00:00"}, "Upload date", "", "Simple.png"},
+			{"archive date", []string{"yesterday", "20250102090000"}, "Archive date", "", "Wow!Amazing.png"},
+			{"delete date", []string{"2025-01-05", "2025-01-05 09:00:00"}, "Delete date", "", "To_be_deleted.png"},
+		} {
+			t.Run(tc.method, func(t *testing.T) {
+				c := e.console("query-media-file")
+				c.expect("Wiki")
+				c.send("\r")
+				c.expect("Search by")
+				c.send(strings.Repeat(down, i) + "\r")
+				answers := tc.answers
+				if tc.method == "container and path" {
+					c.expect("Production container")
+					c.send(answers[0] + "\r")
+					answers = answers[1:]
+				}
+				c.expect(tc.prompt)
+				c.send(strings.TrimSuffix(answers[0], "\r") + "\r")
+				c.expect("✗")
+				c.expect(tc.bad)
+				c.expect(tc.prompt)
+				c.send(answers[1] + "\r")
+				c.expect("match 1 of")
+				c.expect("query done")
+				if code := c.wait(); code != 0 {
+					t.Fatalf("exit %d", code)
+				}
+				c.mu.Lock()
+				out := c.buf.String()
+				c.mu.Unlock()
+				if !strings.Contains(out, "title:                "+tc.want) {
+					t.Errorf("the matches do not include %s:\n%s", tc.want, out)
+				}
+			})
+		}
+	})
+
 	t.Run("restore: title, y", func(t *testing.T) {
 		dir := t.TempDir()
 		c := e.console("restore-media-file", "--target", dir)
