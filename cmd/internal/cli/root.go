@@ -109,18 +109,8 @@ A typical first run against a new database:
 
 The configuration is read from --config, else $` + config.EnvPath + `, else
 ` + config.DefaultPath + `.`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&f.ConfigPath, "config", "", "configuration file (default $"+config.EnvPath+" or "+config.DefaultPath+")")
-	root.PersistentFlags().BoolVar(&f.JSON, "json", false, "print results as JSON (for scripts)")
-	root.PersistentFlags().BoolVarP(&f.Verbose, "verbose", "v", false, "log more")
-	root.SetIn(f.IO.In)
-	root.SetOut(f.IO.Out)
-	root.SetErr(f.IO.ErrOut)
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return withCode(ExitUsage, fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath()))
-	})
+	addGlobalFlags(f, root)
 	root.AddCommand(
 		newSchemaCmd(f, nil),
 		newInventoryCmd(f, nil),
@@ -139,12 +129,33 @@ The configuration is read from --config, else $` + config.EnvPath + `, else
 // SIGTERM cancel the context: commands finish or roll back the current step
 // and return ExitCancelled.
 func Main(args []string, in io.Reader, out, errOut io.Writer) ExitCode {
+	f := &Factory{IO: IO{In: in, Out: out, ErrOut: errOut}}
+	return execute(f, NewRootCmd(f), "mediabackups", args)
+}
+
+// addGlobalFlags adds the flags every command line has, and the usage
+// error handling, to cmd (the root of the command tree).
+func addGlobalFlags(f *Factory, cmd *cobra.Command) {
+	cmd.PersistentFlags().StringVar(&f.ConfigPath, "config", "", "configuration file (default $"+config.EnvPath+" or "+config.DefaultPath+")")
+	cmd.PersistentFlags().BoolVar(&f.JSON, "json", false, "print results as JSON (for scripts)")
+	cmd.PersistentFlags().BoolVarP(&f.Verbose, "verbose", "v", false, "log more")
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	cmd.SetIn(f.IO.In)
+	cmd.SetOut(f.IO.Out)
+	cmd.SetErr(f.IO.ErrOut)
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return withCode(ExitUsage, fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath()))
+	})
+}
+
+// execute runs cmd with args under a context that SIGINT and SIGTERM
+// cancel, reports an error as name's (and as JSON with --json), and maps it
+// to its exit code.
+func execute(f *Factory, cmd *cobra.Command, name string, args []string) ExitCode {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	f := &Factory{IO: IO{In: in, Out: out, ErrOut: errOut}}
-	root := NewRootCmd(f)
-	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
 	}
@@ -157,11 +168,11 @@ func Main(args []string, in io.Reader, out, errOut io.Writer) ExitCode {
 		code = ExitCancelled
 	}
 	if code == ExitCancelled {
-		fmt.Fprintln(errOut, "mediabackups: interrupted; the work done so far is recorded")
+		fmt.Fprintf(f.IO.ErrOut, "%s: interrupted; the work done so far is recorded\n", name)
 	}
 	if f.JSON {
-		json.NewEncoder(out).Encode(map[string]any{"error": err.Error(), "exit_code": code})
+		json.NewEncoder(f.IO.Out).Encode(map[string]any{"error": err.Error(), "exit_code": code})
 	}
-	fmt.Fprintf(errOut, "mediabackups: %v\n", err)
+	fmt.Fprintf(f.IO.ErrOut, "%s: %v\n", name, err)
 	return code
 }
