@@ -35,6 +35,7 @@ import (
 type Store interface {
 	Claim(ctx context.Context, wikiID int64, worker string, n int, lease time.Duration) ([]metadata.File, error)
 	RenewLease(ctx context.Context, worker string, ids []int64, lease time.Duration) error
+	ReleaseClaims(ctx context.Context, worker string) (int64, error)
 	FindBackup(ctx context.Context, wikiID int64, sha256 string) (*metadata.Backup, error)
 	Record(ctx context.Context, worker string, results []metadata.Result) (map[int64]metadata.BackupStatus, error)
 	EnsureLocation(ctx context.Context, endpoint string) (int64, error)
@@ -258,8 +259,21 @@ func (r *runner) run(ctx context.Context) (Stats, error) {
 
 	// Recorder: batches results into one transaction per second or per batch.
 	recErr := r.record(ctx, results)
+	interrupted := ctx.Err() != nil
 	cancel(nil)
 	<-renewDone
+	if interrupted {
+		// What was finished is recorded; give the rest back now rather
+		// than make the next run wait for the leases to end.
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		n, err := r.store.ReleaseClaims(rctx, r.opts.WorkerID)
+		rcancel()
+		if err != nil {
+			r.opts.Logger.Warn("could not give back the unfinished files; they return after their lease", "err", err)
+		} else if n > 0 {
+			r.opts.Logger.Info("gave back unfinished files for the next run", "files", n)
+		}
+	}
 	err := errors.Join(recErr, <-claimErr)
 	if err == nil && context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), context.Canceled) {
 		err = context.Cause(ctx)

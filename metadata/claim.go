@@ -146,6 +146,20 @@ func (s *Store) RenewLease(ctx context.Context, worker string, ids []int64, leas
 	return nil
 }
 
+// ReleaseClaims gives back every file worker still holds, as pending with
+// no lease, so that another run can take them at once instead of waiting
+// for the lease to end. A worker calls it when it stops early (interrupted)
+// after recording what it finished; the attempt still counts. It returns
+// how many files it released.
+func (s *Store) ReleaseClaims(ctx context.Context, worker string) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE files SET backup_status = 'pending', worker = NULL, lease_until = NULL,
+		updated_at = UTC_TIMESTAMP() WHERE worker = ? AND backup_status = 'processing'`, worker)
+	if err != nil {
+		return 0, fmt.Errorf("release the claims of %s: %w", worker, err)
+	}
+	return res.RowsAffected()
+}
+
 // FindBackup returns the object of a wiki that holds content sha256, or ErrNotFound.
 func (s *Store) FindBackup(ctx context.Context, wikiID int64, sha256 string) (*Backup, error) {
 	raw, err := unhex(sha256)
