@@ -17,6 +17,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/mediabackups/mediabackups/config"
 	"github.com/mediabackups/mediabackups/metadata"
 	"github.com/mediabackups/mediabackups/storage"
 )
@@ -119,28 +120,29 @@ func (w *world) writeConfig(api string, wikis map[string]string) error {
 	if err != nil {
 		return err
 	}
-	var list strings.Builder
-	for _, name := range metadata.SortedKeys(wikis) {
-		fmt.Fprintf(&list, "  - {name: %s, api: %q, type: %s}\n", name, api, wikis[name])
+	c := &config.Config{
+		Datacenter: "bench",
+		Metadata:   config.Metadata{DSN: w.dbDSN},
+		Storage: config.Storage{
+			Bucket:     w.bucket,
+			Endpoints:  w.svc.Endpoints,
+			Generation: config.Credential{AccessKey: w.svc.Creds.AccessKey, SecretKeyFile: minioSecret},
+			Recovery:   config.Credential{AccessKey: w.svc.Creds.AccessKey, SecretKeyFile: minioSecret},
+		},
+		Encryption: config.Encryption{IdentityFile: idFile},
+		TmpDir:     filepath.Join(w.dir, "tmp"),
+		LogDir:     filepath.Join(w.dir, "log"),
+		UserAgent:  "mediabackups-bench/1.0 (benchmark; root@localhost)",
 	}
-	cfg := fmt.Sprintf(`datacenter: bench
-metadata:
-  dsn: %q
-storage:
-  bucket: %s
-  endpoints: [%s]
-  generation: {access_key: %s, secret_key_file: %s}
-  recovery: {access_key: %s, secret_key_file: %s}
-encryption:
-  identity_file: %s
-tmpdir: %s
-logdir: %s
-user_agent: "mediabackups-bench/1.0 (benchmark; root@localhost)"
-wikis:
-%s`, w.dbDSN, w.bucket, strings.Join(w.svc.Endpoints, ", "), w.svc.Creds.AccessKey, minioSecret,
-		w.svc.Creds.AccessKey, minioSecret, idFile, filepath.Join(w.dir, "tmp"), filepath.Join(w.dir, "log"), list.String())
+	for _, name := range metadata.SortedKeys(wikis) {
+		c.Wikis = append(c.Wikis, config.Wiki{Name: name, API: api, Type: wikis[name]})
+	}
+	b, err := c.Marshal()
+	if err != nil {
+		return err
+	}
 	w.config = filepath.Join(w.dir, "mediabackups.yaml")
-	return os.WriteFile(w.config, []byte(cfg), 0o600)
+	return os.WriteFile(w.config, b, 0o600)
 }
 
 // register records the files as pending versions of wiki, with their

@@ -192,6 +192,18 @@ func (c *Config) applyDefaults() {
 	}
 }
 
+// Marshal renders c as a configuration document that Parse reads back to
+// the same values. Tools that write configs (the demo, the benchmark, the
+// tests) build a Config and call it, so that they cannot drift from the
+// shape Parse accepts.
+func (c *Config) Marshal() ([]byte, error) {
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("render config: %w", err)
+	}
+	return b, nil
+}
+
 // Validate checks the configuration for mistakes an operator can fix,
 // and says how.
 func (c *Config) Validate() error {

@@ -3,8 +3,10 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 const minimal = `
@@ -126,4 +128,25 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted an invalid config: %+v", c)
 		}
 	})
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	c, err := Parse([]byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Wikis[1].Pause = 1500 * time.Millisecond
+	c.Wikis[1].PublicShards = true
+	c.Encryption.Recipients = []string{"age1example"}
+	b, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(b)
+	if err != nil {
+		t.Fatalf("Parse(Marshal(c)): %v\n%s", err, b)
+	}
+	if !reflect.DeepEqual(back, c) {
+		t.Errorf("round trip changed the config:\n got %+v\nwant %+v", back, c)
+	}
 }

@@ -57,7 +57,7 @@ func newEnv(t *testing.T, servers int) *env {
 	t.Helper()
 	e := &env{t: t, Deployment: testsvc.NewDeployment(t, servers)}
 	e.public, e.private = testsvc.PublicWiki(t), testsvc.PrivateWiki(t)
-	e.WriteConfig("",
+	e.WriteConfig(nil,
 		testsvc.DeployedWiki{Name: "testwiki", Type: "public", Wiki: e.public},
 		testsvc.DeployedWiki{Name: "privatewiki", Type: "private", Wiki: e.private})
 	e.run("schema", "apply")

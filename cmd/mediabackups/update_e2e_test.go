@@ -31,6 +31,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediabackups/mediabackups/config"
 	"github.com/mediabackups/mediabackups/internal/testsvc"
 	"github.com/mediabackups/mediabackups/mediawiki"
 )
@@ -393,9 +394,11 @@ func (e *env) writeUpdateConfig(w testsvc.Wiki, wikis map[string]string, typ str
 	var ws []testsvc.DeployedWiki
 	for _, n := range names {
 		ws = append(ws, testsvc.DeployedWiki{Name: n, Type: typ, Wiki: w, API: wikis[n],
-			Extra: "project: wikipedia, lang: commons, public_shards: true, deleted_shards: true"})
+			Tune: func(c *config.Wiki) {
+				c.Project, c.Lang, c.PublicShards, c.DeletedShards = "wikipedia", "commons", true, true
+			}})
 	}
-	e.WriteConfig("", ws...)
+	e.WriteConfig(nil, ws...)
 }
 
 type updateStats struct {

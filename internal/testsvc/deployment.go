@@ -3,7 +3,6 @@ package testsvc
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"filippo.io/age"
+	"github.com/mediabackups/mediabackups/config"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
@@ -41,9 +41,9 @@ type DeployedWiki struct {
 	Wiki Wiki
 	// API overrides Wiki.API (for a proxy in front of the wiki).
 	API string
-	// Extra is more of the wiki's YAML flow map, e.g.
-	// "project: wikipedia, lang: commons, public_shards: true".
-	Extra string
+	// Tune, when set, changes the wiki's config entry further (containers,
+	// shards, pause, ...).
+	Tune func(*config.Wiki)
 }
 
 // NewDeployment makes a Deployment whose objects go to the first servers
@@ -82,42 +82,48 @@ func (d *Deployment) Secret(name, value string) string {
 }
 
 // WriteConfig writes (or rewrites) the config file for the given wikis.
-// extra is more top-level YAML (e.g. "default_wiki: testwiki\n").
-func (d *Deployment) WriteConfig(extra string, wikis ...DeployedWiki) {
+// tune, when not nil, changes the rest of the config (e.g. DefaultWiki).
+func (d *Deployment) WriteConfig(tune func(*config.Config), wikis ...DeployedWiki) {
 	d.t.Helper()
-	var ws strings.Builder
-	for _, w := range wikis {
-		api := w.API
-		if api == "" {
-			api = w.Wiki.API
-		}
-		more := ""
-		if w.Extra != "" {
-			more = ", " + w.Extra
-		}
-		fmt.Fprintf(&ws, "  - {name: %s, api: %q, type: %s, user: %s, password_file: %s, web_user: %s, web_password_file: %s%s}\n",
-			w.Name, api, w.Type, w.Wiki.BotUser, d.Secret("bot-password", w.Wiki.BotPassword),
-			w.Wiki.AdminUser, d.Secret("admin-password", w.Wiki.AdminPassword), more)
+	c := &config.Config{
+		Datacenter: "dc1",
+		Metadata:   config.Metadata{DSN: d.DSN},
+		Storage: config.Storage{
+			Bucket:     d.Bucket,
+			Endpoints:  d.Endpoints,
+			Generation: config.Credential{AccessKey: d.MinIO.AccessKey, SecretKeyFile: d.Secret("minio-generation", d.MinIO.SecretKey)},
+			Recovery:   config.Credential{AccessKey: d.MinIO.AccessKey, SecretKeyFile: d.Secret("minio-recovery", d.MinIO.SecretKey)},
+		},
+		Encryption: config.Encryption{IdentityFile: d.IdentityFile},
+		TmpDir:     d.TmpDir,
+		LogDir:     d.LogDir,
+		UserAgent:  "mediabackups-tests/1.0 (test suite; root@localhost)",
 	}
-	cfg := fmt.Sprintf(`datacenter: dc1
-metadata:
-  dsn: %q
-storage:
-  bucket: %s
-  endpoints: [%s]
-  generation: {access_key: %s, secret_key_file: %s}
-  recovery: {access_key: %s, secret_key_file: %s}
-encryption:
-  identity_file: %s
-tmpdir: %s
-logdir: %s
-user_agent: "mediabackups-tests/1.0 (test suite; root@localhost)"
-%swikis:
-%s`, d.DSN, d.Bucket, strings.Join(d.Endpoints, ", "),
-		d.MinIO.AccessKey, d.Secret("minio-generation", d.MinIO.SecretKey),
-		d.MinIO.AccessKey, d.Secret("minio-recovery", d.MinIO.SecretKey),
-		d.IdentityFile, d.TmpDir, d.LogDir, extra, ws.String())
-	if err := os.WriteFile(d.ConfigPath, []byte(cfg), 0o600); err != nil {
+	for _, w := range wikis {
+		cw := config.Wiki{
+			Name: w.Name, API: w.Wiki.API, Type: w.Type,
+			User: w.Wiki.BotUser, PasswordFile: d.Secret("bot-password", w.Wiki.BotPassword),
+			WebUser: w.Wiki.AdminUser, WebPasswordFile: d.Secret("admin-password", w.Wiki.AdminPassword),
+		}
+		if w.API != "" {
+			cw.API = w.API
+		}
+		if w.Tune != nil {
+			w.Tune(&cw)
+		}
+		c.Wikis = append(c.Wikis, cw)
+	}
+	if tune != nil {
+		tune(c)
+	}
+	b, err := c.Marshal()
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	if _, err := config.Parse(b); err != nil {
+		d.t.Fatalf("the test config does not parse: %v\n%s", err, b)
+	}
+	if err := os.WriteFile(d.ConfigPath, b, 0o600); err != nil {
 		d.t.Fatal(err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mediabackups/mediabackups/config"
 	"github.com/mediabackups/mediabackups/internal/testsvc"
 )
 
@@ -63,7 +64,7 @@ func newEnv(t *testing.T, wikis ...wikiConf) *env {
 	for _, w := range wikis {
 		ws = append(ws, testsvc.DeployedWiki{Name: w.name, Type: w.typ, Wiki: w.w})
 	}
-	e.WriteConfig("default_wiki: testwiki\n", ws...)
+	e.WriteConfig(func(c *config.Config) { c.DefaultWiki = "testwiki" }, ws...)
 	e.mustRun("mediabackups", "schema", "apply")
 	for _, w := range wikis {
 		e.mustRun("mediabackups", "inventory", "--wiki", w.name)
