@@ -377,10 +377,14 @@ func slowProduction(t *testing.T, n int) (*httptest.Server, [][]byte) {
 	return srv, files
 }
 
-func TestKilledWorkerClaimsAreTakenOverAfterTheLease(t *testing.T) {
-	e := newEnv(t, 5)
+// slowBackup registers n slowly served files as pending versions of
+// testwiki, starts `backup` with args, and returns once it holds all of
+// them mid-download, with its combined output.
+func (e *env) slowBackup(n int, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t := e.t
+	t.Helper()
 	ctx := context.Background()
-	srv, files := slowProduction(t, 4)
+	srv, files := slowProduction(t, n)
 	store, err := metadata.Open(ctx, e.DSN)
 	if err != nil {
 		t.Fatal(err)
@@ -402,9 +406,7 @@ func TestKilledWorkerClaimsAreTakenOverAfterTheLease(t *testing.T) {
 	if _, err := store.SyncVersions(ctx, wikiID, versions, "test"); err != nil {
 		t.Fatal(err)
 	}
-
-	const lease = 6 * time.Second
-	cmd := e.command("backup", "--wiki", "testwiki", "--workers", "4", "--lease", lease.String())
+	cmd := e.command(append([]string{"backup", "--wiki", "testwiki", "--workers", fmt.Sprint(n)}, args...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -412,19 +414,25 @@ func TestKilledWorkerClaimsAreTakenOverAfterTheLease(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var n int
-		if err := e.DB.QueryRow("SELECT COUNT(*) FROM files WHERE backup_status = 'processing'").Scan(&n); err != nil {
+		var held int
+		if err := e.DB.QueryRow("SELECT COUNT(*) FROM files WHERE backup_status = 'processing'").Scan(&held); err != nil {
 			t.Fatal(err)
 		}
-		if n == len(files) {
-			break
+		if held == n {
+			return cmd, &out
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
-			t.Fatalf("the backup never held all %d files (holds %d)\n%s", len(files), n, out.String())
+			t.Fatalf("the backup never held all %d files (holds %d)\n%s", n, held, out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func TestKilledWorkerClaimsAreTakenOverAfterTheLease(t *testing.T) {
+	e := newEnv(t, 5)
+	const lease = 6 * time.Second
+	cmd, _ := e.slowBackup(4, "--lease", lease.String())
 	cmd.Process.Kill() // SIGKILL, mid-download
 	cmd.Wait()
 

@@ -191,51 +191,10 @@ func TestBackupFailuresAreRecordedAndRetried(t *testing.T) {
 // files back at once, so the next run need not wait for their lease.
 func TestInterruptedBackupGivesItsFilesBack(t *testing.T) {
 	e := newEnv(t, 5)
-	ctx := context.Background()
-	srv, files := slowProduction(t, 4)
-	store, err := metadata.Open(ctx, e.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	wikiID, err := store.EnsureWiki(ctx, "testwiki", "public")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var versions []metadata.File
-	for i, b := range files {
-		versions = append(versions, metadata.File{
-			Title: fmt.Sprintf("Slow_%d.txt", i), Container: "wikipedia-test-local-public", Path: fmt.Sprintf("s/sl/Slow_%d.txt", i),
-			SourceURL: fmt.Sprintf("%s/%d", srv.URL, i), SHA1: sha1hex(b), Size: int64(len(b)),
-			Status: metadata.Public, UploadDate: time.Date(2025, 2, 1, 0, 0, i, 0, time.UTC),
-		})
-	}
-	if _, err := store.SyncVersions(ctx, wikiID, versions, "test"); err != nil {
-		t.Fatal(err)
-	}
-	cmd := e.command("backup", "--wiki", "testwiki", "--workers", "4", "--lease", "1h")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var n int
-		if err := e.DB.QueryRow("SELECT COUNT(*) FROM files WHERE backup_status = 'processing'").Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n == len(files) {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("the backup never held all %d files (holds %d)\n%s", len(files), n, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	const n = 4
+	cmd, out := e.slowBackup(n, "--lease", "1h")
 	cmd.Process.Signal(os.Interrupt)
-	err = cmd.Wait()
+	err := cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
 		t.Fatalf("interrupted backup: %v, want exit 130\n%s", err, out.String())
@@ -244,8 +203,8 @@ func TestInterruptedBackupGivesItsFilesBack(t *testing.T) {
 	if err := e.DB.QueryRow("SELECT COUNT(*) FROM files WHERE backup_status = 'pending' AND worker IS NULL AND lease_until IS NULL").Scan(&pending); err != nil {
 		t.Fatal(err)
 	}
-	if pending != len(files) {
-		t.Fatalf("%d of %d files given back as pending after the interrupt\n%s", pending, len(files), out.String())
+	if pending != n {
+		t.Fatalf("%d of %d files given back as pending after the interrupt\n%s", pending, n, out.String())
 	}
 	if n := len(e.Objects()); n != 0 {
 		t.Errorf("the interrupted backup left objects on %d servers", n)
