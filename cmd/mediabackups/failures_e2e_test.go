@@ -19,7 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediabackups/mediabackups/internal/testsvc"
 	"github.com/mediabackups/mediabackups/metadata"
+	"github.com/mediabackups/mediabackups/sharding"
 )
 
 // exitCode runs the binary and returns its exit code and combined output.
@@ -214,6 +216,71 @@ func TestInterruptedBackupGivesItsFilesBack(t *testing.T) {
 	for _, r := range e.rows("testwiki") {
 		if r.backup != "backedup" || r.attempts != 2 {
 			t.Errorf("%s: %s after %d claims, want backedup after 2", r.title, r.backup, r.attempts)
+		}
+	}
+}
+
+// TestServerDownFailsOnlyItsShard: a MinIO server that dies mid-run fails
+// the files that shard to it, with the server named in their error; the
+// other server's files are backed up; once it is back, --retry-errors
+// completes the backup, every object where its shard says.
+func TestServerDownFailsOnlyItsShard(t *testing.T) {
+	e := newEnv(t, 1)
+	own := testsvc.StartOwnMinIO(t)
+	shared := e.MinIO.Endpoints
+	e.Endpoints = []string{e.Endpoints[0], own.Endpoint}
+	e.MinIO.Endpoints = e.Endpoints // so Objects() lists both
+	t.Cleanup(func() { e.MinIO.Endpoints = shared })
+	e.WriteConfig(nil, testsvc.DeployedWiki{Name: "testwiki", Type: "public", Wiki: e.public})
+
+	const n = 8
+	cmd, out := e.slowBackup(n)
+	own.Stop() // mid-download: the uploads to it will fail
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("backup with a server down: %v, want exit 3 (partial)\n%s", err, out.String())
+	}
+	perShard := map[int]int{}
+	for _, r := range e.rows("testwiki") {
+		var sha256hex, reason string
+		if err := e.DB.QueryRow(`SELECT COALESCE(LOWER(HEX(sha256)), ''), COALESCE(error_reason, '') FROM files WHERE title = ?`, r.title).Scan(&sha256hex, &reason); err != nil {
+			t.Fatal(err)
+		}
+		switch r.backup {
+		case "backedup":
+			if r.endpoint != e.Endpoints[0] {
+				t.Errorf("%s backed up on %s while it was down", r.title, r.endpoint)
+			}
+			perShard[0]++
+		case "error":
+			if !strings.Contains(reason, own.Endpoint) {
+				t.Errorf("%s failed with %q, which does not name the server %s", r.title, reason, own.Endpoint)
+			}
+			perShard[1]++
+		default:
+			t.Errorf("%s is %s, want backedup or error", r.title, r.backup)
+		}
+	}
+	if perShard[0] == 0 || perShard[1] == 0 {
+		t.Fatalf("files per shard %v: the test needs both shards used", perShard)
+	}
+
+	own.Start()
+	code, log := e.exitCode("backup", "--wiki", "testwiki", "--retry-errors")
+	if code != 0 {
+		t.Fatalf("retry after the server came back: exit %d\n%s", code, log)
+	}
+	stored := map[string]string{}
+	for ep, keys := range e.Objects() {
+		for _, k := range keys {
+			stored[k] = ep
+		}
+	}
+	for _, r := range e.rows("testwiki") {
+		shard, _ := sharding.Shard(r.sha256, 2)
+		if r.backup != "backedup" || r.endpoint != e.Endpoints[shard] || stored[r.key] != r.endpoint {
+			t.Errorf("%s: %s on %s (stored on %s), want backedup on %s", r.title, r.backup, r.endpoint, stored[r.key], e.Endpoints[shard])
 		}
 	}
 }

@@ -4,10 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"io"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 	"github.com/mediabackups/mediabackups/config"
@@ -194,4 +198,71 @@ func (d *Deployment) removeBucket() {
 		}
 		c.RemoveBucket(ctx, d.Bucket)
 	}
+}
+
+// OwnMinIO is a MinIO server a test starts for itself, to stop and start
+// it again (a server going down). It uses the shared servers' credentials.
+type OwnMinIO struct {
+	t        testing.TB
+	Endpoint string
+	dir      string
+	addr     string
+	cmd      *exec.Cmd
+}
+
+// StartOwnMinIO starts a MinIO server of the test's own on a free port; it
+// is stopped when the test ends.
+func StartOwnMinIO(t testing.TB) *OwnMinIO {
+	t.Helper()
+	m := MinIOServers(t)
+	if m.Bin == "" {
+		Need(t, "MEDIABACKUPS_TEST_MINIO_BIN")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	o := &OwnMinIO{t: t, Endpoint: "http://" + addr, dir: t.TempDir(), addr: addr}
+	o.Start()
+	t.Cleanup(o.Stop)
+	return o
+}
+
+// Start starts the server (again, on the same port and data) and waits
+// until it answers.
+func (o *OwnMinIO) Start() {
+	o.t.Helper()
+	m := MinIOServers(o.t)
+	o.cmd = exec.Command(m.Bin, "server", "--quiet", "--address", o.addr, "--console-address", "127.0.0.1:0", o.dir)
+	o.cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+m.AccessKey, "MINIO_ROOT_PASSWORD="+m.SecretKey)
+	if err := o.cmd.Start(); err != nil {
+		o.t.Fatalf("start minio: %v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(o.Endpoint + "/minio/health/live")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			o.Stop()
+			o.t.Fatalf("minio on %s did not come up", o.addr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Stop kills the server (as a crash would) and waits for it to exit.
+func (o *OwnMinIO) Stop() {
+	if o.cmd == nil || o.cmd.Process == nil {
+		return
+	}
+	o.cmd.Process.Kill()
+	o.cmd.Wait()
+	o.cmd = nil
 }
