@@ -224,14 +224,18 @@ func (s *Server) EnsureBucket(ctx context.Context) error {
 // If wantSHA256 is non-nil it must be the 32-byte SHA-256 of the content, and
 // a wrong content fails the upload before it completes: no object is
 // created, an existing object under key is left untouched, and the error
-// wraps ErrChecksumMismatch. For an object of known size up to 16 MiB,
-// wantSHA256 itself is sent as the request's (signed) checksum header, so
-// MinIO checks the bytes it received against the expected hash and Put then
-// checks that MinIO confirms it; the content is not hashed again here. For
-// larger or unknown sizes, Put hashes what it reads from r and withholds the
-// last bytes if the hash differs, and every part carries a CRC32C checksum
-// computed from its bytes, which the server verifies. (For multipart uploads S3 returns a checksum of the part
-// checksums, which cannot be compared to the content's SHA-256.)
+// wraps ErrChecksumMismatch:
+//   - up to 16 MiB of known size, wantSHA256 itself is sent as the request's
+//     (signed) checksum header: MinIO checks the bytes it received against
+//     it, and Put checks that MinIO confirms it;
+//   - larger, from an io.ReaderAt (a file): the content is checked against
+//     wantSHA256 before anything is sent, then the parts go up in parallel;
+//   - larger or of unknown size otherwise: Put hashes what it reads from r
+//     and withholds the last bytes if the hash differs.
+//
+// Every part of a multipart upload carries a CRC32C the server verifies.
+// (For multipart uploads S3 returns a checksum of the part checksums, which
+// cannot be compared to the content's SHA-256.)
 //
 // An error reading r fails the upload and is returned wrapped. A cancelled
 // ctx aborts the upload. Put does not close r.
@@ -252,6 +256,9 @@ func (s *Server) Put(ctx context.Context, key string, r io.Reader, size int64, w
 		}
 		if size > 0 && size <= singlePutMax {
 			return s.putVerifiedByServer(ctx, key, r, size, wantSHA256)
+		}
+		if ra, ok := r.(io.ReaderAt); ok && size > 0 {
+			return s.putVerifiedFirst(ctx, key, ra, size, wantSHA256)
 		}
 		// The wrapper also hides io.ReaderAt and io.Seeker, so minio-go
 		// reads r once, in order (no parallel parts, no retries).
@@ -293,6 +300,27 @@ func (s *Server) Put(ctx context.Context, key string, r io.Reader, size int64, w
 				fmt.Errorf("upload %s to %s: %w: server stored %q, want %x", key, s.endpoint, ErrChecksumMismatch, info.ChecksumSHA256, wantSHA256),
 				wrapIf(rmErr, "remove the mismatched object"))
 		}
+	}
+	return info.Size, nil
+}
+
+// putVerifiedFirst uploads a large object that can be read at any offset
+// (a spooled file): it checks the whole content against wantSHA256 first,
+// then lets minio-go send its parts in parallel straight from r, each with
+// a CRC32C the server verifies. Nothing is buffered per part, so memory
+// does not grow with the object. r must not change during the call.
+func (s *Server) putVerifiedFirst(ctx context.Context, key string, r io.ReaderAt, size int64, wantSHA256 []byte) (int64, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(r, 0, size)); err != nil {
+		return 0, fmt.Errorf("upload %s to %s: read the content to verify it: %w", key, s.endpoint, err)
+	}
+	if got := h.Sum(nil); !bytes.Equal(got, wantSHA256) {
+		return 0, fmt.Errorf("upload %s to %s: %w: the content has sha256 %x, want %x", key, s.endpoint, ErrChecksumMismatch, got, wantSHA256)
+	}
+	opts := minio.PutObjectOptions{Checksum: minio.ChecksumCRC32C, ContentType: "application/octet-stream", PartSize: streamPartSize}
+	info, err := s.client.PutObject(ctx, s.bucket, key, io.NewSectionReader(r, 0, size), size, opts)
+	if err != nil {
+		return 0, fmt.Errorf("upload %s to %s: %w", key, s.endpoint, err)
 	}
 	return info.Size, nil
 }

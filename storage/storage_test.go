@@ -200,11 +200,16 @@ func TestPutMultipart(t *testing.T) {
 		{"unknown size", -1, sum},
 		{"unknown size without checksum", -1, nil},
 		{"known size", size, sum},
+		{"known size, readable at any offset (parallel parts)", size, sum},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			key := "multipart/" + strings.ReplaceAll(tt.name, " ", "-")
-			n, err := s.Put(ctx, key, streamOnly{bytes.NewReader(b)}, tt.size, tt.want)
+			key := "multipart/" + strings.NewReplacer(" ", "-", ",", "", "(", "", ")", "").Replace(tt.name)
+			var r io.Reader = streamOnly{bytes.NewReader(b)}
+			if strings.Contains(tt.name, "any offset") {
+				r = bytes.NewReader(b) // an io.ReaderAt, like a spooled file
+			}
+			n, err := s.Put(ctx, key, r, tt.size, tt.want)
 			if err != nil {
 				t.Fatalf("Put: %v", err)
 			}
@@ -241,6 +246,7 @@ func TestPutWrongChecksum(t *testing.T) {
 		{"small unknown size", 1000, func(int) int64 { return -1 }},
 		{"multipart", 17 << 20, func(n int) int64 { return int64(n) }},
 		{"multipart unknown size", 20 << 20, func(int) int64 { return -1 }},
+		{"multipart readable at any offset", 20 << 20, func(n int) int64 { return int64(n) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,7 +255,13 @@ func TestPutWrongChecksum(t *testing.T) {
 			wrong[31] ^= 1
 			key := "wrong/" + strings.ReplaceAll(tt.name, " ", "-")
 
-			_, err := s.Put(ctx, key, streamOnly{bytes.NewReader(b)}, tt.size(tt.n), wrong)
+			src := func() io.Reader {
+				if strings.Contains(tt.name, "any offset") {
+					return bytes.NewReader(b)
+				}
+				return streamOnly{bytes.NewReader(b)}
+			}
+			_, err := s.Put(ctx, key, src(), tt.size(tt.n), wrong)
 			if !errors.Is(err, ErrChecksumMismatch) {
 				t.Fatalf("Put with a wrong checksum = %v, want ErrChecksumMismatch", err)
 			}
@@ -260,7 +272,7 @@ func TestPutWrongChecksum(t *testing.T) {
 			if _, err := s.Put(ctx, key, bytes.NewReader(old), 50, oldSum); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.Put(ctx, key, streamOnly{bytes.NewReader(b)}, tt.size(tt.n), wrong); !errors.Is(err, ErrChecksumMismatch) {
+			if _, err := s.Put(ctx, key, src(), tt.size(tt.n), wrong); !errors.Is(err, ErrChecksumMismatch) {
 				t.Fatalf("second Put with a wrong checksum = %v, want ErrChecksumMismatch", err)
 			}
 			if got := get(t, ctx, s, key); !bytes.Equal(got, old) {
