@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"gopkg.in/yaml.v3"
 )
 
@@ -150,7 +151,28 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	c.path = path
+	if err := c.checkInlineSecrets(path); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// checkInlineSecrets refuses a config file that everyone may read when it
+// holds a secret itself: a password in metadata.dsn.
+func (c *Config) checkInlineSecrets(path string) error {
+	dsn, err := mysql.ParseDSN(c.Metadata.DSN)
+	if err != nil || dsn.Passwd == "" {
+		return nil // Validate reports a bad DSN; no inline password is fine
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if fi.Mode().Perm()&0o004 != 0 {
+		return fmt.Errorf("config %s: metadata.dsn holds a password and the file is readable by everyone (mode %v): "+
+			"run `chmod 600 %s`, or move the password to a file named by metadata.password_file", path, fi.Mode().Perm(), path)
+	}
+	return nil
 }
 
 // Parse decodes and validates a configuration document. Unknown keys are

@@ -150,3 +150,33 @@ func TestMarshalRoundTrip(t *testing.T) {
 		t.Errorf("round trip changed the config:\n got %+v\nwant %+v", back, c)
 	}
 }
+
+func TestLoadRefusesAWorldReadablePassword(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, dsn string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		doc := strings.Replace(minimal, "u:p@tcp(127.0.0.1:3306)/mediabackups", dsn, 1)
+		if err := os.WriteFile(p, []byte(doc), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	open := write("open.yaml", "u:secret@tcp(127.0.0.1:3306)/mediabackups", 0o644)
+	if _, err := Load(open); err == nil || !strings.Contains(err.Error(), "chmod 600 "+open) {
+		t.Errorf("Load of a world-readable config with a DSN password = %v, want a refusal saying chmod 600", err)
+	}
+	for name, tc := range map[string]struct {
+		dsn  string
+		mode os.FileMode
+	}{
+		"private file with a password": {"u:secret@tcp(127.0.0.1:3306)/mediabackups", 0o600},
+		"readable file without one":    {"u@tcp(127.0.0.1:3306)/mediabackups", 0o644},
+	} {
+		if _, err := Load(write(strings.ReplaceAll(name, " ", "-")+".yaml", tc.dsn, tc.mode)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -69,6 +69,7 @@ wikis:
     web_user: $MEDIABACKUPS_TEST_WIKI_ADMIN_USER
     web_password_file: $DEMO/wiki-admin-password
 YAML
+chmod 600 "$DEMO/mediabackups.yaml" # it holds the MariaDB password
 export MEDIABACKUPS_CONFIG=$DEMO/mediabackups.yaml
 
 mb() { echo "\$ mediabackups $*" >&2; bin/mediabackups "$@"; }
