@@ -36,6 +36,9 @@ type Deployment struct {
 	ConfigPath   string
 	LogDir       string
 	TmpDir       string
+	// RecoveryAccessKey and RecoverySecretKey, when set (RecoveryUser), are
+	// the storage.recovery credential; else the root user is.
+	RecoveryAccessKey, RecoverySecretKey string
 }
 
 // DeployedWiki is one wiki in a Deployment's config.
@@ -96,7 +99,7 @@ func (d *Deployment) WriteConfig(tune func(*config.Config), wikis ...DeployedWik
 			Bucket:     d.Bucket,
 			Endpoints:  d.Endpoints,
 			Generation: config.Credential{AccessKey: d.MinIO.AccessKey, SecretKeyFile: d.Secret("minio-generation", d.MinIO.SecretKey)},
-			Recovery:   config.Credential{AccessKey: d.MinIO.AccessKey, SecretKeyFile: d.Secret("minio-recovery", d.MinIO.SecretKey)},
+			Recovery:   d.recoveryCredential(),
 		},
 		Encryption: config.Encryption{IdentityFile: d.IdentityFile},
 		TmpDir:     d.TmpDir,
@@ -130,6 +133,13 @@ func (d *Deployment) WriteConfig(tune func(*config.Config), wikis ...DeployedWik
 	if err := os.WriteFile(d.ConfigPath, b, 0o600); err != nil {
 		d.t.Fatal(err)
 	}
+}
+
+func (d *Deployment) recoveryCredential() config.Credential {
+	if d.RecoveryAccessKey != "" {
+		return config.Credential{AccessKey: d.RecoveryAccessKey, SecretKeyFile: d.Secret("minio-recovery", d.RecoverySecretKey)}
+	}
+	return config.Credential{AccessKey: d.MinIO.AccessKey, SecretKeyFile: d.Secret("minio-recovery", d.MinIO.SecretKey)}
 }
 
 // MinIOClient returns a client of one test MinIO server, with the root user.

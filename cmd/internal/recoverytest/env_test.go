@@ -60,6 +60,9 @@ type env struct {
 func newEnv(t *testing.T, wikis ...wikiConf) *env {
 	t.Helper()
 	e := &env{t: t, Deployment: testsvc.NewDeployment(t, 3)}
+	// The recovery tools get a credential that may read, list and delete,
+	// never write, as in production: every test below proves they need no more.
+	e.RecoveryUser()
 	var ws []testsvc.DeployedWiki
 	for _, w := range wikis {
 		ws = append(ws, testsvc.DeployedWiki{Name: w.name, Type: w.typ, Wiki: w.w})

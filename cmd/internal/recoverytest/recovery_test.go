@@ -2,6 +2,7 @@ package recoverytest
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/mediabackups/mediabackups/internal/testsvc"
 	"github.com/mediabackups/mediabackups/restore"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // TestRecoveryTools backs the shared public and private wikis up once, then
@@ -23,6 +26,30 @@ func TestRecoveryTools(t *testing.T) {
 	pub, priv := testsvc.PublicWiki(t), testsvc.PrivateWiki(t)
 	e := newEnv(t, wikiConf{"testwiki", "public", pub}, wikiConf{"privatewiki", "private", priv})
 	pubBytes, privBytes := originals(t, pub), originals(t, priv)
+
+	t.Run("the recovery credential may read but not write", func(t *testing.T) {
+		ctx := context.Background()
+		c, err := minio.New(strings.TrimPrefix(e.Endpoints[0], "http://"), &minio.Options{
+			Creds: credentials.NewStaticV4(e.RecoveryAccessKey, e.RecoverySecretKey, ""),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.PutObject(ctx, e.Bucket, "testwiki/intruder", strings.NewReader("x"), 1, minio.PutObjectOptions{})
+		if minio.ToErrorResponse(err).Code != "AccessDenied" {
+			t.Fatalf("PutObject with the recovery credential = %v, want AccessDenied", err)
+		}
+		n := 0
+		for o := range c.ListObjects(ctx, e.Bucket, minio.ListObjectsOptions{Recursive: true}) {
+			if o.Err != nil {
+				t.Fatalf("list with the recovery credential: %v", o.Err)
+			}
+			n++
+		}
+		if n == 0 {
+			t.Fatal("the recovery credential lists no objects")
+		}
+	})
 
 	t.Run("query by each flag", func(t *testing.T) {
 		simple := e.versions("w.name = 'testwiki' AND f.title = 'Simple.png'")[0]
