@@ -133,3 +133,14 @@ func wiki(t testing.TB, kind string) Wiki {
 		BotPassword:   Need(t, "MEDIABACKUPS_TEST_WIKI_BOT_PASSWORD"),
 	}
 }
+
+// BuildArgs returns the arguments of `go build` for a binary under test:
+// with -race when MEDIABACKUPS_TEST_RACE is set, so that the end-to-end
+// tests can run the real binaries under the race detector.
+func BuildArgs(out, pkg string) []string {
+	args := []string{"build", "-o", out}
+	if os.Getenv("MEDIABACKUPS_TEST_RACE") != "" {
+		args = append(args, "-race")
+	}
+	return append(args, pkg)
+}

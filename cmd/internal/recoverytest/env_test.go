@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 	}
 	for _, name := range []string{"mediabackups", "query-media-file", "restore-media-file", "delete-media-file"} {
 		bins[name] = filepath.Join(dir, name)
-		out, err := exec.Command("go", "build", "-o", bins[name], "../../"+name).CombinedOutput()
+		out, err := exec.Command("go", testsvc.BuildArgs(bins[name], "../../"+name)...).CombinedOutput()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", name, err, out)
 			os.Exit(1)
