@@ -106,6 +106,10 @@ A typical first run against a new database:
   mediabackups inventory --wiki testwiki    # list every file version as pending
   mediabackups backup --wiki testwiki       # back up everything pending
   mediabackups status --wiki testwiki       # what is backed up, and where
+  mediabackups update --wiki testwiki --follow   # then follow the wiki's log
+
+For a bad day: query-media-file, restore-media-file and delete-media-file
+(also 'mediabackups query|restore|delete').
 
 The configuration is read from --config, else $` + config.EnvPath + `, else
 ` + config.DefaultPath + `.`,
