@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mediabackups/mediabackups/inventory"
+	"github.com/mediabackups/mediabackups/mediawiki"
 )
 
 // InventoryOptions configures `inventory`.
@@ -62,6 +64,9 @@ func inventoryRun(ctx context.Context, opts *InventoryOptions) error {
 			}
 		},
 	})
+	if errors.Is(err, mediawiki.ErrPermission) {
+		return fmt.Errorf("inventory of %s: %w\nthe wiki refused the login %q: give it the rights the README lists (deletedhistory for deleted files), or pass --no-deleted", w.Name, err, w.User)
+	}
 	if err != nil {
 		return fmt.Errorf("inventory of %s (the versions recorded so far are kept; run it again): %w", w.Name, err)
 	}
