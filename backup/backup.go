@@ -297,7 +297,8 @@ func (r *runner) record(ctx context.Context, results <-chan outcome) error {
 		statuses, err := r.store.Record(context.WithoutCancel(ctx), r.opts.WorkerID, batch)
 		lost := errors.Is(err, metadata.ErrLostClaim)
 		if err != nil && !lost {
-			return fmt.Errorf("record %d results: %w", len(batch), err)
+			return fmt.Errorf("record %d results (their objects are stored under their content names; the files stay claimed until their lease ends, "+
+				"then the next backup takes them again and re-uploads the same bytes under the same names): %w", len(batch), err)
 		}
 		r.mu.Lock()
 		for _, o := range pending {

@@ -284,8 +284,15 @@ func (d *Deleter) Delete(ctx context.Context, groups []Group) Report {
 				rep.MarkedDeleted++
 				continue
 			}
-			// The last version of the group drops the object's record.
-			if err := d.Store.HardDelete(ctx, f.ID, removed && i == len(g.Files)-1); err != nil {
+			// The last version of the group drops the object's record. Once
+			// the object is gone its records are brought in line even if the
+			// operator interrupts now: the metadata must never point at an
+			// object that no longer exists.
+			mctx := ctx
+			if removed {
+				mctx = context.WithoutCancel(ctx)
+			}
+			if err := d.Store.HardDelete(mctx, f.ID, removed && i == len(g.Files)-1); err != nil {
 				fail(f, StepMark, err)
 				continue
 			}

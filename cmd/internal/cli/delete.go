@@ -208,7 +208,8 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 		for _, e := range rep.Errors {
 			steps = append(steps, e.Step)
 		}
-		return withCode(ExitPartial, fmt.Errorf("%d step(s) failed (%s); see the ERROR lines in %s", len(rep.Errors), strings.Join(steps, ", "), s.logPath))
+		return withCode(ExitPartial, fmt.Errorf("%d step(s) failed (%s); see the ERROR lines in %s, fix the cause and run the same command again: "+
+			"objects already removed are skipped (removing a missing object is not an error) and their records completed", len(rep.Errors), strings.Join(steps, ", "), s.logPath))
 	case batch != nil && batch.Missing > 0:
 		return withCode(ExitPartial, batchMissing(batch))
 	}
