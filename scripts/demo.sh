@@ -41,7 +41,7 @@ cat >"$DEMO/mediabackups.yaml" <<YAML
 # Written by scripts/demo.sh for the local demo services.
 datacenter: dc1
 metadata:
-  dsn: "mediabackups:mediabackups-test@tcp(127.0.0.1:3307)/mediabackups"
+  dsn: "${MEDIABACKUPS_TEST_MARIADB_DSN}mediabackups"
 storage:
   bucket: mediabackups
   endpoints: [${MEDIABACKUPS_TEST_MINIO_ENDPOINTS//,/, }]

@@ -13,6 +13,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DIR=${MBTEST_DIR:-/tmp/mediabackups-test}
 DIR=${DIR%/}
 MARKER=$DIR/.mediabackups-testenv
+# shellcheck source=testenv/ports.sh
+source "$HERE/ports.sh"
 
 log() { echo "[testenv] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -62,7 +64,7 @@ shopt -s nullglob
 jobs=()
 for pidf in "$DIR"/minio/*.pid; do
 	i=$(basename "$pidf" .pid)
-	stop_group "MinIO $i" "$pidf" "minio server --address 127.0.0.1:$((9100 + i))" 15 &
+	stop_group "MinIO $i" "$pidf" "minio server --address 127.0.0.1:" 15 &
 	jobs+=($!)
 done
 # mariadbd removes its own pid file on a clean shutdown.

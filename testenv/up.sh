@@ -6,20 +6,24 @@
 #
 #   . "$(testenv/up.sh)"        # prints the env file's path on stdout
 #
-# What it starts (all state under $MBTEST_DIR, stop with testenv/down.sh):
-#   MariaDB 10.11   127.0.0.1:$MBTEST_MARIADB_PORT   user mediabackups/mediabackups-test
+# What it starts (all state under $MBTEST_DIR, stop with testenv/down.sh), on
+# 127.0.0.1 ports derived from one base B = $MBTEST_PORT_BASE (see ports.sh):
+#   MariaDB 10.11   B+0          user mediabackups/mediabackups-test
 #                   (ALL PRIVILEGES: tests create throwaway mbtest_* databases),
 #                   database `mediabackups` for the demo
-#   MinIO x N       API 127.0.0.1:910i, console 127.0.0.1:920i (i = 1..N),
+#   MinIO x N       API B+i, console B+50+i (i = 1..N),
 #                   root user mbtestadmin/mbtestadmin-secret
-#   MediaWiki 1.39  public wiki 127.0.0.1:8080, private wiki 127.0.0.1:8081,
-#                   both populated by testenv/testwiki/populate.sh
-# and writes $MBTEST_DIR/env with the MEDIABACKUPS_TEST_* variables.
+#   MediaWiki 1.39  public wiki B+100, private wiki B+101, both populated by
+#                   testenv/testwiki/populate.sh; tests start wikis of their
+#                   own on B+102..B+119
+# and writes $MBTEST_DIR/env with the MEDIABACKUPS_TEST_* variables. Two sets
+# of services run side by side when they have different MBTEST_DIR and
+# MBTEST_PORT_BASE (e.g. 9100 and 9400).
 #
 # Environment (defaults in brackets):
 #   MBTEST_DIR            state directory               [/tmp/mediabackups-test]
-#   MBTEST_MARIADB_PORT   MariaDB port                  [3307]
-#   MBTEST_MINIO_COUNT    number of MinIO servers       [5]
+#   MBTEST_PORT_BASE      first port of the block of 300 [9100]
+#   MBTEST_MINIO_COUNT    number of MinIO servers, 1..49 [5]
 #   MEDIABACKUPS_CACHE    where the MinIO binary is built [$HOME/.cache/mediabackups]
 set -euo pipefail
 
@@ -28,8 +32,9 @@ DIR=${MBTEST_DIR:-/tmp/mediabackups-test}
 DIR=${DIR%/}
 CACHE=${MEDIABACKUPS_CACHE:-${HOME:-/root}/.cache/mediabackups}
 CACHE=${CACHE%/}
-MARIADB_PORT=${MBTEST_MARIADB_PORT:-3307}
 MINIO_COUNT=${MBTEST_MINIO_COUNT:-5}
+# shellcheck source=testenv/ports.sh
+source "$HERE/ports.sh"
 # Pinned: bump both together. Built from the Go module proxy, not downloaded.
 MINIO_MODULE=github.com/minio/minio
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
@@ -39,8 +44,6 @@ MINIO_PASS=mbtestadmin-secret
 DB_USER=mediabackups
 DB_PASS=mediabackups-test
 DB_NAME=mediabackups
-WIKI_PUBLIC_PORT=8080
-WIKI_PRIVATE_PORT=8081
 HOST=127.0.0.1
 ENV_FILE=$DIR/env
 MARKER=$DIR/.mediabackups-testenv # lets down.sh --wipe know the dir is ours
@@ -50,10 +53,9 @@ log() { echo "[testenv] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 [[ $(id -u) == 0 ]] || die "run as root (apt-get, mariadbd --user=root)"
-[[ $MARIADB_PORT =~ ^[0-9]+$ && $MARIADB_PORT != 3306 ]] ||
-	die "MBTEST_MARIADB_PORT must be a number other than 3306 (3306 is left to the system's MariaDB)"
-if ! [[ $MINIO_COUNT =~ ^[0-9]+$ ]] || ((MINIO_COUNT < 1 || MINIO_COUNT > 99)); then
-	die "MBTEST_MINIO_COUNT must be 1..99"
+ports_check || die "$PORTS_ERROR"
+if ! [[ $MINIO_COUNT =~ ^[0-9]+$ ]] || ((MINIO_COUNT < 1 || MINIO_COUNT > 49)); then
+	die "MBTEST_MINIO_COUNT must be 1..49"
 fi
 [[ $DIR == /* && $DIR != / ]] || die "MBTEST_DIR must be an absolute path other than /"
 command -v go >/dev/null || PATH=/usr/local/go/bin:$PATH
@@ -142,6 +144,13 @@ db_ping() { mariadb-admin --no-defaults --protocol=socket --socket="$DB_SOCK" -u
 
 mkdir -p "$DB_DIR"
 pid=$(pid_from "$DB_PID") || true
+if [[ -n $pid ]] && proc_is "$pid" "--datadir=$DB_DATA" && ! proc_is "$pid" "--port=$MARIADB_PORT "; then
+	log "MariaDB (pid $pid) runs on another port; restarting it on $MARIADB_PORT"
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$pid" 2>/dev/null && die "MariaDB (pid $pid) did not stop within 60 s"
+	pid=
+fi
 if [[ -n $pid ]] && proc_is "$pid" "--datadir=$DB_DATA" && db_ping; then
 	log "MariaDB already running (pid $pid, port $MARIADB_PORT)"
 else
@@ -150,7 +159,7 @@ else
 	else
 		rm -f "$DB_PID"
 		port_busy "$MARIADB_PORT" &&
-			die "something else listens on $HOST:$MARIADB_PORT (set MBTEST_MARIADB_PORT)"
+			die "something else listens on $HOST:$MARIADB_PORT (choose another MBTEST_PORT_BASE)"
 		if [[ ! -f $DB_DATA/.mbtest-installed ]]; then
 			log "initialising MariaDB data dir $DB_DATA"
 			rm -rf "$DB_DATA"
@@ -193,6 +202,28 @@ SQL
 mariadb --no-defaults -h"$HOST" -P"$MARIADB_PORT" -u"$DB_USER" -p"$DB_PASS" -e 'SELECT 1' >/dev/null ||
 	die "cannot log in as $DB_USER over TCP on $HOST:$MARIADB_PORT"
 
+# MinIO servers left running on another port base hold ports the wikis below
+# may need: stop them now (step 5 starts them on their new ports).
+minio_current() { # minio_current PID I: server I runs on the current ports
+	proc_is "$1" "minio server --address $HOST:$(minio_port "$2") --console-address $HOST:$(minio_console_port "$2") "
+}
+stop_minio() { # stop_minio PID: TERM its process group, wait, then KILL
+	kill -TERM -- "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null || true
+	for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL -- "-$1" 2>/dev/null || true
+}
+shopt -s nullglob
+for pidf in "$DIR"/minio/*.pid; do
+	i=$(basename "$pidf" .pid)
+	pid=$(pid_from "$pidf") || true
+	if [[ -n $pid ]] && proc_is "$pid" "minio server " && ! minio_current "$pid" "$i"; then
+		log "MinIO $i runs on other ports; stopping it"
+		stop_minio "$pid"
+		rm -f "$pidf"
+	fi
+done
+shopt -u nullglob
+
 # ----------------------------------------------------------------- 4. wikis
 WIKI_PUBLIC_DIR=$DIR/wiki-public
 WIKI_PRIVATE_DIR=$DIR/wiki-private
@@ -215,20 +246,17 @@ minio_live() { [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$HOST:$1
 mkdir -p "$DIR/minio"
 starting=()
 for ((i = 1; i <= MINIO_COUNT; i++)); do
-	api=$((9100 + i)) console=$((9200 + i))
+	api=$(minio_port "$i") console=$(minio_console_port "$i")
 	data=$DIR/minio/$i
 	pidf=$DIR/minio/$i.pid
 	pid=$(pid_from "$pidf") || true
-	if [[ -n $pid ]] && proc_is "$pid" "minio server --address $HOST:$api"; then
-		# A rebuilt binary replaces the file; restart servers still running the old one.
-		if [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$MINIO_BIN" ]]; then
-			starting+=("$i")
-			continue
-		fi
+	if [[ -n $pid ]] && minio_current "$pid" "$i" && [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$MINIO_BIN" ]]; then
+		starting+=("$i")
+		continue
+	fi
+	if [[ -n $pid ]] && proc_is "$pid" "minio server "; then
 		log "MinIO $i runs an old binary; restarting it"
-		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL -- "-$pid" 2>/dev/null || true
+		stop_minio "$pid"
 	fi
 	rm -f "$pidf"
 	port_busy "$api" && die "something else listens on $HOST:$api (MinIO $i)"
@@ -242,7 +270,7 @@ for ((i = 1; i <= MINIO_COUNT; i++)); do
 	starting+=("$i")
 done
 for i in "${starting[@]}"; do
-	api=$((9100 + i))
+	api=$(minio_port "$i")
 	for _ in $(seq 300); do
 		minio_live "$api" && break
 		kill -0 "$(cat "$DIR/minio/$i.pid")" 2>/dev/null ||
@@ -251,11 +279,11 @@ for i in "${starting[@]}"; do
 	done
 	minio_live "$api" || die "MinIO $i did not answer on $HOST:$api within 60 s (log $DIR/minio/$i.log)"
 done
-log "MinIO: $MINIO_COUNT servers live on $HOST:9101..$((9100 + MINIO_COUNT))"
+log "MinIO: $MINIO_COUNT servers live on $HOST:$(minio_port 1)..$(minio_port "$MINIO_COUNT")"
 
 # --------------------------------------------------------------- 6. env file
 endpoints=
-for ((i = 1; i <= MINIO_COUNT; i++)); do endpoints+=${endpoints:+,}http://$HOST:$((9100 + i)); done
+for ((i = 1; i <= MINIO_COUNT; i++)); do endpoints+=${endpoints:+,}http://$HOST:$(minio_port "$i"); done
 cat >"$ENV_FILE.tmp" <<EOF
 # Written by testenv/up.sh; source it before go test.
 export MEDIABACKUPS_TEST_MARIADB_DSN='$DB_USER:$DB_PASS@tcp($HOST:$MARIADB_PORT)/'
@@ -273,6 +301,7 @@ export MEDIABACKUPS_TEST_WIKI_BOT_PASSWORD='backupbackupbackupbackupbackup000'
 export MEDIABACKUPS_TEST_MINIO_BIN='$MINIO_BIN'
 export MEDIABACKUPS_TEST_MARIADB_BIN_DIR='$MARIADB_BIN_DIR'
 export MEDIABACKUPS_TEST_DIR='$DIR'
+export MEDIABACKUPS_TEST_PORT_BASE='$PORT_BASE'
 EOF
 mv -f "$ENV_FILE.tmp" "$ENV_FILE"
 log "ready in $((SECONDS - T0)) s; env file $ENV_FILE"

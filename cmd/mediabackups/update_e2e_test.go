@@ -1,7 +1,7 @@
 package main_test
 
 // End-to-end tests of `mediabackups update`: real changes made through the
-// MediaWiki API of fresh test wikis (ports 8082 and 8083), then the metadata
+// MediaWiki API of fresh test wikis (FreshWiki slots 0 and 1), then the metadata
 // compared with the wiki's own database, and the bytes in MinIO checked.
 
 import (
@@ -419,13 +419,13 @@ var commons = mediawiki.Containers{Project: "wikipedia", Lang: "commons", Public
 func TestUpdateFollowsEveryChange(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		port    int
+		slot    int
 		private bool
-	}{{"public", 8082, false}, {"private", 8083, true}} {
+	}{{"public", 0, false}, {"private", 1, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, 3)
-			fw := testsvc.FreshWiki(t, "update-"+tc.name, tc.port, tc.private)
+			fw := testsvc.FreshWiki(t, "update-"+tc.name, tc.slot, tc.private)
 			typ := "public"
 			if tc.private {
 				typ = "private"

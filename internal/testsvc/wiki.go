@@ -5,9 +5,22 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
+
+// PortBase returns the first port of the test services' block
+// (MEDIABACKUPS_TEST_PORT_BASE, see testenv/ports.sh).
+func PortBase(t testing.TB) int {
+	t.Helper()
+	v := Need(t, "MEDIABACKUPS_TEST_PORT_BASE")
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1024 || n > 65235 {
+		t.Fatalf("MEDIABACKUPS_TEST_PORT_BASE=%q is not a port base", v)
+	}
+	return n
+}
 
 // RepoRoot returns the module's root directory (where go.mod is).
 func RepoRoot(t testing.TB) string {
@@ -29,17 +42,18 @@ func RepoRoot(t testing.TB) string {
 }
 
 // FreshWiki starts a wiki of its own for a test that changes it: a new
-// install on port, populated with the same fixed history as the shared test
-// wikis (testenv/testwiki), under $MEDIABACKUPS_TEST_DIR/<name>. It is
-// stopped when the test ends. Use a port no other test package uses:
-// 8082-8089 are for such wikis (8080 and 8081 are the shared, read-only ones).
-// It takes about 10 seconds.
-func FreshWiki(t testing.TB, name string, port int, private bool) Wiki {
+// install, populated with the same fixed history as the shared test wikis
+// (testenv/testwiki), under $MEDIABACKUPS_TEST_DIR/<name>. It is stopped when
+// the test ends. slot (0 to 17) picks its port, PortBase+102+slot (see
+// testenv/ports.sh); use a slot no other test package uses, as packages run
+// in parallel. It takes about 10 seconds.
+func FreshWiki(t testing.TB, name string, slot int, private bool) Wiki {
 	t.Helper()
 	base := Need(t, "MEDIABACKUPS_TEST_DIR")
-	if port < 8082 || port > 8089 {
-		t.Fatalf("FreshWiki: port %d is not in 8082-8089", port)
+	if slot < 0 || slot > 17 {
+		t.Fatalf("FreshWiki: slot %d is not in 0-17", slot)
 	}
+	port := PortBase(t) + 102 + slot
 	dir := filepath.Join(base, name)
 	root := RepoRoot(t)
 	env := append(os.Environ(), "TESTWIKI_DIR="+dir, fmt.Sprintf("TESTWIKI_PORT=%d", port), "TESTWIKI_RESET=1")

@@ -30,7 +30,7 @@ func maintenance(t *testing.T, w testsvc.Wiki, script string, args ...string) st
 // deletes the backups: in batch mode from the erase log, and by title for a
 // file whose URL production now answers with 404.
 func TestDeleteAfterProductionErased(t *testing.T) {
-	w := testsvc.FreshWiki(t, "recovery-wiki", 8084, false)
+	w := testsvc.FreshWiki(t, "recovery-wiki", 2, false)
 	e := newEnv(t, wikiConf{"testwiki", "public", w})
 
 	// A file deleted in production after its backup: its old URL is 404.
