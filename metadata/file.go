@@ -38,7 +38,22 @@ const (
 	Duplicate BackupStatus = "duplicate"
 	// Error: the last attempt failed; ErrorReason says why. It can be retried.
 	Error BackupStatus = "error"
+	// Unavailable: production serves no bytes with this version's sha1 at
+	// the moment (it was overwritten and its bytes moved elsewhere);
+	// ErrorReason says where it looked. It is retried like Error.
+	Unavailable BackupStatus = "unavailable"
+	// Unreadable: the configured login may not read the version;
+	// ErrorReason names the right it lacks. It is backed up once the
+	// credentials allow it.
+	Unreadable BackupStatus = "unreadable"
+	// Gone: production no longer has the version's bytes at all (erased),
+	// although its API still lists it. Nothing to back up; not a failure.
+	Gone BackupStatus = "gone"
 )
+
+// BackupStatuses lists every BackupStatus, in the order status reports
+// show them.
+var BackupStatuses = []BackupStatus{Pending, Processing, BackedUp, Duplicate, Error, Unavailable, Unreadable, Gone}
 
 // File is one version of a file, as production knows it, with its backup state.
 type File struct {
