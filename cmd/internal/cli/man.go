@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/cobra/doc"
+)
+
+// recoveryBinaries are the binaries that run one recovery command each
+// through MainAs (see cmd/query-media-file and its siblings).
+var recoveryBinaries = []struct{ name, command string }{
+	{"query-media-file", "query"},
+	{"restore-media-file", "restore"},
+	{"delete-media-file", "delete"},
+}
+
+// ManPages writes a section 1 man page for every command of the four
+// binaries into dir, which must exist: mediabackups.1 and one
+// mediabackups-COMMAND[-SUB].1 per command and sub-command a user can run
+// (help excepted; completion included), and query-media-file.1,
+// restore-media-file.1 and delete-media-file.1. The pages are built from
+// the same command trees the binaries run, so flags and help cannot drift.
+// version goes into each page's footer; the date is SOURCE_DATE_EPOCH's
+// (read by cobra/doc, for reproducible builds), else today's.
+func ManPages(dir, version string) error {
+	header := &doc.GenManHeader{Source: "mediabackups " + version, Manual: "mediabackups manual"}
+	f := &Factory{IO: IO{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}}
+	root := NewRootCmd(f)
+	// Execute adds the completion command to the binary; add it here too,
+	// so that every command it has gets a page.
+	root.InitDefaultCompletionCmd()
+	roots := []*cobra.Command{root}
+	for _, b := range recoveryBinaries {
+		cmd, err := recoveryBinaryCmd(&Factory{IO: f.IO}, b.name, b.command)
+		if err != nil {
+			return err
+		}
+		roots = append(roots, cmd)
+	}
+	for _, cmd := range roots {
+		// No "Auto generated" history section with a build date in it.
+		cmd.DisableAutoGenTag = true
+		manText(cmd)
+		if err := doc.GenManTree(cmd, header, dir); err != nil {
+			return fmt.Errorf("write the man pages of %s into %s: %w", cmd.Name(), dir, err)
+		}
+	}
+	return nil
+}
+
+// manText rewrites the help texts of cmd and its sub-commands (these
+// instances serve only the man pages) from the plain text --help prints
+// into the markdown cobra/doc renders, so that a page says what --help says.
+func manText(cmd *cobra.Command) {
+	cmd.Short = markdownProse(cmd.Short)
+	cmd.Long = markdownText(cmd.Long)
+	for _, c := range cmd.Commands() {
+		manText(c)
+	}
+}
+
+// markdownText turns plain help text into markdown that renders the same:
+// runs of indented lines (tables of flags, example commands) become code
+// blocks and keep their layout; other lines are prose, filled into
+// paragraphs, with markdown's special characters escaped so that
+// "<logdir>" or "*" come out as written.
+func markdownText(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	indented := func(l string) bool { return strings.HasPrefix(l, " ") || strings.HasPrefix(l, "\t") }
+	blank := func(l string) bool { return strings.TrimSpace(l) == "" }
+	var b strings.Builder
+	for i := 0; i < len(lines); {
+		switch {
+		case indented(lines[i]) && !blank(lines[i]):
+			j := i
+			// A blank line between two indented runs stays inside the block.
+			for j < len(lines) && (indented(lines[j]) && !blank(lines[j]) || blank(lines[j]) && j+1 < len(lines) && indented(lines[j+1]) && !blank(lines[j+1])) {
+				j++
+			}
+			b.WriteString("\n```\n" + strings.Join(lines[i:j], "\n") + "\n```\n\n")
+			i = j
+		case blank(lines[i]):
+			b.WriteString("\n")
+			i++
+		default:
+			b.WriteString(markdownProse(lines[i]) + "\n")
+			i++
+		}
+	}
+	return b.String()
+}
+
+// markdownProse escapes the characters that markdown would read as markup.
+func markdownProse(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune("\\`*_{}[]<>#+-!|~", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
