@@ -1,7 +1,7 @@
-// Command mangen writes the man pages of the four mediabackups binaries
-// (cli.ManPages) into a directory; scripts/package.sh runs it for the
-// Debian package. It lives under cmd/internal so that it is never built
-// into, nor shown by, an installed binary.
+// Command mangen writes the man pages of the four mediabackups binaries into
+// a directory, from their cobra commands; scripts/package.sh runs it for
+// the Debian package. It lives under cmd/internal, and cobra/doc only here,
+// so that no installed binary gains a command or the markdown renderer.
 //
 //	go run ./cmd/internal/mangen -version 1.2.3 DIR
 package main
@@ -10,8 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-
-	"github.com/mediabackups/mediabackups/cmd/internal/cli"
 )
 
 func main() {
@@ -30,7 +28,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "mangen: %v\n", err)
 		os.Exit(1)
 	}
-	if err := cli.ManPages(dir, *version); err != nil {
+	if err := writeManPages(dir, *version); err != nil {
 		fmt.Fprintf(os.Stderr, "mangen: %v\n", err)
 		os.Exit(1)
 	}

@@ -1,4 +1,4 @@
-package cli
+package main
 
 import (
 	"fmt"
@@ -7,40 +7,25 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
+
+	"github.com/mediabackups/mediabackups/cmd/internal/cli"
 )
 
-// recoveryBinaries are the binaries that run one recovery command each
-// through MainAs (see cmd/query-media-file and its siblings).
-var recoveryBinaries = []struct{ name, command string }{
-	{"query-media-file", "query"},
-	{"restore-media-file", "restore"},
-	{"delete-media-file", "delete"},
-}
-
-// ManPages writes a section 1 man page for every command of the four
+// writeManPages writes a section 1 man page for every command of the four
 // binaries into dir, which must exist: mediabackups.1 and one
 // mediabackups-COMMAND[-SUB].1 per command and sub-command a user can run
 // (help excepted; completion included), and query-media-file.1,
-// restore-media-file.1 and delete-media-file.1. The pages are built from
-// the same command trees the binaries run, so flags and help cannot drift.
-// version goes into each page's footer; the date is SOURCE_DATE_EPOCH's
-// (read by cobra/doc, for reproducible builds), else today's.
-func ManPages(dir, version string) error {
+// restore-media-file.1 and delete-media-file.1, from the command trees the
+// binaries run (cli.BinaryCommands). version goes into each page's footer;
+// the date is SOURCE_DATE_EPOCH's (read by cobra/doc, for reproducible
+// builds), else today's.
+func writeManPages(dir, version string) error {
 	header := &doc.GenManHeader{Source: "mediabackups " + version, Manual: "mediabackups manual"}
-	f := &Factory{IO: IO{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}}
-	root := NewRootCmd(f)
-	// Execute adds the completion command to the binary; add it here too,
-	// so that every command it has gets a page.
-	root.InitDefaultCompletionCmd()
-	roots := []*cobra.Command{root}
-	for _, b := range recoveryBinaries {
-		cmd, err := recoveryBinaryCmd(&Factory{IO: f.IO}, b.name, b.command)
-		if err != nil {
-			return err
-		}
-		roots = append(roots, cmd)
+	cmds, err := cli.BinaryCommands(&cli.Factory{IO: cli.IO{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}})
+	if err != nil {
+		return err
 	}
-	for _, cmd := range roots {
+	for _, cmd := range cmds {
 		// No "Auto generated" history section with a build date in it.
 		cmd.DisableAutoGenTag = true
 		manText(cmd)

@@ -1,6 +1,7 @@
-package cli
+package main
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,18 +10,20 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mediabackups/mediabackups/cmd/internal/cli"
 )
 
 func TestManPagesCoverEveryCommand(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("SOURCE_DATE_EPOCH", "1767225600") // 2026-01-01
-	if err := ManPages(dir, "1.2.3"); err != nil {
+	if err := writeManPages(dir, "1.2.3"); err != nil {
 		t.Fatal(err)
 	}
 	// One page per command a user can run: walk the tree the binary runs.
-	f, _, _ := testFactory()
-	root := NewRootCmd(f)
-	root.InitDefaultCompletionCmd()
+	f := &cli.Factory{IO: cli.IO{In: strings.NewReader(""), Out: io.Discard, ErrOut: io.Discard}}
+	root := cli.NewRootCmd(f)
+	root.InitDefaultCompletionCmd() // as cobra does when the binary runs
 	want := []string{"query-media-file.1", "restore-media-file.1", "delete-media-file.1"}
 	var walk func(*cobra.Command)
 	walk = func(c *cobra.Command) {
