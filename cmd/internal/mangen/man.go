@@ -19,7 +19,17 @@ import (
 // binaries run (cli.BinaryCommands). version goes into each page's footer;
 // the date is SOURCE_DATE_EPOCH's (read by cobra/doc, for reproducible
 // builds), else today's.
+//
+// It unsets every MEDIABACKUPS_* variable of this process first: some flag
+// defaults are read from the environment (bench's come from the test
+// services' MEDIABACKUPS_TEST_*), and a page must show the documented
+// default, never the values, DSN password included, of whoever builds it.
 func writeManPages(dir, version string) error {
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "MEDIABACKUPS_") {
+			os.Unsetenv(name)
+		}
+	}
 	header := &doc.GenManHeader{Source: "mediabackups " + version, Manual: "mediabackups manual"}
 	cmds, err := cli.BinaryCommands(&cli.Factory{IO: cli.IO{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}})
 	if err != nil {
