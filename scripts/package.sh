@@ -50,7 +50,7 @@ CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -buildvcs=false \
 	./cmd/mediabackups ./cmd/query-media-file ./cmd/restore-media-file ./cmd/delete-media-file
 
 log "man pages"
-go run ./cmd/internal/mangen -version "$version" "$build/man"
+go run -buildvcs=false ./cmd/internal/mangen -version "$version" "$build/man"
 gzip -9n "$build/man"/*.1
 
 # A native package's changelog: which commit this is; git log is the history.
