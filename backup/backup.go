@@ -58,10 +58,13 @@ type Putter interface {
 // Placer returns the server an object with the given sha256 goes to.
 type Placer func(sha256hex string) (Putter, error)
 
-// Progress receives one call per finished file: the status recorded (empty
-// when the claim was lost before the result could be recorded), the size
-// of the file as downloaded, and for a failure its error, which wraps a
-// *StepError. It must be safe for concurrent use.
+// Progress receives one call per finished file: the file with the status
+// recorded (empty when the claim was lost before the result could be
+// recorded) and, when it was stored as a new object, that object (Backup:
+// server and stored size; a content that two files uploaded at once is
+// recorded, and reported, once); the size of the file as downloaded; and
+// for a failure its error, which wraps a *StepError. It must be safe for
+// concurrent use.
 type Progress interface {
 	FileDone(f metadata.File, status metadata.BackupStatus, bytes int64, err error)
 }
@@ -322,7 +325,7 @@ func (r *runner) record(ctx context.Context, results <-chan outcome) error {
 			if o.result.DownloadedSHA1 != "" {
 				r.stats.Mismatches++
 			}
-			r.opts.Progress.FileDone(o.file, st, o.result.Size, o.result.Err)
+			r.opts.Progress.FileDone(doneFile(o, st), st, o.result.Size, o.result.Err)
 		}
 		r.mu.Unlock()
 		pending = pending[:0]
@@ -346,6 +349,17 @@ func (r *runner) record(ctx context.Context, results <-chan outcome) error {
 			}
 		}
 	}
+}
+
+// doneFile is the file of an outcome as recorded with status st: with the
+// new object, for one stored as one.
+func doneFile(o outcome, st metadata.BackupStatus) metadata.File {
+	f := o.file
+	f.BackupStatus = st
+	if st == metadata.BackedUp {
+		f.Backup = o.result.Backup
+	}
+	return f
 }
 
 // prepared is a file between the two stages: downloaded, hashed and
