@@ -26,7 +26,7 @@ type fileCounter struct {
 	wiki string
 }
 
-func (c *fileCounter) FileDone(_ metadata.File, status metadata.BackupStatus, bytes int64, err error) {
+func (c *fileCounter) FileDone(f metadata.File, status metadata.BackupStatus, bytes int64, err error) {
 	if status == "" {
 		c.m.errors.WithLabelValues(CommandBackup, c.wiki, "claim_lost").Inc()
 		return
@@ -36,26 +36,28 @@ func (c *fileCounter) FileDone(_ metadata.File, status metadata.BackupStatus, by
 	if status == metadata.Error {
 		c.m.Failed(CommandBackup, c.wiki, err)
 	}
+	if b := f.Backup; status == metadata.BackedUp && b != nil {
+		c.m.objects.WithLabelValues(c.wiki, b.Location).Inc()
+		c.m.storedBytes.WithLabelValues(c.wiki, b.Location).Add(float64(b.StoredSize))
+	}
 }
 
-// Storage wraps p, a storage server, so that every object stored through
-// it counts in mediabackups_storage_objects_written_total and
-// _written_bytes_total for wiki and the server's endpoint.
+// Storage wraps p, a storage server, so that every upload to it that fails
+// counts in mediabackups_storage_put_failures_total for wiki and the
+// server's endpoint (created at zero here).
 func (m *Metrics) Storage(wiki string, p backup.Putter) backup.Putter {
-	return &countingPutter{Putter: p, objects: m.objects.WithLabelValues(wiki, p.Endpoint()),
-		bytes: m.storedBytes.WithLabelValues(wiki, p.Endpoint())}
+	return &countingPutter{Putter: p, failures: m.putFailures.WithLabelValues(wiki, p.Endpoint())}
 }
 
 type countingPutter struct {
 	backup.Putter
-	objects, bytes interface{ Add(float64) }
+	failures interface{ Inc() }
 }
 
 func (c *countingPutter) Put(ctx context.Context, key string, r io.Reader, size int64, wantSHA256 []byte) (int64, error) {
 	n, err := c.Putter.Put(ctx, key, r, size, wantSHA256)
-	if err == nil {
-		c.objects.Add(1)
-		c.bytes.Add(float64(n))
+	if err != nil && ctx.Err() == nil {
+		c.failures.Inc()
 	}
 	return n, err
 }

@@ -71,6 +71,7 @@ type Metrics struct {
 	files, bytes         *prometheus.CounterVec
 	errors               *prometheus.CounterVec
 	objects, storedBytes *prometheus.CounterVec
+	putFailures          *prometheus.CounterVec
 	summary              summaryGauges
 }
 
@@ -99,14 +100,20 @@ func New(command string, log *slog.Logger) *Metrics {
 	}, []string{"command", "wiki", "reason"})
 	m.objects = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Subsystem: "storage", Name: "objects_written_total",
-		Help: "Objects this process stored, by wiki and storage server (endpoint).",
+		Help: "New objects this process stored and recorded, by wiki and storage server (endpoint); " +
+			"a content that two files uploaded at once is recorded, and counted, once.",
 	}, []string{"wiki", "server"})
 	m.storedBytes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Subsystem: "storage", Name: "written_bytes_total",
-		Help: "Bytes this process stored, as stored (encrypted objects count their encrypted size), by wiki and storage server (endpoint).",
+		Help: "Bytes of the new objects this process stored and recorded, as stored (encrypted objects count their encrypted size), " +
+			"by wiki and storage server (endpoint).",
+	}, []string{"wiki", "server"})
+	m.putFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "storage", Name: "put_failures_total",
+		Help: "Uploads of this process that a storage server (endpoint) did not complete, by wiki.",
 	}, []string{"wiki", "server"})
 	m.summary = newSummaryGauges()
-	m.reg.MustRegister(m.files, m.bytes, m.errors, m.objects, m.storedBytes,
+	m.reg.MustRegister(m.files, m.bytes, m.errors, m.objects, m.storedBytes, m.putFailures,
 		m.summary.files, m.summary.fileBytes, m.summary.objects, m.summary.objectBytes)
 	return m
 }

@@ -133,9 +133,9 @@ func TestTextfile(t *testing.T) {
 	m := metrics.New(metrics.CommandBackup, nil)
 	m.WatchMetadata(ctx, store, metrics.Wiki{Name: "testwiki", ID: wiki})
 	progress := m.BackupProgress("testwiki")
-	progress.FileDone(metadata.File{}, metadata.BackedUp, 100, nil)
-	progress.FileDone(metadata.File{}, metadata.BackedUp, 50, nil)
-	progress.FileDone(metadata.File{}, metadata.Duplicate, 7, nil)
+	progress.FileDone(metadata.File{Backup: &metadata.Backup{Location: "http://s1:9000", StoredSize: 130}}, metadata.BackedUp, 100, nil)
+	progress.FileDone(metadata.File{Backup: &metadata.Backup{Location: "http://s1:9000", StoredSize: 70}}, metadata.BackedUp, 50, nil)
+	progress.FileDone(metadata.File{Backup: &metadata.Backup{Location: "http://s1:9000", StoredSize: 7}}, metadata.Duplicate, 7, nil)
 	progress.FileDone(metadata.File{}, metadata.Error, 0, &backup.StepError{Step: backup.StepUpload, Err: errors.New("503")})
 	progress.FileDone(metadata.File{}, "", 0, nil) // claim lost
 
@@ -148,10 +148,12 @@ func TestTextfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	put := m.Storage("testwiki", srv)
-	for _, body := range []string{"hello", "world!"} {
-		if _, err := put.Put(ctx, "testwiki/"+body, strings.NewReader(body), int64(len(body)), nil); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := put.Put(ctx, "testwiki/hello", strings.NewReader("hello"), 5, nil); err != nil {
+		t.Fatal(err)
+	}
+	wrong := make([]byte, 32) // not the sha256 of "world!": the server refuses it
+	if _, err := put.Put(ctx, "testwiki/world", strings.NewReader("world!"), 6, wrong); err == nil {
+		t.Fatal("a Put with the wrong sha256 succeeded")
 	}
 
 	dir := t.TempDir()
@@ -183,8 +185,9 @@ func TestTextfile(t *testing.T) {
 		{"mediabackups_errors_total", []string{"command", "backup", "wiki", "testwiki", "reason", "upload"}, 1},
 		{"mediabackups_errors_total", []string{"command", "backup", "wiki", "testwiki", "reason", "claim_lost"}, 1},
 		{"mediabackups_errors_total", []string{"command", "backup", "wiki", "testwiki", "reason", "download"}, 0},
-		{"mediabackups_storage_objects_written_total", []string{"wiki", "testwiki", "server", mi.Endpoints[0]}, 2},
-		{"mediabackups_storage_written_bytes_total", []string{"wiki", "testwiki", "server", mi.Endpoints[0]}, 11},
+		{"mediabackups_storage_objects_written_total", []string{"wiki", "testwiki", "server", "http://s1:9000"}, 2},
+		{"mediabackups_storage_written_bytes_total", []string{"wiki", "testwiki", "server", "http://s1:9000"}, 200},
+		{"mediabackups_storage_put_failures_total", []string{"wiki", "testwiki", "server", d.Endpoints[0]}, 1},
 		{"mediabackups_last_success_timestamp_seconds", []string{"command", "backup", "wiki", "testwiki"}, float64(finished.Unix())},
 		{"mediabackups_oldest_pending_timestamp_seconds", []string{"wiki", "testwiki"},
 			float64(time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC).Unix())},

@@ -135,6 +135,9 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	var total backup.Stats
 	perWiki := map[string]backup.Stats{}
 	for i, w := range wikis {
+		for _, srv := range servers.Servers() {
+			m.Storage(w.Name, srv) // its failure counter starts at zero
+		}
 		place := func(sha256 string) (backup.Putter, error) {
 			p, err := servers.For(sha256)
 			if err != nil {
