@@ -47,7 +47,13 @@ claims, which another run takes over once their --lease has passed.
 Statuses: pending (to do), processing (claimed), backedup (stored), duplicate
 (same content already stored), error (failed; reason recorded; retry with
 --retry-errors). A sha1 that differs from production's is retried once, then
-backed up anyway and listed by 'mediabackups mismatches'.`,
+backed up anyway and listed by 'mediabackups mismatches'.
+
+Monitoring: --metrics-file writes Prometheus metrics for node_exporter's
+textfile collector (every 30s and at the end); --metrics-listen serves them
+at /metrics while the run lasts. Every successful run is recorded in the
+metadata (mediabackups_last_success_timestamp_seconds). See the README,
+"Monitoring".`,
 		Example: `  mediabackups backup --wiki testwiki
   mediabackups backup --workers 16          # every configured wiki in turn
   mediabackups backup --wiki testwiki --retry-errors`,

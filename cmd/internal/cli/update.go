@@ -39,7 +39,13 @@ is read from --since, else from the beginning of its log.
 
 Without --follow it catches up and exits. With --follow it reads the log again
 every --interval until SIGINT or SIGTERM, which end it cleanly (exit 0) after
-the event being applied. Run 'mediabackups backup' to back up what it added.`,
+the event being applied. Run 'mediabackups backup' to back up what it added.
+
+Monitoring: --metrics-listen serves Prometheus metrics at /metrics (for
+--follow), --metrics-file writes them for node_exporter's textfile collector
+(every 30s and at the end), among them how far the metadata is behind the
+wiki's log (mediabackups_update_caught_up_timestamp_seconds). See the README,
+"Monitoring".`,
 		Example: `  mediabackups update --wiki testwiki
   mediabackups update --wiki commonswiki --follow --interval 60s
   mediabackups update --wiki commonswiki --since 2025-01-01T00:00:00Z`,
