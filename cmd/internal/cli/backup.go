@@ -26,6 +26,7 @@ type BackupOptions struct {
 	Batch       int
 	Lease       time.Duration
 	RetryErrors bool
+	DBWait      time.Duration
 }
 
 func newBackupCmd(f *Factory, runF func(context.Context, *BackupOptions) error) *cobra.Command {
@@ -45,7 +46,17 @@ claims, which another run takes over once their --lease has passed.
 Statuses: pending (to do), processing (claimed), backedup (stored), duplicate
 (same content already stored), error (failed; reason recorded; retry with
 --retry-errors). A sha1 that differs from production's is retried once, then
-backed up anyway and listed by 'mediabackups mismatches'.`,
+backed up anyway and listed by 'mediabackups mismatches'.
+
+If the database goes away (a restart, a failover, a network cut), every
+database call waits for it, for up to --db-wait in all, keeping the work
+done meanwhile; once it answers again the run goes on. If it stays away
+longer, the run records what it can and gives its unfinished files back as
+soon as the database answers (trying for one more minute), then exits 1.
+
+A run that finds files claimed by another backup says so: a WARNING when
+that backup is gone (killed, or no longer renewing its claims), with the
+number of files and when their leases end; until then no run takes them.`,
 		Example: `  mediabackups backup --wiki testwiki
   mediabackups backup --workers 16          # every configured wiki in turn
   mediabackups backup --wiki testwiki --retry-errors`,
@@ -53,6 +64,9 @@ backed up anyway and listed by 'mediabackups mismatches'.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Workers < 0 || opts.Batch < 0 {
 				return withCode(ExitUsage, fmt.Errorf("--workers and --batch must not be negative"))
+			}
+			if opts.DBWait < 0 {
+				return withCode(ExitUsage, fmt.Errorf("--db-wait must not be negative"))
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -65,6 +79,7 @@ backed up anyway and listed by 'mediabackups mismatches'.`,
 	cmd.Flags().IntVar(&opts.Batch, "batch", 0, "files per claim (default 4 × workers)")
 	cmd.Flags().DurationVar(&opts.Lease, "lease", 10*time.Minute, "how long a claim lasts if this process dies")
 	cmd.Flags().BoolVar(&opts.RetryErrors, "retry-errors", false, "put files in status error back to pending first")
+	cmd.Flags().DurationVar(&opts.DBWait, "db-wait", backup.DefaultDBWait, "how long to wait for the database when it goes away before giving up (0: give up at once)")
 	addProfileFlags(cmd)
 	return cmd
 }
@@ -73,6 +88,9 @@ backed up anyway and listed by 'mediabackups mismatches'.`,
 type BackupResult struct {
 	Wikis map[string]backup.Stats `json:"wikis"`
 	Total backup.Stats            `json:"total"`
+	// HeldElsewhere lists the files other workers held when the run
+	// started, per wiki and worker (empty when none).
+	HeldElsewhere []HeldClaims `json:"claims_held_elsewhere"`
 }
 
 // newWorkerID names this process uniquely in the claims it makes.
@@ -92,8 +110,13 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
-	s, err := f.openStore(ctx, true)
-	if err != nil {
+	log := f.Logger()
+	patience := metadata.NewPatience(opts.DBWait, log)
+	var s *metadata.Store
+	if err := patience.Do(ctx, func(ctx context.Context) (err error) {
+		s, err = f.openStore(ctx, true)
+		return err
+	}); err != nil {
 		return err
 	}
 	defer s.Close()
@@ -111,11 +134,12 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	}
 	place := func(sha256 string) (backup.Putter, error) { return servers.For(sha256) }
 	worker := newWorkerID()
-	log := f.Logger()
 	var total backup.Stats
 	perWiki := map[string]backup.Stats{}
+	held := []HeldClaims{}
 	for _, w := range wikis {
-		st, err := backupWiki(ctx, f, c, s, w, place, worker, opts)
+		st, h, err := backupWiki(ctx, f, c, s, patience, w, place, worker, opts)
+		held = append(held, h...)
 		perWiki[w.Name] = st
 		addStats(&total, st)
 		if err != nil {
@@ -127,7 +151,7 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	}
 	log.Debug("backup finished", "worker", worker)
 	if f.JSON {
-		if err := f.printJSON(BackupResult{Wikis: perWiki, Total: total}); err != nil {
+		if err := f.printJSON(BackupResult{Wikis: perWiki, Total: total, HeldElsewhere: held}); err != nil {
 			return err
 		}
 	} else {
@@ -143,29 +167,44 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	return nil
 }
 
-func backupWiki(ctx context.Context, f *Factory, c *config.Config, s *metadata.Store, w config.Wiki, place backup.Placer, worker string, opts *BackupOptions) (backup.Stats, error) {
+func backupWiki(ctx context.Context, f *Factory, c *config.Config, s *metadata.Store, patience *metadata.Patience,
+	w config.Wiki, place backup.Placer, worker string, opts *BackupOptions) (backup.Stats, []HeldClaims, error) {
 	client, err := f.wikiClient(w)
 	if err != nil {
-		return backup.Stats{}, err
+		return backup.Stats{}, nil, err
 	}
-	wikiID, err := s.EnsureWiki(ctx, w.Name, w.Type)
-	if err != nil {
-		return backup.Stats{}, err
+	var wikiID int64
+	if err := patience.Do(ctx, func(ctx context.Context) (err error) {
+		wikiID, err = s.EnsureWiki(ctx, w.Name, w.Type)
+		return err
+	}); err != nil {
+		return backup.Stats{}, nil, err
 	}
+	var claims []metadata.WorkerClaims
+	if err := patience.Do(ctx, func(ctx context.Context) (err error) {
+		claims, err = s.HeldClaims(ctx, wikiID)
+		return err
+	}); err != nil {
+		return backup.Stats{}, nil, err
+	}
+	held := reportHeldClaims(f.Logger(), w.Name, claims, time.Now())
 	if opts.RetryErrors {
-		n, err := s.RetryErrors(ctx, wikiID)
-		if err != nil {
-			return backup.Stats{}, err
+		var n int64
+		if err := patience.Do(ctx, func(ctx context.Context) (err error) {
+			n, err = s.RetryErrors(ctx, wikiID)
+			return err
+		}); err != nil {
+			return backup.Stats{}, held, err
 		}
 		fmt.Fprintf(f.IO.ErrOut, "%s: %d files in error put back to pending\n", w.Name, n)
 	}
 	bo := backup.Options{
 		Wiki: w.Name, WikiID: wikiID, WorkerID: worker, Workers: opts.Workers, Batch: opts.Batch,
-		Lease: opts.Lease, Bucket: c.Storage.Bucket, TmpDir: c.TmpDir, Logger: f.Logger(),
+		Lease: opts.Lease, Bucket: c.Storage.Bucket, TmpDir: c.TmpDir, Logger: f.Logger(), Patience: patience,
 	}
 	if w.Encrypted() {
 		if bo.Recipients, err = f.recipients(); err != nil {
-			return backup.Stats{}, fmt.Errorf("wiki %s is %s and must be encrypted: %w", w.Name, w.Type, err)
+			return backup.Stats{}, held, fmt.Errorf("wiki %s is %s and must be encrypted: %w", w.Name, w.Type, err)
 		}
 	}
 	p := &progress{f: f, wiki: w.Name, every: 2 * time.Second, last: time.Now()}
@@ -174,9 +213,9 @@ func backupWiki(ctx context.Context, f *Factory, c *config.Config, s *metadata.S
 	}
 	st, err := backup.Run(ctx, s, client, place, bo)
 	if err != nil && !errors.Is(err, context.Canceled) {
-		return st, fmt.Errorf("backup of %s: %w", w.Name, err)
+		return st, held, fmt.Errorf("backup of %s: %w", w.Name, err)
 	}
-	return st, ctx.Err()
+	return st, held, ctx.Err()
 }
 
 func addStats(t *backup.Stats, s backup.Stats) {
@@ -185,6 +224,7 @@ func addStats(t *backup.Stats, s backup.Stats) {
 	t.Duplicates += s.Duplicates
 	t.Errors += s.Errors
 	t.Lost += s.Lost
+	t.GivenBack += s.GivenBack
 	t.Mismatches += s.Mismatches
 	t.Bytes += s.Bytes
 }
