@@ -373,7 +373,7 @@ func (r *runner) record(ctx context.Context, results <-chan outcome) ([]outcome,
 		}
 		// Recording must not be cut short half-way by a cancel: what is done is written.
 		if err := r.flush(context.WithoutCancel(ctx), r.store, pending); err != nil {
-			if metadata.Unreachable(err) {
+			if errors.Is(err, metadata.ErrGaveUp) {
 				return pending, err
 			}
 			return nil, err
@@ -409,7 +409,7 @@ func (r *runner) flush(ctx context.Context, store Store, pending []outcome) erro
 	batch := make([]metadata.Result, 0, len(pending))
 	kept := pending[:0:0]
 	for _, o := range pending {
-		if metadata.Unreachable(o.result.Err) {
+		if errors.Is(o.result.Err, metadata.ErrGaveUp) {
 			r.mu.Lock()
 			r.dbSkipped++
 			if r.dbErr == nil {
@@ -502,7 +502,7 @@ func (r *runner) finish(ctx context.Context, p prepared) metadata.Result {
 	if err != nil {
 		// A file stopped by the database outage is not a failure of its
 		// own: the outage is logged once, and the file is given back.
-		if ctx.Err() == nil && !metadata.Unreachable(err) {
+		if ctx.Err() == nil && !errors.Is(err, metadata.ErrGaveUp) {
 			r.opts.Logger.Error("backup failed", "wiki", r.opts.Wiki, "title", p.file.Title, "id", p.file.ID, "err", err)
 		}
 		return metadata.Result{FileID: p.file.ID, Err: err}

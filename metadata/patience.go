@@ -93,7 +93,9 @@ const (
 
 // Do runs fn until it returns nil or an error that is not Unreachable, and
 // returns that; or, when the database has been unreachable for longer than
-// Wait, the last error wrapped with ErrGaveUp. It stops waiting when ctx
+// Wait, the last error wrapped with ErrGaveUp: callers tell a database
+// outage from their other failures by ErrGaveUp, not by Unreachable (which
+// also matches the network errors of other servers). It stops waiting when ctx
 // ends. fn must be safe to run again after an Unreachable error (a whole
 // transaction, a single statement).
 func (p *Patience) Do(ctx context.Context, fn func(context.Context) error) error {
@@ -108,7 +110,7 @@ func (p *Patience) Do(ctx context.Context, fn func(context.Context) error) error
 		}
 		since := p.failed(err)
 		if p.wait == 0 {
-			return err
+			return fmt.Errorf("%w (no wait allowed): %w", ErrGaveUp, err)
 		}
 		if down := time.Since(since); down >= p.wait {
 			return fmt.Errorf("%w for %s (waited up to %s): %w", ErrGaveUp, down.Round(time.Second), p.wait, err)

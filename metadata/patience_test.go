@@ -113,8 +113,8 @@ func TestPatienceRetriesOnlyOutagesAndGivesUp(t *testing.T) {
 		p := metadata.NewPatience(0, nil)
 		calls := 0
 		err := p.Do(ctx, func(context.Context) error { calls++; return driver.ErrBadConn })
-		if !errors.Is(err, driver.ErrBadConn) || calls != 1 {
-			t.Errorf("Do = %v after %d calls, want the error after 1", err, calls)
+		if !errors.Is(err, metadata.ErrGaveUp) || !errors.Is(err, driver.ErrBadConn) || calls != 1 {
+			t.Errorf("Do = %v after %d calls, want ErrGaveUp after 1", err, calls)
 		}
 	})
 	t.Run("cancelled", func(t *testing.T) {
