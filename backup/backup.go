@@ -124,7 +124,24 @@ type Stats struct {
 	GivenBack  int   `json:"given_back"`
 	Mismatches int   `json:"sha1_mismatches"`
 	Bytes      int64 `json:"bytes"`
+	// ServerDown counts, by server endpoint, the files that failed (status
+	// error) because their server did not answer.
+	ServerDown map[string]int `json:"server_down,omitempty"`
 }
+
+// ServerDownError is the error of a file whose server did not answer
+// (storage.Unreachable): one error naming the server and saying what to
+// do, however the server failed.
+type ServerDownError struct {
+	Endpoint string
+	Err      error
+}
+
+func (e *ServerDownError) Error() string {
+	return e.Err.Error() + "; once the server answers again, back the file up with `mediabackups backup --retry-errors`"
+}
+
+func (e *ServerDownError) Unwrap() error { return e.Err }
 
 // Run processes pending files of one wiki until none is left that this
 // process can claim, and returns what it did. It returns early, with the
@@ -448,6 +465,13 @@ func (r *runner) flush(ctx context.Context, store Store, pending []outcome) erro
 			r.stats.Duplicates++
 		case st == metadata.Error:
 			r.stats.Errors++
+			var down *ServerDownError
+			if errors.As(o.result.Err, &down) {
+				if r.stats.ServerDown == nil {
+					r.stats.ServerDown = map[string]int{}
+				}
+				r.stats.ServerDown[down.Endpoint]++
+			}
 		}
 		if o.result.DownloadedSHA1 != "" {
 			r.stats.Mismatches++
@@ -502,7 +526,14 @@ func (r *runner) finish(ctx context.Context, p prepared) metadata.Result {
 	if err != nil {
 		// A file stopped by the database outage is not a failure of its
 		// own: the outage is logged once, and the file is given back.
-		if ctx.Err() == nil && !errors.Is(err, metadata.ErrGaveUp) {
+		// Nor is one whose server is known to be down: that is logged once
+		// per server (by whoever watches the storage.Health); the file's
+		// error is recorded all the same.
+		switch {
+		case ctx.Err() != nil || errors.Is(err, metadata.ErrGaveUp):
+		case errors.Is(err, storage.ErrUnavailable):
+			r.opts.Logger.Debug("backup failed", "wiki", r.opts.Wiki, "title", p.file.Title, "id", p.file.ID, "err", err)
+		default:
 			r.opts.Logger.Error("backup failed", "wiki", r.opts.Wiki, "title", p.file.Title, "id", p.file.ID, "err", err)
 		}
 		return metadata.Result{FileID: p.file.ID, Err: err}
@@ -624,6 +655,9 @@ func (r *runner) upload(ctx context.Context, p *prepared) (*metadata.Backup, err
 	}
 	stored, err := srv.Put(ctx, key, body, size, want)
 	if err != nil {
+		if storage.Unreachable(err) && ctx.Err() == nil {
+			return nil, &ServerDownError{Endpoint: srv.Endpoint(), Err: err}
+		}
 		return nil, err // it names the key and the server
 	}
 	loc, err := r.location(ctx, srv.Endpoint())

@@ -6,17 +6,27 @@ package main_test
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/mediabackups/mediabackups/internal/testsvc"
+	"github.com/mediabackups/mediabackups/metadata"
+	"github.com/mediabackups/mediabackups/sharding"
 )
 
 // useOwnMariaDB moves the test's metadata to a database on own, a MariaDB
@@ -239,4 +249,317 @@ func TestKilledWorkerClaimsAreReported(t *testing.T) {
 	if warn == "" || !strings.Contains(warn, "no longer running") {
 		t.Errorf("no WARNING about the %d files held by the killed backup:\n%s", n, stderr.String())
 	}
+}
+
+// withOwnMinIO makes the deployment's second server a MinIO of the test's
+// own (which it may stop, kill or freeze), keeping the first shared one.
+func (e *env) withOwnMinIO() *testsvc.OwnMinIO {
+	e.t.Helper()
+	own := testsvc.StartOwnMinIO(e.t)
+	shared := e.MinIO.Endpoints
+	e.Endpoints = []string{e.Endpoints[0], own.Endpoint}
+	e.MinIO.Endpoints = e.Endpoints // so Objects() and the cleanup see both
+	e.t.Cleanup(func() { e.MinIO.Endpoints = shared })
+	e.WriteConfig(nil,
+		testsvc.DeployedWiki{Name: "testwiki", Type: "public", Wiki: e.public},
+		testsvc.DeployedWiki{Name: "privatewiki", Type: "private", Wiki: e.private})
+	return own
+}
+
+// production serves generated files at /0, /1, ...; hook, when set, runs
+// before each answer with the number of requests so far.
+type production struct {
+	files [][]byte
+	mu    sync.Mutex
+	n     int
+	hook  func(n int)
+}
+
+func (p *production) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var i int
+	if _, err := fmt.Sscanf(r.URL.Path, "/%d", &i); err != nil || i < 0 || i >= len(p.files) {
+		http.NotFound(w, r)
+		return
+	}
+	p.mu.Lock()
+	p.n++
+	n, hook := p.n, p.hook
+	p.mu.Unlock()
+	if hook != nil {
+		hook(n)
+	}
+	w.Header().Set("Content-Length", fmt.Sprint(len(p.files[i])))
+	w.Write(p.files[i])
+}
+
+// register makes n files of size bytes, serves them from a production of
+// their own, and records them as pending versions of testwiki, all
+// uploaded at the same second (so that --upload-date finds them all).
+func (e *env) register(n, size int, uploaded time.Time) *production {
+	t := e.t
+	t.Helper()
+	p := &production{}
+	for range n {
+		b := make([]byte, size)
+		rand.Read(b)
+		p.files = append(p.files, b)
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	store, err := metadata.Open(ctx, e.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	wikiID, err := store.EnsureWiki(ctx, "testwiki", "public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []metadata.File
+	for i, b := range p.files {
+		vs = append(vs, metadata.File{
+			Title: fmt.Sprintf("Gen_%03d.bin", i), Container: "wikipedia-test-local-public", Path: fmt.Sprintf("g/ge/Gen_%03d.bin", i),
+			SourceURL: fmt.Sprintf("%s/%d", srv.URL, i), SHA1: sha1hex(b), Size: int64(len(b)),
+			Status: metadata.Public, UploadDate: uploaded,
+		})
+	}
+	if _, err := store.SyncVersions(ctx, wikiID, vs, "test"); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// shardOf returns the index of the configured server a version's content
+// goes to.
+func (e *env) shardOf(data []byte) int {
+	sum := sha256.Sum256(data)
+	i, err := sharding.Shard(hex.EncodeToString(sum[:]), len(e.Endpoints))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return i
+}
+
+// checkServerDownErrors checks that every file in error failed because of
+// the server at endpoint, with one clear error that names it and says what
+// to do, and returns how many there are.
+func (e *env) checkServerDownErrors(endpoint string) int {
+	t := e.t
+	t.Helper()
+	rs, err := e.DB.Query("SELECT title, error_reason FROM files WHERE backup_status = 'error'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	n := 0
+	for rs.Next() {
+		var title, reason string
+		if err := rs.Scan(&title, &reason); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if !strings.Contains(reason, endpoint) || !strings.Contains(reason, "backup --retry-errors") {
+			t.Errorf("%s failed with %q: it should name the server %s and say to run backup --retry-errors", title, reason, endpoint)
+		}
+		if c := strings.Count(reason, endpoint); c > 1 {
+			t.Errorf("%s: the error names the server %d times: %q", title, c, reason)
+		}
+	}
+	return n
+}
+
+// TestMinIODownAtStart: with one of two MinIO servers down when the backup
+// starts, the files of the other are backed up and those of the down one
+// fail at once with one clear error each (exit 3, a line for the server);
+// once it is back, backup --retry-errors completes the backup.
+func TestMinIODownAtStart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1)
+	own := e.withOwnMinIO()
+	const n = 40
+	p := e.register(n, 20000, time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC))
+	wantDown := 0
+	for _, b := range p.files {
+		if e.shardOf(b) == 1 {
+			wantDown++
+		}
+	}
+	if wantDown == 0 || wantDown == n {
+		t.Fatalf("%d of %d files go to the second server: the test needs both used", wantDown, n)
+	}
+	own.Stop()
+	start := time.Now()
+	code, out := e.exitCode("backup", "--wiki", "testwiki", "--workers", "4")
+	took := time.Since(start)
+	t.Logf("backup with one server down from the start: %s, exit %d", took.Round(10*time.Millisecond), code)
+	if code != 3 {
+		t.Fatalf("backup with a server down at start exited %d, want 3\n%s", code, out)
+	}
+	if got := e.countStatus("backedup"); got != n-wantDown {
+		t.Errorf("%d files backed up, want the %d of the server that is up\n%s", got, n-wantDown, out)
+	}
+	if got := e.checkServerDownErrors(own.Endpoint); got != wantDown {
+		t.Errorf("%d files in error, want the %d of the down server", got, wantDown)
+	}
+	if !strings.Contains(out, fmt.Sprintf("server %s did not answer", own.Endpoint)) || !strings.Contains(out, fmt.Sprintf("%d files not backed up", wantDown)) {
+		t.Errorf("no line for the down server with its %d files:\n%s", wantDown, out)
+	}
+	if took > 20*time.Second {
+		t.Errorf("the backup took %s with a server down from the start", took)
+	}
+	own.Start()
+	code, out = e.exitCode("backup", "--wiki", "testwiki", "--retry-errors")
+	if code != 0 {
+		t.Fatalf("backup --retry-errors once the server is back: exit %d\n%s", code, out)
+	}
+	if got := e.countStatus("backedup"); got != n {
+		t.Errorf("%d of %d files backed up after the retry", got, n)
+	}
+	e.checkEndState()
+}
+
+// TestMinIODownMidRunFailsFast: one of two MinIO servers dies a quarter
+// into the run. Its remaining files fail at once (the breaker), with one
+// clear error each, the other server's files are backed up, and the run
+// ends quickly; --retry-errors finishes once it is back. Before, each file
+// of the dead server retried for seconds.
+func TestMinIODownMidRunFailsFast(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1)
+	own := e.withOwnMinIO()
+	const n = 80
+	p := e.register(n, 20000, time.Date(2025, 4, 2, 0, 0, 0, 0, time.UTC))
+	var once sync.Once
+	p.hook = func(i int) {
+		if i == n/4 {
+			once.Do(own.Stop)
+		}
+	}
+	start := time.Now()
+	code, out := e.exitCode("backup", "--wiki", "testwiki", "--workers", "4")
+	took := time.Since(start)
+	t.Logf("backup with one server dying mid-run: %s, exit %d", took.Round(10*time.Millisecond), code)
+	if code != 3 {
+		t.Fatalf("backup with a server dying mid-run exited %d, want 3\n%s", code, out)
+	}
+	failed := e.checkServerDownErrors(own.Endpoint)
+	backedUp := e.countStatus("backedup")
+	if failed == 0 || backedUp+failed != n {
+		t.Errorf("%d backed up and %d failed of %d", backedUp, failed, n)
+	}
+	var onOwn int
+	if err := e.DB.QueryRow(`SELECT COUNT(*) FROM files f JOIN backups b ON b.id = f.backup_id JOIN locations l ON l.id = b.location_id
+		WHERE l.endpoint = ?`, own.Endpoint).Scan(&onOwn); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d files backed up (%d on the server before it died), %d failed fast", backedUp, onOwn, failed)
+	if !strings.Contains(out, "MinIO server does not answer") {
+		t.Errorf("no warning that the server stopped answering:\n%s", out)
+	}
+	if took > 20*time.Second {
+		t.Errorf("the run took %s: the files of the dead server should fail fast", took)
+	}
+	own.Start()
+	start = time.Now()
+	code, out = e.exitCode("backup", "--wiki", "testwiki", "--retry-errors")
+	t.Logf("backup --retry-errors once it is back: %s, exit %d", time.Since(start).Round(10*time.Millisecond), code)
+	if code != 0 {
+		t.Fatalf("backup --retry-errors once the server is back: exit %d\n%s", code, out)
+	}
+	if got := e.countStatus("backedup"); got != n {
+		t.Errorf("%d of %d files backed up after the retry", got, n)
+	}
+	e.checkEndState()
+}
+
+// TestRestoreWithAHungServer: a MinIO server SIGSTOPped during a restore
+// (it accepts connections but answers nothing). The files on the other
+// server are restored, those on the hung one fail within --timeout, and
+// the restore exits 3.
+func TestRestoreWithAHungServer(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1)
+	own := e.withOwnMinIO()
+	const n = 16
+	uploaded := time.Date(2025, 4, 3, 0, 0, 0, 0, time.UTC)
+	p := e.register(n, 2<<20, uploaded)
+	e.run("backup", "--wiki", "testwiki")
+	onHung := 0
+	for _, b := range p.files {
+		if e.shardOf(b) == 1 {
+			onHung++
+		}
+	}
+	if onHung == 0 || onHung == n {
+		t.Fatalf("%d of %d files on the second server: the test needs both used", onHung, n)
+	}
+	target := t.TempDir()
+	const timeout = 3 * time.Second
+	cmd := e.command("restore", "--wiki", "testwiki", "--upload-date", uploaded.Format("2006-01-02 15:04:05"),
+		"--target", target, "--yes", "--parallel", "4", "--timeout", timeout.String())
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(out.String(), "restore start") && time.Since(start) < 30*time.Second {
+		time.Sleep(5 * time.Millisecond)
+	}
+	own.Freeze()
+	defer own.Thaw()
+	code := waitExit(t, cmd, &out.Buffer, 2*time.Minute)
+	took := time.Since(start)
+	t.Logf("restore with a hung server: %s, exit %d", took.Round(10*time.Millisecond), code)
+	if code != 3 {
+		t.Fatalf("restore with a hung server exited %d, want 3\n%s", code, out.String())
+	}
+	written := map[string]bool{}
+	entries, _ := os.ReadDir(target)
+	for _, de := range entries {
+		b, err := os.ReadFile(filepath.Join(target, de.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		written[sha1hex(b)] = true
+	}
+	for i, b := range p.files {
+		onOwn := e.shardOf(b) == 1
+		if written[sha1hex(b)] == onOwn {
+			t.Errorf("Gen_%03d.bin (on the hung server: %v): written %v", i, onOwn, written[sha1hex(b)])
+		}
+	}
+	if len(entries) != n-onHung {
+		t.Errorf("%d files in the target, want the %d of the server that answers", len(entries), n-onHung)
+	}
+	if got := strings.Count(out.String(), "restore failed"); got != onHung {
+		t.Errorf("%d restore failures logged, want %d\n%s", got, onHung, out.String())
+	}
+	if !strings.Contains(out.String(), own.Endpoint) {
+		t.Errorf("the failures do not name the hung server %s:\n%s", own.Endpoint, out.String())
+	}
+	// Three files wait for the timeout at most twice over (--parallel 4,
+	// three failures open the breaker); the rest fail at once.
+	if took > 2*timeout+10*time.Second {
+		t.Errorf("the restore took %s with a %s timeout", took, timeout)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Buffer.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Buffer.String()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/mediabackups/mediabackups/backup"
 	"github.com/mediabackups/mediabackups/config"
 	"github.com/mediabackups/mediabackups/metadata"
+	"github.com/mediabackups/mediabackups/storage"
 )
 
 // BackupOptions configures `backup`.
@@ -27,6 +28,7 @@ type BackupOptions struct {
 	Lease       time.Duration
 	RetryErrors bool
 	DBWait      time.Duration
+	Timeout     time.Duration
 }
 
 func newBackupCmd(f *Factory, runF func(context.Context, *BackupOptions) error) *cobra.Command {
@@ -54,6 +56,14 @@ done meanwhile; once it answers again the run goes on. If it stays away
 longer, the run records what it can and gives its unfinished files back as
 soon as the database answers (trying for one more minute), then exits 1.
 
+Each file goes to the MinIO server its sha256 names. A server that fails the
+bucket check at start, or stops answering during the run (three requests in
+a row refused, reset or kept waiting longer than --timeout), is left alone:
+the files that go to it fail at once with one error naming it (status
+error), every other server's files are backed up, and the run ends with
+exit 3 and a line per server. A server that stopped answering mid-run is
+tried again every 30 s. Once it is back, run 'backup --retry-errors'.
+
 A run that finds files claimed by another backup says so: a WARNING when
 that backup is gone (killed, or no longer renewing its claims), with the
 number of files and when their leases end; until then no run takes them.`,
@@ -68,6 +78,9 @@ number of files and when their leases end; until then no run takes them.`,
 			if opts.DBWait < 0 {
 				return withCode(ExitUsage, fmt.Errorf("--db-wait must not be negative"))
 			}
+			if opts.Timeout <= 0 {
+				return withCode(ExitUsage, fmt.Errorf("--timeout must be positive"))
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -79,6 +92,7 @@ number of files and when their leases end; until then no run takes them.`,
 	cmd.Flags().IntVar(&opts.Batch, "batch", 0, "files per claim (default 4 × workers)")
 	cmd.Flags().DurationVar(&opts.Lease, "lease", 10*time.Minute, "how long a claim lasts if this process dies")
 	cmd.Flags().BoolVar(&opts.RetryErrors, "retry-errors", false, "put files in status error back to pending first")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", storage.DefaultTimeout, "how long a MinIO server may keep a request waiting (to connect, to answer, between two pieces of an upload) before the file fails")
 	cmd.Flags().DurationVar(&opts.DBWait, "db-wait", backup.DefaultDBWait, "how long to wait for the database when it goes away before giving up (0: give up at once)")
 	addProfileFlags(cmd)
 	return cmd
@@ -91,6 +105,9 @@ type BackupResult struct {
 	// HeldElsewhere lists the files other workers held when the run
 	// started, per wiki and worker (empty when none).
 	HeldElsewhere []HeldClaims `json:"claims_held_elsewhere"`
+	// ServersDown lists the servers that failed the check at start or
+	// stopped answering during the run (empty when none).
+	ServersDown []ServerDown `json:"servers_down"`
 }
 
 // newWorkerID names this process uniquely in the claims it makes.
@@ -120,14 +137,13 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 		return err
 	}
 	defer s.Close()
-	servers, err := f.servers(c.Storage.Generation, "generation")
+	servers, health, err := f.servers(c.Storage.Generation, "generation", opts.Timeout)
 	if err != nil {
 		return err
 	}
-	for _, srv := range servers.Servers() {
-		if err := srv.EnsureBucket(ctx); err != nil {
-			return fmt.Errorf("bucket %s on %s: %w", c.Storage.Bucket, srv.Endpoint(), err)
-		}
+	downs := watchServers(log, health)
+	if err := checkBuckets(ctx, health, log); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(c.TmpDir, 0o700); err != nil {
 		return fmt.Errorf("tmpdir: %w", err)
@@ -151,7 +167,7 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	}
 	log.Debug("backup finished", "worker", worker)
 	if f.JSON {
-		if err := f.printJSON(BackupResult{Wikis: perWiki, Total: total, HeldElsewhere: held}); err != nil {
+		if err := f.printJSON(BackupResult{Wikis: perWiki, Total: total, HeldElsewhere: held, ServersDown: downs.report(total)}); err != nil {
 			return err
 		}
 	} else {
@@ -159,6 +175,10 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 			st := perWiki[w.Name]
 			fmt.Fprintf(f.IO.Out, "%s: %d files: %d backed up (%s), %d duplicate, %d error, %d sha1 mismatch\n",
 				w.Name, st.Files, st.BackedUp, humanBytes(st.Bytes), st.Duplicates, st.Errors, st.Mismatches)
+		}
+		for _, d := range downs.report(total) {
+			fmt.Fprintf(f.IO.Out, "server %s did not answer (%s): %d files not backed up (status error); "+
+				"once it answers, run `mediabackups backup --retry-errors`\n", d.Endpoint, d.Error, d.Files)
 		}
 	}
 	if total.Errors > 0 {
@@ -225,6 +245,12 @@ func addStats(t *backup.Stats, s backup.Stats) {
 	t.Errors += s.Errors
 	t.Lost += s.Lost
 	t.GivenBack += s.GivenBack
+	for ep, n := range s.ServerDown {
+		if t.ServerDown == nil {
+			t.ServerDown = map[string]int{}
+		}
+		t.ServerDown[ep] += n
+	}
 	t.Mismatches += s.Mismatches
 	t.Bytes += s.Bytes
 }
