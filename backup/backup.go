@@ -86,7 +86,9 @@ type Options struct {
 	Bucket string
 	// Recipients: when non-empty, objects are age-encrypted to them.
 	Recipients []age.Recipient
-	// TmpDir holds downloads larger than MemoryLimit while they are processed.
+	// TmpDir holds downloads larger than MemoryLimit while they are
+	// processed, in files without a name that vanish with the process; for
+	// encrypted wikis they are encrypted with a key held only in memory.
 	// At most 3 × Workers files are held at once (being downloaded, waiting,
 	// being uploaded), so memory stays under about 3 × Workers × 3 ×
 	// MemoryLimit (plain and encrypted copies of small files) plus one
@@ -616,7 +618,12 @@ func (r *runner) download(ctx context.Context, f metadata.File) (*spool, error) 
 		return nil, fmt.Errorf("download %s: %w", what, err)
 	}
 	defer body.Close()
-	sp := newSpool(r.opts.TmpDir, r.opts.MemoryLimit)
+	var sp *spool
+	if len(r.opts.Recipients) > 0 {
+		sp = newSealedSpool(r.opts.TmpDir, r.opts.MemoryLimit) // never plaintext on disk
+	} else {
+		sp = newSpool(r.opts.TmpDir, r.opts.MemoryLimit)
+	}
 	sp.expect(size)
 	if _, err := io.Copy(sp, body); err != nil {
 		sp.Close()

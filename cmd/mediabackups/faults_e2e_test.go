@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -267,12 +268,14 @@ func (e *env) withOwnMinIO() *testsvc.OwnMinIO {
 }
 
 // production serves generated files at /0, /1, ...; hook, when set, runs
-// before each answer with the number of requests so far.
+// before each answer with the number of requests so far; trickle, when
+// set, is the pause after each 256 KiB sent.
 type production struct {
-	files [][]byte
-	mu    sync.Mutex
-	n     int
-	hook  func(n int)
+	files   [][]byte
+	trickle time.Duration
+	mu      sync.Mutex
+	n       int
+	hook    func(n int)
 }
 
 func (p *production) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -289,21 +292,42 @@ func (p *production) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hook(n)
 	}
 	w.Header().Set("Content-Length", fmt.Sprint(len(p.files[i])))
-	w.Write(p.files[i])
+	if p.trickle == 0 {
+		w.Write(p.files[i])
+		return
+	}
+	for b := p.files[i]; len(b) > 0; b = b[min(len(b), 256<<10):] {
+		if _, err := w.Write(b[:min(len(b), 256<<10)]); err != nil {
+			return
+		}
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(p.trickle):
+		}
+	}
 }
 
 // register makes n files of size bytes, serves them from a production of
 // their own, and records them as pending versions of testwiki, all
 // uploaded at the same second (so that --upload-date finds them all).
 func (e *env) register(n, size int, uploaded time.Time) *production {
-	t := e.t
-	t.Helper()
+	e.t.Helper()
 	p := &production{}
 	for range n {
 		b := make([]byte, size)
 		rand.Read(b)
 		p.files = append(p.files, b)
 	}
+	e.serve(p, "testwiki", "public", uploaded)
+	return p
+}
+
+// serve serves p's files and records them as pending versions of wiki.
+func (e *env) serve(p *production, wiki, typ string, uploaded time.Time) {
+	t := e.t
+	t.Helper()
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
@@ -312,7 +336,7 @@ func (e *env) register(n, size int, uploaded time.Time) *production {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	wikiID, err := store.EnsureWiki(ctx, "testwiki", "public")
+	wikiID, err := store.EnsureWiki(ctx, wiki, typ)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +351,6 @@ func (e *env) register(n, size int, uploaded time.Time) *production {
 	if _, err := store.SyncVersions(ctx, wikiID, vs, "test"); err != nil {
 		t.Fatal(err)
 	}
-	return p
 }
 
 // shardOf returns the index of the configured server a version's content
@@ -562,4 +585,96 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.Buffer.String()
+}
+
+// TestKilledBackupLeavesNoSpool: kill -9 of a backup of a private wiki
+// while it spools large downloads. At no moment does the spool hold
+// plaintext, in tmpdir or in the files the process has open, and nothing
+// is left in tmpdir afterwards; spool files left by older versions are
+// removed by the next run.
+func TestKilledBackupLeavesNoSpool(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 2)
+	marker := []byte("PLAINTEXT-MARKER ")
+	// What an older version killed mid-run left behind.
+	if err := os.MkdirAll(e.TmpDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	leftover := filepath.Join(e.TmpDir, "mediabackups-1234567.part")
+	if err := os.WriteFile(leftover, bytes.Repeat(marker, 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.run("backup", "--wiki", "testwiki")
+	if _, err := os.Stat(leftover); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the spool file an older run left is still there (%v)", err)
+		os.Remove(leftover) // and go on with the kill -9
+	}
+
+	const n, size = 4, 24 << 20 // above the 8 MiB kept in memory
+	p := &production{trickle: 20 * time.Millisecond}
+	for i := range n {
+		p.files = append(p.files, bytes.Repeat([]byte(fmt.Sprintf("PLAINTEXT-MARKER %d ", i)), size/19)) // every 19 bytes
+	}
+	e.serve(p, "privatewiki", "private", time.Date(2025, 4, 4, 0, 0, 0, 0, time.UTC))
+	cmd := e.command("backup", "--wiki", "privatewiki", "--workers", fmt.Sprint(n))
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	fdDir := fmt.Sprintf("/proc/%d/fd", cmd.Process.Pid)
+	// plain reports whether the first MiB of the file at path holds
+	// plaintext.
+	plain := func(path string) bool {
+		f, err := os.Open(path)
+		if err != nil {
+			return false // closed meanwhile
+		}
+		defer f.Close()
+		b, _ := io.ReadAll(io.LimitReader(f, 1<<20))
+		return bytes.Contains(b, []byte("PLAINTEXT-MARKER"))
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	seen := false // plaintext seen
+	for {
+		entries, _ := os.ReadDir(e.TmpDir)
+		for _, de := range entries {
+			if plain(filepath.Join(e.TmpDir, de.Name())) {
+				t.Errorf("plaintext of the private wiki in %s", filepath.Join(e.TmpDir, de.Name()))
+				seen = true
+			}
+		}
+		fds, _ := os.ReadDir(fdDir)
+		spools := 0
+		for _, fd := range fds {
+			link, err := os.Readlink(filepath.Join(fdDir, fd.Name()))
+			if err != nil || !strings.HasPrefix(link, e.TmpDir+"/") {
+				continue
+			}
+			if plain(filepath.Join(fdDir, fd.Name())) {
+				t.Errorf("plaintext of the private wiki in the spool file %s the backup has open", link)
+				seen = true
+			}
+			if st, err := os.Stat(filepath.Join(fdDir, fd.Name())); err == nil && st.Size() > 8<<20 {
+				spools++
+			}
+		}
+		if spools == n || seen {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the backup never held %d large spool files at once\n%s", n, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Kill() // kill -9
+	cmd.Wait()
+	if left, _ := os.ReadDir(e.TmpDir); len(left) != 0 {
+		var names []string
+		for _, de := range left {
+			names = append(names, de.Name())
+		}
+		t.Errorf("left in tmpdir after kill -9: %v", names)
+	}
 }

@@ -148,6 +148,11 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	if err := os.MkdirAll(c.TmpDir, 0o700); err != nil {
 		return fmt.Errorf("tmpdir: %w", err)
 	}
+	if n, err := backup.CleanSpool(c.TmpDir); err != nil {
+		log.Warn("could not remove the spool files left by a killed backup", "tmpdir", c.TmpDir, "err", err.Error())
+	} else if n > 0 {
+		log.Info("removed the spool files left by a killed backup", "tmpdir", c.TmpDir, "files", n)
+	}
 	place := func(sha256 string) (backup.Putter, error) { return servers.For(sha256) }
 	worker := newWorkerID()
 	var total backup.Stats
