@@ -12,7 +12,18 @@
 // the server's checksum, so a crash between the two costs a re-upload of the
 // same bytes under the same name, never a record without an object. Each
 // failure is recorded on the file with its reason (status error) and can be
-// retried; it never stops the other files.
+// retried; it never stops the other files. A file whose server does not
+// answer fails with a *ServerDownError; the others go on.
+//
+// A database that goes away does not end a run: every call waits for it
+// (Options.Patience) while the files done meanwhile wait to be recorded. A
+// run that gives up records what it can and gives its claims back once the
+// database answers; a file stopped only by the outage is never recorded as
+// an error.
+//
+// Downloads larger than the memory limit are spooled to files without a
+// name, which vanish with the process however it ends; for encrypted wikis
+// they are encrypted with a key held only in memory (see spoolfile.go).
 package backup
 
 import (
@@ -148,7 +159,8 @@ func (e *ServerDownError) Unwrap() error { return e.Err }
 // Run processes pending files of one wiki until none is left that this
 // process can claim, and returns what it did. It returns early, with the
 // work done so far recorded, when ctx is cancelled: files in progress are
-// abandoned (their claims expire) and nothing half-done is recorded.
+// given back as pending (or, if the database does not answer, return when
+// their claims expire) and nothing half-done is recorded.
 func Run(ctx context.Context, store Store, fetch Fetcher, place Placer, opts Options) (Stats, error) {
 	opts.defaults()
 	r := &runner{store: patientStore{store, opts.Patience}, fetch: fetch, place: place, opts: opts,
