@@ -12,8 +12,6 @@ import (
 	"time"
 
 	ncw "github.com/ncw/swift/v2"
-
-	"github.com/mediabackups/mediabackups/mediawiki"
 )
 
 // Swift describes the test OpenStack Swift (testenv/up.sh). Its user may do
@@ -86,20 +84,21 @@ func (s Swift) RemoveContainers(t testing.TB, prefix string) {
 	}
 }
 
-// TestContainers returns the container naming of a throwaway wiki,
-// "mbtest-<12 hex digits>-local-*", whose containers are removed when the
-// test ends. Nothing is created.
-func (s Swift) TestContainers(t testing.TB, shards bool) mediawiki.Containers {
+// TestWiki returns the project and language of a throwaway wiki, "mbtest"
+// and 12 random hex digits, whose containers ("mbtest-<hex>-local-*") are
+// removed when the test ends. Nothing is created. (mediawiki.Containers
+// names them; testsvc cannot import mediawiki, whose tests use testsvc.)
+func (s Swift) TestWiki(t testing.TB) (project, lang string) {
 	t.Helper()
-	c := mediawiki.Containers{Project: "mbtest", Lang: RandomName(""), PublicShards: shards, DeletedShards: shards}
+	project, lang = "mbtest", RandomName("")
 	t.Cleanup(func() {
 		if os.Getenv("MEDIABACKUPS_TEST_KEEP") != "" {
-			t.Logf("keeping the Swift containers %s-%s-local-*", c.Project, c.Lang)
+			t.Logf("keeping the Swift containers %s-%s-local-*", project, lang)
 			return
 		}
-		s.RemoveContainers(t, c.Project+"-"+c.Lang+"-local-")
+		s.RemoveContainers(t, project+"-"+lang+"-local-")
 	})
-	return c
+	return project, lang
 }
 
 // SwiftWiki is a test wiki whose files are in the test Swift, in containers
@@ -115,11 +114,6 @@ type SwiftWiki struct {
 // WikiID is MediaWiki's wikiId of the wiki's file backend, the containers'
 // prefix before "-local-": "<Project>-<Lang>".
 func (w SwiftWiki) WikiID() string { return w.Project + "-" + w.Lang }
-
-// Containers names the wiki's containers as the metadata does.
-func (w SwiftWiki) Containers() mediawiki.Containers {
-	return mediawiki.Containers{Project: w.Project, Lang: w.Lang, PublicShards: w.Shards, DeletedShards: w.Shards}
-}
 
 // SharedSwiftWiki returns the populated, sharded Swift-backed wiki that
 // testenv/up.sh starts. Tests share it and must NOT change it: neither its

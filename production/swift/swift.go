@@ -46,6 +46,10 @@ import (
 	"github.com/mediabackups/mediabackups/production/internal/verify"
 )
 
+// putAttempts is how often Put sends a request that failed before any of
+// its body was read.
+const putAttempts = 3
+
 // MaxPageSize is the most names Swift returns in one listing
 // (container_listing_limit and account_listing_limit, 10 000 by default).
 const MaxPageSize = 10000
@@ -141,12 +145,10 @@ func (s *Store) loginError(err error) error {
 	switch {
 	case errors.As(err, &se) && (se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden):
 		return fmt.Errorf("%s: %w: Swift refused the user or key (HTTP %d); check the user and the key in the key file", what, production.ErrAccessDenied, se.StatusCode)
-	case errors.As(err, &se) && se.StatusCode == http.StatusNotFound:
-		return fmt.Errorf("%s: %v: is that the auth URL (e.g. http://host:8080/auth/v1.0)?", what, err)
 	case errors.As(err, &ne), errors.As(err, &ue):
 		return fmt.Errorf("%s: %w: check the auth URL and that the Swift proxy runs and is reachable from here", what, err)
 	}
-	return fmt.Errorf("%s: %w", what, err)
+	return fmt.Errorf("%s: %w: check the auth URL (e.g. http://swift.example:8080/auth/v1.0)", what, err)
 }
 
 // String names the store: "swift <storage URL>".
@@ -320,12 +322,22 @@ func (s *Store) Put(ctx context.Context, container, name string, r io.Reader, m 
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	body := verify.NewReader(ctx, r, m)
 	h := ncw.Headers{
 		"Content-Length":           strconv.FormatInt(m.Size, 10),
 		"X-Object-Meta-Sha1base36": b36,
 	}
-	_, err = s.c.ObjectPut(ctx, container, name, body, false, strings.ToLower(m.MD5), m.ContentType, h)
+	var body *verify.Reader
+	for attempt := 1; ; attempt++ {
+		body = verify.NewReader(ctx, r, m)
+		_, err = s.c.ObjectPut(ctx, container, name, body, false, strings.ToLower(m.MD5), m.ContentType, h)
+		// A connection that the proxy closed after answering a PUT without
+		// reading its body (a 404 for a missing container, say) fails the
+		// next request on it before any byte is sent: send it again.
+		var se *ncw.Error
+		if err == nil || body.Started() || errors.As(err, &se) || ctx.Err() != nil || attempt == putAttempts {
+			break
+		}
+	}
 	if err == nil && !body.Done() {
 		// Cannot happen with a Content-Length, but a stored object whose
 		// end was not proven must never pass as a success.
@@ -364,7 +376,15 @@ func (s *Store) CreateContainer(ctx context.Context, container string) error {
 		return fmt.Errorf("%s: no ACLs for new containers are configured: set them as MediaWiki's (production.acl in the wiki's config; `swift stat` of an existing %s container shows them)", op, c.Zone)
 	}
 	read, write := s.cfg.ACL.For(c)
-	err = s.c.ContainerCreate(ctx, container, ncw.Headers{"X-Container-Read": read, "X-Container-Write": write})
+	for attempt := 1; ; attempt++ {
+		// The PUT has no body and is idempotent: send it again after a
+		// connection failure (see Put).
+		err = s.c.ContainerCreate(ctx, container, ncw.Headers{"X-Container-Read": read, "X-Container-Write": write})
+		var se *ncw.Error
+		if err == nil || errors.As(err, &se) || ctx.Err() != nil || attempt == putAttempts {
+			break
+		}
+	}
 	if err != nil {
 		return s.fail(op, container, err)
 	}

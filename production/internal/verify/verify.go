@@ -47,6 +47,10 @@ func NewReader(ctx context.Context, r io.Reader, m production.Meta) *Reader {
 // in preference to what its transport made of it.
 func (v *Reader) Err() error { return v.err }
 
+// Started reports whether anything was read (or tried): until then the
+// stream can be sent again from its start by a new Reader.
+func (v *Reader) Started() bool { return v.n > 0 || v.done || v.err != nil }
+
 // Done reports whether the whole stream was read and proven.
 func (v *Reader) Done() bool { return v.done }
 
