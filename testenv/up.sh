@@ -266,6 +266,7 @@ wiki_up "$WIKI_PUBLIC_DIR" "$WIKI_PUBLIC_PORT" 0 || die "public wiki (port $WIKI
 wiki_up "$WIKI_PRIVATE_DIR" "$WIKI_PRIVATE_PORT" 1 || die "private wiki (port $WIKI_PRIVATE_PORT) failed"
 
 # ------------------------------------------------- 4b. Swift and its wiki
+t_swift=$SECONDS
 wait "$swift_pid" || { tail -20 "$swift_log" >&2; die "Swift did not start (log $swift_log)"; }
 SWIFT_AUTH_URL=$(cat "$swift_out")
 [[ $SWIFT_AUTH_URL == "http://$HOST:$SWIFT_PORT/auth/v1.0" ]] ||
@@ -302,6 +303,7 @@ if ((rc == 2)); then
 	swift_wiki_up 1 || rc=$?
 fi
 ((rc == 0)) || die "Swift-backed wiki (port $WIKI_SWIFT_PORT) failed$( ((rc == 2)) && echo ": check.sh, see $WIKI_SWIFT_DIR/check.log")"
+log "Swift and its wiki ready ($((SECONDS - t_swift)) s after the disk wikis)"
 
 # ----------------------------------------------------------------- 5. MinIO
 if [[ -n $build_pid ]]; then
