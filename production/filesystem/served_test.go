@@ -24,6 +24,7 @@ import (
 // through the store: MediaWiki serves each again with the wiki's sha1, and
 // every restored file has the mode and owner the lost one had.
 func TestServedByMediaWiki(t *testing.T) {
+	t.Parallel()
 	w := testsvc.FreshWiki(t, "prod-fs-served", 5, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

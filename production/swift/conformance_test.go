@@ -37,6 +37,7 @@ func newStore(ctx context.Context, t testing.TB, sw testsvc.Swift, pageSize int)
 // Swift, with sharded containers as on Wikimedia's big wikis and with
 // unsharded ones, listing 3 names a page so that paging is exercised.
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	sw := testsvc.SwiftService(t)
 	for _, tc := range []struct {
 		name   string

@@ -109,6 +109,7 @@ type Store struct {
 	c        *ncw.Connection
 	cfg      Config
 	pageSize int
+	name     string // "swift <storage URL>"
 }
 
 var _ production.Store = (*Store)(nil)
@@ -134,6 +135,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err := c.Authenticate(ctx); err != nil {
 		return nil, s.loginError(err)
 	}
+	s.name = "swift " + c.StorageUrl
 	return s, nil
 }
 
@@ -152,12 +154,7 @@ func (s *Store) loginError(err error) error {
 }
 
 // String names the store: "swift <storage URL>".
-func (s *Store) String() string {
-	if u := s.c.StorageUrl; u != "" {
-		return "swift " + u
-	}
-	return "swift " + s.cfg.AuthURL
-}
+func (s *Store) String() string { return s.name }
 
 // fail turns a library error into the store's: what was done, and for the
 // errors an operator can act on, the production sentinel and a hint.

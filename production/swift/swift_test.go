@@ -77,6 +77,7 @@ func escapePath(p string) string {
 // checks that Swift then holds the same bytes with the same headers as the
 // objects MediaWiki wrote: MediaWiki cannot tell them apart.
 func TestIdenticalToMediaWikis(t *testing.T) {
+	t.Parallel()
 	w := testsvc.SharedSwiftWiki(t)
 	ctx := ctxT(t)
 	s, err := newStore(ctx, t, w.Swift, 0)
@@ -217,6 +218,7 @@ func TestPutSendsMediaWikisHeaders(t *testing.T) {
 // ACLs for its zone, the same as the containers MediaWiki created for the
 // shared wiki, and that an existing container is left alone.
 func TestCreateContainerACLs(t *testing.T) {
+	t.Parallel()
 	w := testsvc.SharedSwiftWiki(t)
 	ctx := ctxT(t)
 	s, err := newStore(ctx, t, w.Swift, 0)
@@ -311,6 +313,7 @@ func TestLoginErrors(t *testing.T) {
 // again (img_auth.php streams it from Swift; Special:Undelete reads the
 // deleted zone) with the wiki's sha1.
 func TestServedByMediaWiki(t *testing.T) {
+	t.Parallel()
 	w := testsvc.FreshSwiftWiki(t, "prod-swift-served", 0, false)
 	ctx := ctxT(t)
 	s, err := newStore(ctx, t, w.Swift, 0)
