@@ -13,6 +13,17 @@
 // same bytes under the same name, never a record without an object. Each
 // failure is recorded on the file with its reason (status error) and can be
 // retried; it never stops the other files.
+//
+// A version's content is stored only if its sha1 is the version's sha1.
+// When the recorded place serves other bytes (the file was overwritten,
+// moved or deleted after it was listed, and `update` has not recorded that
+// yet), the worker asks the wiki where the version is now and fetches it
+// from there (see fetchVersion). When no place serves it, the version is
+// recorded as unavailable, with where it looked, and retried later; it is
+// never recorded with another version's bytes. Only bytes that production
+// itself serves for the version and that match no version the wiki knows
+// of the file (corruption in production) are kept with another sha1, under
+// their own sha256, and listed by `mediabackups mismatches`.
 package backup
 
 import (
@@ -41,8 +52,10 @@ type Store interface {
 	EnsureLocation(ctx context.Context, endpoint string) (int64, error)
 }
 
-// Fetcher downloads production bytes of a wiki.
+// Fetcher downloads production bytes of a wiki, and asks the wiki where a
+// version is when its recorded place serves other bytes.
 type Fetcher interface {
+	Finder
 	Download(ctx context.Context, url string) (io.ReadCloser, int64, error)
 	DownloadDeleted(ctx context.Context, title, storageKey string) (io.ReadCloser, int64, error)
 	// DownloadHidden fetches a revision-deleted old version by archive name.
@@ -99,11 +112,18 @@ type Options struct {
 
 // Stats counts the outcome of a Run.
 type Stats struct {
-	Files      int   `json:"files"`
-	BackedUp   int   `json:"backedup"`
-	Duplicates int   `json:"duplicate"`
-	Errors     int   `json:"error"`
-	Lost       int   `json:"lost_claims"`
+	Files      int `json:"files"`
+	BackedUp   int `json:"backedup"`
+	Duplicates int `json:"duplicate"`
+	Errors     int `json:"error"`
+	// Unavailable versions: production serves their bytes nowhere now.
+	Unavailable int `json:"unavailable"`
+	Lost        int `json:"lost_claims"`
+	// Relocated versions were fetched from where production serves them
+	// now (an archive URL, the deleted zone), not the recorded place.
+	Relocated int `json:"relocated"`
+	// Mismatches are versions whose bytes production itself serves with
+	// another sha1 (corruption in production), kept under their sha256.
 	Mismatches int   `json:"sha1_mismatches"`
 	Bytes      int64 `json:"bytes"`
 }
@@ -152,8 +172,9 @@ type runner struct {
 }
 
 type outcome struct {
-	file   metadata.File
-	result metadata.Result
+	file      metadata.File
+	result    metadata.Result
+	relocated bool
 }
 
 func (r *runner) run(ctx context.Context) (Stats, error) {
@@ -249,7 +270,7 @@ func (r *runner) run(ctx context.Context) (Stats, error) {
 					continue // abandoned; keep draining so fetchers can close their spools
 				}
 				select {
-				case results <- outcome{p.file, res}:
+				case results <- outcome{p.file, res, p.relocated}:
 				case <-ctx.Done():
 				}
 			}
@@ -316,9 +337,14 @@ func (r *runner) record(ctx context.Context, results <-chan outcome) error {
 				r.stats.Duplicates++
 			case st == metadata.Error:
 				r.stats.Errors++
+			case st == metadata.Unavailable:
+				r.stats.Unavailable++
 			}
-			if o.result.DownloadedSHA1 != "" {
+			if o.result.DownloadedSHA1 != "" && ok {
 				r.stats.Mismatches++
+			}
+			if o.relocated && ok && o.result.Err == nil {
+				r.stats.Relocated++
 			}
 			r.opts.Progress.FileDone(o.file, st, o.result.Size, o.result.Err)
 		}
@@ -355,8 +381,10 @@ type prepared struct {
 	err    error
 	// upload is false for duplicates and failures: nothing to send.
 	upload bool
-	plain  *spool // the downloaded bytes
-	cipher *spool // their encryption, for small files of encrypted wikis
+	// relocated: the bytes came from another place than the recorded one.
+	relocated bool
+	plain     *spool // the downloaded bytes
+	cipher    *spool // their encryption, for small files of encrypted wikis
 }
 
 func (p *prepared) close() {
@@ -389,7 +417,12 @@ func (r *runner) finish(ctx context.Context, p prepared) metadata.Result {
 		res.Backup, err = r.upload(ctx, &p)
 	}
 	if err != nil {
-		if ctx.Err() == nil {
+		switch {
+		case ctx.Err() != nil:
+		case errors.Is(err, metadata.ErrUnavailable):
+			r.opts.Logger.Warn("version unavailable: production serves its bytes nowhere now; recorded as unavailable",
+				"wiki", r.opts.Wiki, "title", p.file.Title, "id", p.file.ID, "reason", err)
+		default:
 			r.opts.Logger.Error("backup failed", "wiki", r.opts.Wiki, "title", p.file.Title, "id", p.file.ID, "err", err)
 		}
 		return metadata.Result{FileID: p.file.ID, Err: err}
@@ -399,26 +432,22 @@ func (r *runner) finish(ctx context.Context, p prepared) metadata.Result {
 
 func (r *runner) prepareErr(ctx context.Context, p *prepared) (metadata.Result, error) {
 	f := p.file
-	sp, err := r.download(ctx, f)
+	got, err := r.fetchVersion(ctx, f)
 	if err != nil {
 		return metadata.Result{}, err
 	}
+	sp := got.sp
 	p.plain = sp
+	p.relocated = got.from != ""
 	res := metadata.Result{FileID: f.ID, SHA1: sp.SHA1(), SHA256: sp.SHA256(), Size: sp.Size()}
-	if f.SHA1 != "" && res.SHA1 != f.SHA1 {
-		r.opts.Logger.Warn("sha1 differs from production's; downloading again", "title", f.Title, "want", f.SHA1, "got", res.SHA1)
-		sp.Close()
-		p.plain = nil
-		if sp, err = r.download(ctx, f); err != nil {
-			return metadata.Result{}, err
-		}
-		p.plain = sp
-		res = metadata.Result{FileID: f.ID, SHA1: sp.SHA1(), SHA256: sp.SHA256(), Size: sp.Size()}
-		if res.SHA1 != f.SHA1 {
-			r.opts.Logger.Warn("sha1 mismatch: backed up anyway and recorded (see `mediabackups mismatches`)",
-				"title", f.Title, "production_sha1", f.SHA1, "downloaded_sha1", res.SHA1)
-			res.DownloadedSHA1 = res.SHA1
-		}
+	switch {
+	case got.corrupt:
+		r.opts.Logger.Warn("sha1 mismatch: production serves bytes that match no version of the file; kept under their own sha256 "+
+			"and listed by `mediabackups mismatches`", "title", f.Title, "production_sha1", f.SHA1, "downloaded_sha1", res.SHA1, "place", got.from)
+		res.DownloadedSHA1 = res.SHA1
+	case got.from != "":
+		r.opts.Logger.Info("the version's bytes were found elsewhere in production", "title", f.Title,
+			"uploaded", f.UploadDate.Format(time.RFC3339), "place", got.from)
 	}
 	if _, err := r.store.FindBackup(ctx, f.WikiID, res.SHA256); err == nil {
 		return res, nil // duplicate: this wiki already has the content
@@ -444,41 +473,6 @@ func (r *runner) prepareErr(ctx context.Context, p *prepared) (metadata.Result, 
 		}
 	}
 	return res, nil
-}
-
-func (r *runner) download(ctx context.Context, f metadata.File) (*spool, error) {
-	var (
-		body io.ReadCloser
-		size int64
-		err  error
-		what string
-	)
-	switch {
-	case f.Status == metadata.Deleted && f.FilearchiveID == 0 && f.ArchiveName != "":
-		// A revision-deleted old version: still an oldimage row, not in
-		// the file archive (see package update).
-		what = "hidden version " + f.ArchiveName
-		body, _, err = r.fetch.DownloadHidden(ctx, f.Title, f.ArchiveName)
-	case f.Status == metadata.Deleted && f.StorageKey != "":
-		what = "deleted file " + f.StorageKey
-		body, size, err = r.fetch.DownloadDeleted(ctx, f.Title, f.StorageKey)
-	case f.SourceURL != "":
-		what = f.SourceURL
-		body, size, err = r.fetch.Download(ctx, f.SourceURL)
-	default:
-		return nil, fmt.Errorf("download %s: production gave no URL or storage key for it", f.Title)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("download %s: %w", what, err)
-	}
-	defer body.Close()
-	sp := newSpool(r.opts.TmpDir, r.opts.MemoryLimit)
-	sp.expect(size)
-	if _, err := io.Copy(sp, body); err != nil {
-		sp.Close()
-		return nil, fmt.Errorf("download %s: %w", what, err)
-	}
-	return sp, nil
 }
 
 func (r *runner) upload(ctx context.Context, p *prepared) (*metadata.Backup, error) {
