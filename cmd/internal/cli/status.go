@@ -69,8 +69,15 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 			fmt.Fprintln(f.IO.Out, "  no files yet: run `mediabackups inventory --wiki "+sum.Wiki+"`")
 			continue
 		}
-		for _, st := range []string{"pending", "processing", "backedup", "duplicate", "error"} {
-			fmt.Fprintf(f.IO.Out, "  %-10s %d\n", st, sum.ByBackupStatus[st])
+		for i, st := range metadata.BackupStatuses {
+			// The first five always; the others when some version has them.
+			if n := sum.ByBackupStatus[string(st)]; i < 5 || n > 0 {
+				fmt.Fprintf(f.IO.Out, "  %-11s %d\n", st, n)
+			}
+		}
+		if sum.ByBackupStatus[string(metadata.Unavailable)] > 0 {
+			fmt.Fprintf(f.IO.Out, "  (unavailable: production serves their bytes nowhere right now; `query-media-file` shows why; "+
+				"`mediabackups update` then `backup --retry-errors` tries again)\n")
 		}
 		if sum.SHA1Mismatches > 0 {
 			fmt.Fprintf(f.IO.Out, "  sha1 mismatches: %d (see `mediabackups mismatches --wiki %s`)\n", sum.SHA1Mismatches, sum.Wiki)
