@@ -93,7 +93,13 @@ func (r *runner) fetchVersion(ctx context.Context, f metadata.File) (fetched, er
 		return fetched{}, err
 	}
 	sp, err := r.fetchFrom(ctx, src)
-	if err != nil || f.SHA1 == "" || sp.SHA1() == f.SHA1 {
+	switch {
+	case errors.Is(err, mediawiki.ErrNotFound) && f.SHA1 != "":
+		// Nothing there any more: moved, deleted or overwritten.
+		r.opts.Logger.Info("the recorded place serves nothing; asking the wiki where the version is now",
+			"title", f.Title, "uploaded", f.UploadDate.Format(time.RFC3339), "place", src.what)
+		return r.relocate(ctx, f, src.what, "")
+	case err != nil || f.SHA1 == "" || sp.SHA1() == f.SHA1:
 		return fetched{sp: sp}, err
 	}
 	got := sp.SHA1()
@@ -104,7 +110,7 @@ func (r *runner) fetchVersion(ctx context.Context, f metadata.File) (fetched, er
 }
 
 // relocate is fetchVersion after the recorded place (what) served bytes
-// with sha1 got instead of f.SHA1.
+// with sha1 got instead of f.SHA1 (got is "" when it served nothing).
 func (r *runner) relocate(ctx context.Context, f metadata.File, what, got string) (fetched, error) {
 	vs, err := r.fetch.Versions(ctx, []string{f.Title})
 	if err != nil {
@@ -212,9 +218,12 @@ func (r *runner) relocate(ctx context.Context, f metadata.File, what, got string
 	if hidden > 0 {
 		history += fmt.Sprintf(" (%d versions have their content hidden)", hidden)
 	}
-	first := fmt.Sprintf("the recorded place %s served sha1 %s", what, got)
-	if k := known[got]; k != "" {
-		first += " (" + k + ")"
+	first := fmt.Sprintf("the recorded place %s served nothing (HTTP 404)", what)
+	if got != "" {
+		first = fmt.Sprintf("the recorded place %s served sha1 %s", what, got)
+		if k := known[got]; k != "" {
+			first += " (" + k + ")"
+		}
 	}
 	parts := append([]string{first}, notes...)
 	parts = append(parts, history, filearchive)
