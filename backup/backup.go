@@ -134,7 +134,7 @@ type Stats struct {
 // abandoned (their claims expire) and nothing half-done is recorded.
 func Run(ctx context.Context, store Store, fetch Fetcher, place Placer, opts Options) (Stats, error) {
 	opts.defaults()
-	r := &runner{store: store, fetch: fetch, place: place, opts: opts, locations: map[string]int64{}, inflight: map[int64]metadata.File{}}
+	r := &runner{store: store, objects: store, fetch: fetch, place: place, opts: opts, locations: map[string]int64{}, inflight: map[int64]metadata.File{}}
 	return r.run(ctx)
 }
 
@@ -159,11 +159,18 @@ func (o *Options) defaults() {
 	}
 }
 
+// objectStore is the part of the metadata that storing objects needs.
+type objectStore interface {
+	FindBackup(ctx context.Context, wikiID int64, sha256 string) (*metadata.Backup, error)
+	EnsureLocation(ctx context.Context, endpoint string) (int64, error)
+}
+
 type runner struct {
-	store Store
-	fetch Fetcher
-	place Placer
-	opts  Options
+	store   Store
+	objects objectStore
+	fetch   Fetcher
+	place   Placer
+	opts    Options
 
 	mu        sync.Mutex
 	locations map[string]int64
@@ -449,12 +456,24 @@ func (r *runner) prepareErr(ctx context.Context, p *prepared) (metadata.Result, 
 		r.opts.Logger.Info("the version's bytes were found elsewhere in production", "title", f.Title,
 			"uploaded", f.UploadDate.Format(time.RFC3339), "place", got.from)
 	}
-	if _, err := r.store.FindBackup(ctx, f.WikiID, res.SHA256); err == nil {
+	if _, err := r.objects.FindBackup(ctx, f.WikiID, res.SHA256); err == nil {
 		return res, nil // duplicate: this wiki already has the content
 	} else if !errors.Is(err, metadata.ErrNotFound) {
 		return metadata.Result{}, fmt.Errorf("dedup check: %w", err)
 	}
 	p.upload = true
+	if err := r.seal(p); err != nil {
+		return metadata.Result{}, err
+	}
+	return res, nil
+}
+
+// seal encrypts p's bytes into memory when they are small and the wiki's
+// objects are encrypted, so that the upload has a known size and a
+// checksum of the exact bytes stored. Large ones are encrypted as they
+// stream (see upload).
+func (r *runner) seal(p *prepared) error {
+	sp, f := p.plain, p.file
 	if len(r.opts.Recipients) > 0 && sp.Size() <= r.opts.MemoryLimit {
 		// Small: encrypt into memory so the upload has a known size and
 		// a checksum of the exact bytes stored.
@@ -469,10 +488,10 @@ func (r *runner) prepareErr(ctx context.Context, p *prepared) (metadata.Result, 
 			}
 		}
 		if err != nil {
-			return metadata.Result{}, fmt.Errorf("encrypt %s: %w", f.Title, err)
+			return fmt.Errorf("encrypt %s: %w", f.Title, err)
 		}
 	}
-	return res, nil
+	return nil
 }
 
 func (r *runner) upload(ctx context.Context, p *prepared) (*metadata.Backup, error) {
@@ -524,7 +543,7 @@ func (r *runner) location(ctx context.Context, endpoint string) (int64, error) {
 	if ok {
 		return id, nil
 	}
-	id, err := r.store.EnsureLocation(ctx, endpoint)
+	id, err := r.objects.EnsureLocation(ctx, endpoint)
 	if err != nil {
 		return 0, err
 	}

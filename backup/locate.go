@@ -29,6 +29,7 @@ type Finder interface {
 // source is one place production serves bytes from.
 type source struct {
 	what string // for logs and reasons: a URL, "deleted file KEY of TITLE", ...
+	// open starts the download; its errors name the place.
 	open func(ctx context.Context) (io.ReadCloser, int64, error)
 }
 
@@ -243,7 +244,7 @@ func describeVersion(title string, v mediawiki.FileVersion) string {
 func (r *runner) fetchFrom(ctx context.Context, s source) (*spool, error) {
 	body, size, err := s.open(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("download %s: %w", s.what, err)
+		return nil, err // it names the place already
 	}
 	defer body.Close()
 	sp := newSpool(r.opts.TmpDir, r.opts.MemoryLimit)

@@ -245,13 +245,11 @@ func (r *Restorer) one(ctx context.Context, t *target, f metadata.File, name str
 	}
 	// The object is intact; it must also be this version's content.
 	if f.SHA1 != "" && got1 != f.SHA1 {
-		why := "it was recorded with another version's bytes: run `mediabackups mismatches --wiki " + f.Wiki + " --repair` to fetch the right ones"
-		if f.DownloadedSHA1 == got1 {
-			why = "production served these bytes for it, corrupt, when it was backed up (listed by `mediabackups mismatches --wiki " + f.Wiki +
-				"`); the object " + b.ObjectKey + " on " + b.Location + " still holds them"
-		}
-		return fail(StepVerify, fmt.Errorf("%w: the object holds sha1 %s, the version's sha1 is %s: %s; refusing to write it under this version's name",
-			ErrWrongVersion, got1, f.SHA1, why))
+		return fail(StepVerify, fmt.Errorf("%w: the object holds sha1 %s, the version's sha1 is %s, so it was backed up with other bytes "+
+			"(another version's, or production's own corrupt ones); refusing to write them under this version's name. "+
+			"`mediabackups mismatches --wiki %s` lists such versions and `mismatches --wiki %s --repair` fetches their own bytes "+
+			"while production still has them; the object itself is %s on %s",
+			ErrWrongVersion, got1, f.SHA1, f.Wiki, f.Wiki, b.ObjectKey, b.Location))
 	}
 	final, err := t.publish(tmp, name)
 	if err != nil {

@@ -29,7 +29,11 @@ import (
 //     has the sha256 the row and the version record, and the VERSION's sha1;
 //     the one exception is a version that the metadata lists as a sha1
 //     mismatch (downloaded_sha1 set: production itself served it with other
-//     bytes), whose content must have exactly that recorded sha1;
+//     bytes), whose content must have exactly that recorded sha1, and be
+//     no recorded version's (else it is another version's bytes, recorded
+//     as a mismatch: what backups before the fix of issue 8 did). A
+//     version's bytes cannot be told from corruption while the version
+//     they belong to is not recorded: check after `update` has run;
 //   - no other status (pending, error, unavailable, ...) points at an object;
 //   - no object in the bucket, on any test MinIO server, is an orphan: each
 //     is the object of a backups row, on that row's server; and every
@@ -113,7 +117,24 @@ func (d *Deployment) CheckEndState(t testing.TB) {
 		}
 	}
 
-	rows, err = d.DB.QueryContext(ctx, `SELECT f.id, w.name, f.title, DATE_FORMAT(f.upload_date, '%Y-%m-%dT%H:%i:%sZ'), f.backup_status,
+	// Every recorded version's sha1, by wiki, with one version that has it.
+	versionOf := map[string]string{}
+	rows, err = d.DB.QueryContext(ctx, `SELECT f.wiki_id, LOWER(HEX(f.sha1)), MIN(CONCAT(f.title, ' uploaded ', f.upload_date))
+		FROM files f WHERE f.sha1 IS NOT NULL GROUP BY f.wiki_id, f.sha1`)
+	if err != nil {
+		t.Fatalf("end state: read versions: %v", err)
+	}
+	for rows.Next() {
+		var wikiID int64
+		var sha, which string
+		if err := rows.Scan(&wikiID, &sha, &which); err != nil {
+			t.Fatalf("end state: read versions: %v", err)
+		}
+		versionOf[fmt.Sprint(wikiID, "/", sha)] = which
+	}
+	rows.Close()
+
+	rows, err = d.DB.QueryContext(ctx, `SELECT f.id, f.wiki_id, w.name, f.title, DATE_FORMAT(f.upload_date, '%Y-%m-%dT%H:%i:%sZ'), f.backup_status,
 		LOWER(HEX(f.sha1)), COALESCE(LOWER(HEX(f.sha256)), ''), COALESCE(LOWER(HEX(f.downloaded_sha1)), ''), f.backup_id
 		FROM files f JOIN wikis w ON w.id = f.wiki_id ORDER BY f.id`)
 	if err != nil {
@@ -122,12 +143,12 @@ func (d *Deployment) CheckEndState(t testing.TB) {
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			id                                int64
+			id, wikiID                        int64
 			wiki, title, uploaded, status     string
 			sha1hex, sha256hex, downloadedSHA string
 			backupID                          sql.NullInt64
 		)
-		if err := rows.Scan(&id, &wiki, &title, &uploaded, &status, &sha1hex, &sha256hex, &downloadedSHA, &backupID); err != nil {
+		if err := rows.Scan(&id, &wikiID, &wiki, &title, &uploaded, &status, &sha1hex, &sha256hex, &downloadedSHA, &backupID); err != nil {
 			t.Fatalf("end state: read versions: %v", err)
 		}
 		what := fmt.Sprintf("end state: %s %s (uploaded %s, id %d, %s)", wiki, title, uploaded, id, status)
@@ -158,6 +179,9 @@ func (d *Deployment) CheckEndState(t testing.TB) {
 		case downloadedSHA != "" && o.contentSHA1 != downloadedSHA:
 			t.Errorf("%s: listed as a sha1 mismatch (production served sha1 %s), but its object %s holds sha1 %s",
 				what, downloadedSHA, o.key, o.contentSHA1)
+		case downloadedSHA != "" && versionOf[fmt.Sprint(wikiID, "/", downloadedSHA)] != "":
+			t.Errorf("%s: its object %s holds the bytes of another version (%s, sha1 %s), recorded as a sha1 mismatch: "+
+				"a version stored with other bytes", what, o.key, versionOf[fmt.Sprint(wikiID, "/", downloadedSHA)], downloadedSHA)
 		case downloadedSHA == "" && o.contentSHA1 != want:
 			t.Errorf("%s: its object %s holds sha1 %s, the version's sha1 is %s: a version stored with other bytes",
 				what, o.key, o.contentSHA1, want)
