@@ -524,7 +524,7 @@ func (r *runner) upload(ctx context.Context, p *prepared) (*metadata.Backup, err
 	}
 	stored, err := srv.Put(ctx, key, body, size, want)
 	if err != nil {
-		return nil, fmt.Errorf("upload %s to %s: %w", key, srv.Endpoint(), err)
+		return nil, err // it names the key and the server
 	}
 	loc, err := r.location(ctx, srv.Endpoint())
 	if err != nil {

@@ -15,8 +15,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/mediabackups/mediabackups/mediawiki"
 	"github.com/mediabackups/mediabackups/metadata"
+	"github.com/mediabackups/mediabackups/search"
 )
 
 // ScaleOptions configures MetadataScale.
@@ -207,70 +207,48 @@ func MetadataScale(ctx context.Context, o ScaleOptions) (_ *ScaleReport, err err
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	pick := func(keep func(sample) bool) sample {
-		for {
-			s := samples[rng.IntN(len(samples))]
-			if keep(s) {
-				return s
+	// Every search method of the recovery tools (search.Methods): the
+	// timed part is what a tool does with a typed value, checking it into
+	// a query, then running the query; the plan is EXPLAIN of that query.
+	for _, m := range search.Methods {
+		var have []metadata.File
+		for _, f := range samples {
+			if _, _, ok := m.ValueOf(f); ok {
+				have = append(have, f)
 			}
 		}
-	}
-	all := func(sample) bool { return true }
-	type method struct {
-		name    string
-		keep    func(sample) bool
-		query   func(s sample) metadata.Query
-		where   string // the WHERE clause Search builds, for EXPLAIN
-		arg     func(s sample) []any
-		convert bool // sha1 base36: converted before the search, timed too
-	}
-	methods := []method{
-		{"title", all, func(s sample) metadata.Query { return metadata.Query{Title: s.title} }, "f.title = ?", func(s sample) []any { return []any{s.title} }, false},
-		{"sha1", all, func(s sample) metadata.Query { return metadata.Query{SHA1: s.sha1} }, "f.sha1 = ?", func(s sample) []any { return []any{mustUnhex(s.sha1)} }, false},
-		{"sha1 base36", all, func(s sample) metadata.Query { return metadata.Query{SHA1: s.sha1} }, "f.sha1 = ?", func(s sample) []any { return []any{mustUnhex(s.sha1)} }, true},
-		{"container+path", all, func(s sample) metadata.Query { return metadata.Query{Container: s.container, Path: s.path} },
-			"f.production_container = ? AND f.production_path = ?", func(s sample) []any { return []any{s.container, s.path} }, false},
-		{"sha256", func(s sample) bool { return s.sha256 != "" }, func(s sample) metadata.Query { return metadata.Query{SHA256: s.sha256} },
-			"f.sha256 = ?", func(s sample) []any { return []any{mustUnhex(s.sha256)} }, false},
-		{"upload date", all, func(s sample) metadata.Query { return metadata.Query{UploadDate: s.upload} }, "f.upload_date = ?", func(s sample) []any { return []any{s.upload} }, false},
-		{"archive date", func(s sample) bool { return !s.archive.IsZero() }, func(s sample) metadata.Query { return metadata.Query{ArchiveDate: s.archive} },
-			"f.archive_date = ?", func(s sample) []any { return []any{s.archive} }, false},
-		{"delete date", func(s sample) bool { return !s.deleted.IsZero() }, func(s sample) metadata.Query { return metadata.Query{DeleteDate: s.deleted} },
-			"f.delete_date = ?", func(s sample) []any { return []any{s.deleted} }, false},
-	}
-	for _, m := range methods {
+		if len(have) == 0 {
+			return nil, fmt.Errorf("search by %s: no sampled row has a value for it", m.Name)
+		}
 		lat := make([]time.Duration, 0, o.Runs)
+		var last metadata.Query
 		for range o.Runs {
-			s := pick(m.keep)
-			q := m.query(s)
-			q.WikiID = wikiID
-			var b36 string
-			if m.convert {
-				b36, _ = mediawiki.SHA1HexToBase36(s.sha1)
-			}
+			v, c, _ := m.ValueOf(have[rng.IntN(len(have))])
 			t0 := time.Now()
-			if m.convert {
-				h, err := mediawiki.SHA1Base36ToHex(b36)
-				if err != nil {
-					return nil, fmt.Errorf("search by sha1 base36: %w", err)
-				}
-				q.SHA1 = h
+			q, err := m.Query(v, c)
+			if err != nil {
+				return nil, fmt.Errorf("search by %s %q: %w", m.Name, v, err)
 			}
+			q.WikiID = wikiID
 			got, err := st.Search(ctx, q)
 			lat = append(lat, time.Since(t0))
 			if err != nil {
-				return nil, fmt.Errorf("search by %s: %w", m.name, err)
+				return nil, fmt.Errorf("search by %s: %w", m.Name, err)
 			}
 			if len(got) == 0 {
-				return nil, fmt.Errorf("search by %s found nothing for a row that exists", m.name)
+				return nil, fmt.Errorf("search by %s found nothing for a row that exists", m.Name)
 			}
+			last = q
 		}
-		s := pick(m.keep)
-		plan, idx, err := explain(ctx, db, `SELECT f.id FROM files AS f WHERE f.wiki_id = ? AND `+m.where, append([]any{wikiID}, m.arg(s)...)...)
+		where, args, err := last.Where()
 		if err != nil {
 			return nil, err
 		}
-		rep.Queries = append(rep.Queries, summarize(m.name, lat, plan, idx))
+		plan, idx, err := explain(ctx, db, `SELECT f.id FROM files AS f WHERE `+where, args...)
+		if err != nil {
+			return nil, err
+		}
+		rep.Queries = append(rep.Queries, summarize(m.Name, lat, plan, idx))
 	}
 
 	// Claims: the two queries Store.Claim runs, then the whole call.
@@ -301,14 +279,9 @@ func MetadataScale(ctx context.Context, o ScaleOptions) (_ *ScaleReport, err err
 	return rep, nil
 }
 
-type sample struct {
-	title, sha1, sha256, container, path string
-	upload, archive, deleted             time.Time
-}
-
 // sampleRows reads about n random rows of each kind (every row, archived
 // rows, deleted rows) to search for.
-func sampleRows(ctx context.Context, db *sql.DB, wikiID int64, n int) ([]sample, error) {
+func sampleRows(ctx context.Context, db *sql.DB, wikiID int64, n int) ([]metadata.File, error) {
 	var maxID int64
 	if err := db.QueryRowContext(ctx, "SELECT MAX(id) FROM files WHERE wiki_id = ?", wikiID).Scan(&maxID); err != nil {
 		return nil, fmt.Errorf("sample rows: %w", err)
@@ -325,15 +298,15 @@ func sampleRows(ctx context.Context, db *sql.DB, wikiID int64, n int) ([]sample,
 		return nil, fmt.Errorf("sample rows: %w", err)
 	}
 	defer rows.Close()
-	var out []sample
+	var out []metadata.File
 	for rows.Next() {
-		var s sample
+		var s metadata.File
 		var archive, deleted sql.NullTime
-		if err := rows.Scan(&s.title, &s.sha1, &s.sha256, &s.container, &s.path, &s.upload, &archive, &deleted); err != nil {
+		if err := rows.Scan(&s.Title, &s.SHA1, &s.SHA256, &s.Container, &s.Path, &s.UploadDate, &archive, &deleted); err != nil {
 			return nil, fmt.Errorf("sample rows: %w", err)
 		}
-		s.sha1, s.sha256 = strings.ToLower(s.sha1), strings.ToLower(s.sha256)
-		s.archive, s.deleted = archive.Time, deleted.Time
+		s.SHA1, s.SHA256 = strings.ToLower(s.SHA1), strings.ToLower(s.SHA256)
+		s.ArchiveDate, s.DeleteDate = archive.Time, deleted.Time
 		out = append(out, s)
 	}
 	if err := rows.Err(); err != nil {
@@ -341,19 +314,14 @@ func sampleRows(ctx context.Context, db *sql.DB, wikiID int64, n int) ([]sample,
 	}
 	kinds := [3]bool{}
 	for _, s := range out {
-		kinds[0] = kinds[0] || s.sha256 != ""
-		kinds[1] = kinds[1] || !s.archive.IsZero()
-		kinds[2] = kinds[2] || !s.deleted.IsZero()
+		kinds[0] = kinds[0] || s.SHA256 != ""
+		kinds[1] = kinds[1] || !s.ArchiveDate.IsZero()
+		kinds[2] = kinds[2] || !s.DeleteDate.IsZero()
 	}
 	if kinds != [3]bool{true, true, true} {
 		return nil, fmt.Errorf("sample rows: too few rows (%d) to sample every kind; load more", len(out))
 	}
 	return out, nil
-}
-
-func mustUnhex(s string) []byte {
-	b, _ := hex.DecodeString(s)
-	return b
 }
 
 // explain runs EXPLAIN on q and returns one line per table and whether

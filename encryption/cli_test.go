@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"filippo.io/age"
+
+	"github.com/mediabackups/mediabackups/internal/testsvc"
 )
 
 // ageTool returns the path of the age command-line tool named name, skipping
@@ -18,10 +20,7 @@ func ageTool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not found (install the Debian package age): %v", name, err)
-		}
-		t.Skipf("%s not found (apt-get install age): %v", name, err)
+		testsvc.SkipOrFail(t, "%s not found (apt-get install age): %v", name, err)
 	}
 	return p
 }

@@ -234,7 +234,6 @@ func (c *Client) Versions(ctx context.Context, titles []string) (map[string][]Fi
 // version count reached the per-file limit are fetched again alone,
 // because MediaWiki 1.39 drops the excess of multi-title batches.
 func (c *Client) imageInfo(ctx context.Context, what string, params url.Values, single bool, fn func(title string, vs []FileVersion) error) error {
-	var cont map[string]string
 	batch := map[string][]FileVersion{}
 	seen := map[string]map[FileVersion]bool{}
 	batchTitles := map[string]bool{}
@@ -275,21 +274,10 @@ func (c *Client) imageInfo(ctx context.Context, what string, params url.Values, 
 		return nil
 	}
 
-	for {
-		p := url.Values{}
-		for k, v := range params {
-			p[k] = v
-		}
-		for k, v := range cont {
-			p.Set(k, v)
-		}
-		body, err := c.query(ctx, what, p)
-		if err != nil {
-			return err
-		}
+	return c.list(ctx, what, params, func(body []byte) (map[string]string, error) {
 		page, err := parseImageInfo(body)
 		if err != nil {
-			return fmt.Errorf("%s on %s: %w", what, c.apiURL, err)
+			return nil, err
 		}
 		if page.limit > 0 {
 			limit = page.limit
@@ -313,17 +301,11 @@ func (c *Client) imageInfo(ctx context.Context, what string, params url.Values, 
 		}
 		if page.batchComplete || page.cont == nil {
 			if err := flush(); err != nil {
-				return err
+				return nil, callbackError{err}
 			}
 		}
-		if page.cont == nil {
-			return nil
-		}
-		if sameCont(cont, page.cont) {
-			return fmt.Errorf("%s on %s: continuation did not advance (%v)", what, c.apiURL, page.cont)
-		}
-		cont = page.cont
-	}
+		return page.cont, nil
+	})
 }
 
 func sameCont(a, b map[string]string) bool {

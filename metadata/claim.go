@@ -106,22 +106,9 @@ func (s *Store) claim(ctx context.Context, wikiID int64, worker string, n int, l
 		attempts = attempts + 1, updated_at = UTC_TIMESTAMP() WHERE id IN `+in, args...); err != nil {
 		return nil, fmt.Errorf("mark %d files as processing: %w", len(ids), err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+fileColumns+` FROM `+fileFrom+` WHERE f.id IN `+in+` ORDER BY f.id`, ids...)
+	files, err := queryFiles(ctx, tx, "read claimed files", `SELECT `+fileColumns+` FROM `+fileFrom+` WHERE f.id IN `+in+` ORDER BY f.id`, ids...)
 	if err != nil {
-		return nil, fmt.Errorf("read claimed files: %w", err)
-	}
-	var files []File
-	for rows.Next() {
-		f, err := scanFile(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("read claimed files: %w", err)
-		}
-		files = append(files, f)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read claimed files: %w", err)
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("claim files: commit: %w", err)

@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"context"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
@@ -87,6 +88,20 @@ type File struct {
 	Backup *Backup
 }
 
+// FileError is the failure of one step of an operation (restore, delete,
+// ...) on one file version.
+type FileError struct {
+	File File
+	Step string
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	return fmt.Sprintf("%s %s (id %d): %s: %v", e.File.Wiki, e.File.Title, e.File.ID, e.Step, e.Err)
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
 // Backup is one stored object: a distinct content of one wiki.
 type Backup struct {
 	ID         int64
@@ -150,6 +165,33 @@ const fileFrom = `files AS f JOIN wikis AS w ON w.id = f.wiki_id
 	LEFT JOIN locations AS l ON l.id = b.location_id`
 
 type scanner interface{ Scan(dest ...any) error }
+
+// querier runs a query: a *sql.DB or a *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// queryFiles runs q, a SELECT of fileColumns FROM fileFrom, and scans every
+// row. Its errors start with what.
+func queryFiles(ctx context.Context, db querier, what, q string, args ...any) ([]File, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []File
+	for rows.Next() {
+		f, err := scanFile(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
 
 func scanFile(r scanner) (File, error) {
 	var (

@@ -78,20 +78,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]File, error) {
 	if f.Limit > 0 {
 		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list files: %w", err)
-	}
-	defer rows.Close()
-	var out []File
-	for rows.Next() {
-		file, err := scanFile(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list files: %w", err)
-		}
-		out = append(out, file)
-	}
-	return out, rows.Err()
+	return s.files(ctx, "list files", q, args...)
 }
 
 // SortedKeys returns the keys of m in order, for stable output.

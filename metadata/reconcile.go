@@ -19,20 +19,7 @@ func (s *Store) VersionsOf(ctx context.Context, wikiID int64, titles ...string) 
 	}
 	q := `SELECT ` + fileColumns + ` FROM ` + fileFrom + ` WHERE f.wiki_id = ? AND f.title IN (?` +
 		strings.Repeat(",?", len(titles)-1) + `) ORDER BY f.id`
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read versions of %q: %w", titles, err)
-	}
-	defer rows.Close()
-	var out []File
-	for rows.Next() {
-		f, err := scanFile(rows)
-		if err != nil {
-			return nil, fmt.Errorf("read versions of %q: %w", titles, err)
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return s.files(ctx, fmt.Sprintf("read versions of %q", titles), q, args...)
 }
 
 // Rename moves one recorded version to another title (a file move).

@@ -38,75 +38,118 @@ var ErrEmptyQuery = errors.New("search: no criterion given")
 // deletion tool.
 const SourceRecoveryDelete = "recovery:delete"
 
+// criteria is the one table of Query's criteria: the name the log and
+// String use, and the SQL that matches it. Each is served by an index of
+// the files table (see Query).
+var criteria = []struct {
+	name string
+	// where returns the criterion's condition and arguments, "" when the
+	// query does not use it; an error for a malformed value.
+	where func(q Query) (string, []any, error)
+}{
+	{"title", func(q Query) (string, []any, error) { return eq("f.title", q.Title) }},
+	{"sha1", func(q Query) (string, []any, error) { return hashEq("f.sha1", "sha1", q.SHA1, 20) }},
+	{"sha256", func(q Query) (string, []any, error) { return hashEq("f.sha256", "sha256", q.SHA256, 32) }},
+	{"container+path", func(q Query) (string, []any, error) {
+		if (q.Container == "") != (q.Path == "") {
+			return "", nil, fmt.Errorf("search: the production container and path must be given together")
+		}
+		if q.Container == "" {
+			return "", nil, nil
+		}
+		return "f.production_container = ? AND f.production_path = ?", []any{q.Container, q.Path}, nil
+	}},
+	{"upload_date", func(q Query) (string, []any, error) { return dateEq("f.upload_date", q.UploadDate) }},
+	{"archive_date", func(q Query) (string, []any, error) { return dateEq("f.archive_date", q.ArchiveDate) }},
+	{"delete_date", func(q Query) (string, []any, error) { return dateEq("f.delete_date", q.DeleteDate) }},
+}
+
+func eq(col, v string) (string, []any, error) {
+	if v == "" {
+		return "", nil, nil
+	}
+	return col + " = ?", []any{v}, nil
+}
+
+func hashEq(col, name, v string, n int) (string, []any, error) {
+	if v == "" {
+		return "", nil, nil
+	}
+	b, err := unhex(strings.ToLower(v))
+	if err != nil || len(b) != n {
+		return "", nil, fmt.Errorf("search: %s %q is not %d hex digits", name, v, 2*n)
+	}
+	return col + " = ?", []any{b}, nil
+}
+
+func dateEq(col string, t time.Time) (string, []any, error) {
+	if t.IsZero() {
+		return "", nil, nil
+	}
+	return col + " = ?", []any{t.UTC().Truncate(time.Second)}, nil
+}
+
+// Where returns the SQL condition that selects q's versions from "files AS
+// f" (the wiki included) and its arguments: what Search runs, for EXPLAIN.
+// It returns ErrEmptyQuery when q has no criterion, and an error for a
+// malformed hash or a Container without a Path (or the reverse).
+func (q Query) Where() (string, []any, error) {
+	where := []string{"f.wiki_id = ?"}
+	args := []any{q.WikiID}
+	for _, c := range criteria {
+		w, a, err := c.where(q)
+		if err != nil {
+			return "", nil, err
+		}
+		if w != "" {
+			where = append(where, w)
+			args = append(args, a...)
+		}
+	}
+	if len(where) == 1 {
+		return "", nil, ErrEmptyQuery
+	}
+	return strings.Join(where, " AND "), args, nil
+}
+
+// String describes q's criteria for a log line: "title=A.png sha1=…".
+func (q Query) String() string {
+	var p []string
+	for _, c := range criteria {
+		_, a, err := c.where(q)
+		if err != nil || len(a) == 0 {
+			continue
+		}
+		vals := make([]string, len(a))
+		for i, v := range a {
+			switch v := v.(type) {
+			case []byte:
+				vals[i] = mustHex(v)
+			case time.Time:
+				vals[i] = fmtTime(v)
+			default:
+				vals[i] = fmt.Sprint(v)
+			}
+		}
+		p = append(p, c.name+"="+strings.Join(vals, "/"))
+	}
+	return strings.Join(p, " ")
+}
+
 // Search returns the file versions that match q, ordered by id, each with
 // its Backup when it has one. It returns ErrEmptyQuery when q has no
 // criterion, and an error for a malformed hash or a Container without a
 // Path (or the reverse). No match is an empty result, not an error.
 func (s *Store) Search(ctx context.Context, q Query) ([]File, error) {
-	where := []string{"f.wiki_id = ?"}
-	args := []any{q.WikiID}
-	hash := func(col, name, v string, n int) error {
-		if v == "" {
-			return nil
-		}
-		b, err := unhex(strings.ToLower(v))
-		if err != nil || len(b) != n {
-			return fmt.Errorf("search: %s %q is not %d hex digits", name, v, 2*n)
-		}
-		where = append(where, col+" = ?")
-		args = append(args, b)
-		return nil
-	}
-	date := func(col string, t time.Time) {
-		if !t.IsZero() {
-			where = append(where, col+" = ?")
-			args = append(args, t.UTC().Truncate(time.Second))
-		}
-	}
-	if q.Title != "" {
-		where = append(where, "f.title = ?")
-		args = append(args, q.Title)
-	}
-	if err := hash("f.sha1", "sha1", q.SHA1, 20); err != nil {
+	where, args, err := q.Where()
+	if err != nil {
 		return nil, err
 	}
-	if err := hash("f.sha256", "sha256", q.SHA256, 32); err != nil {
-		return nil, err
-	}
-	if (q.Container == "") != (q.Path == "") {
-		return nil, fmt.Errorf("search: the production container and path must be given together")
-	}
-	if q.Container != "" {
-		where = append(where, "f.production_container = ?", "f.production_path = ?")
-		args = append(args, q.Container, q.Path)
-	}
-	date("f.upload_date", q.UploadDate)
-	date("f.archive_date", q.ArchiveDate)
-	date("f.delete_date", q.DeleteDate)
-	if len(where) == 1 {
-		return nil, ErrEmptyQuery
-	}
-	return s.files(ctx, "search files", `SELECT `+fileColumns+` FROM `+fileFrom+` WHERE `+strings.Join(where, " AND ")+` ORDER BY f.id`, args...)
+	return s.files(ctx, "search files", `SELECT `+fileColumns+` FROM `+fileFrom+` WHERE `+where+` ORDER BY f.id`, args...)
 }
 
 func (s *Store) files(ctx context.Context, what, q string, args ...any) ([]File, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	defer rows.Close()
-	var out []File
-	for rows.Next() {
-		f, err := scanFile(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		out = append(out, f)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	return out, nil
+	return queryFiles(ctx, s.db, what, q, args...)
 }
 
 // SharedContent returns the versions of the wiki with id wikiID whose

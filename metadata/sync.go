@@ -122,20 +122,15 @@ func (s *Store) versionsByTitle(ctx context.Context, tx *sql.Tx, wikiID int64, t
 	}
 	q := `SELECT ` + fileColumns + ` FROM ` + fileFrom + ` WHERE f.wiki_id = ? AND f.title IN (?` +
 		strings.Repeat(",?", len(titles)-1) + `) FOR UPDATE`
-	rows, err := tx.QueryContext(ctx, q, args...)
+	known, err := queryFiles(ctx, tx, "sync versions: read known versions", q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sync versions: read known versions: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	out := map[string]File{}
-	for rows.Next() {
-		f, err := scanFile(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sync versions: read known versions: %w", err)
-		}
+	out := make(map[string]File, len(known))
+	for _, f := range known {
 		out[versionKey(f.Title, f.UploadDate, f.SHA1)] = f
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // change is one field of a files row that changes, with its column name.

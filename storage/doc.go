@@ -1,24 +1,33 @@
 // Package storage stores backed-up media files as objects on MinIO servers,
 // through minio-go.
 //
-// A [Server] is one MinIO endpoint and one bucket. [Sharded] spreads new
-// objects over several servers with [sharding.Shard]; the order of its
-// servers is the shard order and must not change while objects are written.
-// Because the shard of an object depends on the number of servers, the
-// endpoint every object was written to is recorded in the metadata database,
-// and restores fetch from that endpoint with [Sharded.ByEndpoint], never from
+// A [Backend] is one bucket on one object server; [Server] is the MinIO
+// one, and storage/storagetest is the conformance suite every Backend
+// passes. [Sharded] spreads new objects over several backends with
+// [sharding.Shard]; the order of its backends is the shard order. Because
+// the shard of an object depends on the number of servers, the endpoint
+// every object was written to is recorded in the metadata database, and
+// restores fetch from that endpoint with [Sharded.ByEndpoint], never from
 // today's shard map.
 //
 // # Integrity
 //
-// Every upload carries an S3 SHA-256 checksum that minio-go computes while
-// sending and MinIO verifies before it commits the object, so an object is
-// never stored with bytes other than the ones read from the caller's reader.
-// When the caller also knows the SHA-256 the content must have, [Server.Put]
-// checks the bytes it reads against it and aborts the upload on a mismatch,
-// before the object is committed: a wrong upload leaves no object behind and
-// does not overwrite an existing one. See [Server.Put] for what the server's
-// returned checksum does and does not prove.
+// When the caller knows the SHA-256 the content must have (backups always
+// do), a wrong content never becomes an object, and never replaces one:
+//   - objects of known size up to 16 MiB are sent in one request whose
+//     signed x-amz-checksum-sha256 header is that SHA-256: MinIO hashes
+//     what it receives and refuses to commit anything else, so the bytes
+//     are hashed once, by the server;
+//   - larger objects from a file (an io.ReaderAt) are hashed and checked
+//     before anything is sent, then go up as parallel parts;
+//   - larger objects from a stream are hashed as they are read, and the
+//     last bytes are withheld on a mismatch, so the upload cannot complete.
+//
+// Every part of a multipart upload carries a CRC32C that MinIO verifies,
+// which proves each part's transfer at the cost of a hardware instruction.
+// Get does not verify: restores check what they read against the hashes
+// the metadata records, which covers storage, transfer and decryption at
+// once. See [Server.Put] for the details.
 //
 // Object keys are built by [ObjectKey]: "<wiki>/<sha256[0:3]>/<sha256>", plus
 // the encryption suffix for encrypted objects.

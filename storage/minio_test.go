@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+
+	"github.com/mediabackups/mediabackups/internal/testsvc"
 )
 
 // Environment variables that point the tests at real MinIO servers, e.g. the
@@ -23,16 +25,6 @@ const (
 // testBucketPrefix marks buckets the tests may create and destroy.
 const testBucketPrefix = "mbtest-"
 
-// skipOrFail skips the test, except in CI (env CI non-empty), where a missing
-// service is a failure.
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
 // testEndpoints returns the configured MinIO endpoints and credentials, and
 // skips (or fails in CI) when fewer than n are configured.
 func testEndpoints(t *testing.T, n int) ([]string, Credentials) {
@@ -45,10 +37,10 @@ func testEndpoints(t *testing.T, n int) ([]string, Credentials) {
 	}
 	creds := Credentials{AccessKey: os.Getenv(envAccessKey), SecretKey: os.Getenv(envSecretKey)}
 	if len(endpoints) == 0 || creds.AccessKey == "" {
-		skipOrFail(t, "no MinIO servers: set %s, %s and %s (testenv/up.sh starts them)", envEndpoints, envAccessKey, envSecretKey)
+		testsvc.SkipOrFail(t, "no MinIO servers: set %s, %s and %s (testenv/up.sh starts them)", envEndpoints, envAccessKey, envSecretKey)
 	}
 	if len(endpoints) < n {
-		skipOrFail(t, "%s lists %d MinIO servers, this test needs %d", envEndpoints, len(endpoints), n)
+		testsvc.SkipOrFail(t, "%s lists %d MinIO servers, this test needs %d", envEndpoints, len(endpoints), n)
 	}
 	return endpoints[:n], creds
 }

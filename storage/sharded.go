@@ -7,18 +7,18 @@ import (
 	"github.com/mediabackups/mediabackups/sharding"
 )
 
-// Sharded spreads objects over several servers by the SHA-256 of their
-// content, with sharding.Shard. The order of the servers is the shard order.
-// A Sharded is immutable and safe for concurrent use.
+// Sharded spreads objects over several backends by the SHA-256 of their
+// content, with sharding.Shard. The order of the backends is the shard
+// order. A Sharded is immutable and safe for concurrent use.
 type Sharded struct {
-	servers    []*Server
-	byEndpoint map[string]*Server
+	servers    []Backend
+	byEndpoint map[string]Backend
 }
 
 // NewSharded returns a Sharded over servers, in that order. It returns an
 // error if servers is empty or longer than sharding.MaxServers, contains nil,
 // or contains two servers with the same endpoint.
-func NewSharded(servers []*Server) (*Sharded, error) {
+func NewSharded(servers []Backend) (*Sharded, error) {
 	if len(servers) == 0 {
 		return nil, errors.New("sharded storage: no servers")
 	}
@@ -26,8 +26,8 @@ func NewSharded(servers []*Server) (*Sharded, error) {
 		return nil, fmt.Errorf("sharded storage: %d servers, at most %d supported", len(servers), sharding.MaxServers)
 	}
 	s := &Sharded{
-		servers:    make([]*Server, len(servers)),
-		byEndpoint: make(map[string]*Server, len(servers)),
+		servers:    make([]Backend, len(servers)),
+		byEndpoint: make(map[string]Backend, len(servers)),
 	}
 	for i, srv := range servers {
 		if srv == nil {
@@ -49,7 +49,7 @@ func NewSharded(servers []*Server) (*Sharded, error) {
 // Use For only to choose where to write: to read an existing object, use the
 // endpoint recorded when it was written (ByEndpoint), which differs from For
 // once the server list has changed.
-func (s *Sharded) For(sha256hex string) (*Server, error) {
+func (s *Sharded) For(sha256hex string) (Backend, error) {
 	i, err := sharding.Shard(sha256hex, len(s.servers))
 	if err != nil {
 		return nil, fmt.Errorf("choose server: %w", err)
@@ -60,7 +60,7 @@ func (s *Sharded) For(sha256hex string) (*Server, error) {
 // ByEndpoint returns the server whose Endpoint equals endpoint after
 // normalization (see NormalizeEndpoint), and false if there is none. Restores
 // use it with the endpoint recorded in the metadata database.
-func (s *Sharded) ByEndpoint(endpoint string) (*Server, bool) {
+func (s *Sharded) ByEndpoint(endpoint string) (Backend, bool) {
 	e, err := NormalizeEndpoint(endpoint)
 	if err != nil {
 		return nil, false
@@ -69,7 +69,7 @@ func (s *Sharded) ByEndpoint(endpoint string) (*Server, bool) {
 	return srv, ok
 }
 
-// Servers returns the servers in shard order. The slice is a copy.
-func (s *Sharded) Servers() []*Server {
-	return append([]*Server(nil), s.servers...)
+// Servers returns the backends in shard order. The slice is a copy.
+func (s *Sharded) Servers() []Backend {
+	return append([]Backend(nil), s.servers...)
 }

@@ -67,259 +67,14 @@ func get(t *testing.T, ctx context.Context, s *Server, key string) []byte {
 	return b
 }
 
-func assertNotFound(t *testing.T, ctx context.Context, s *Server, key string) {
-	t.Helper()
-	if _, err := s.Stat(ctx, key); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Stat(%s) on %s = %v, want ErrNotFound", key, s.Endpoint(), err)
-	}
-	if rc, _, err := s.Get(ctx, key); !errors.Is(err, ErrNotFound) {
-		if rc != nil {
-			rc.Close()
-		}
-		t.Errorf("Get(%s) on %s = %v, want ErrNotFound", key, s.Endpoint(), err)
-	}
-}
-
-func assertNoIncompleteUploads(t *testing.T, ctx context.Context, s *Server) {
-	t.Helper()
-	for u := range s.client.ListIncompleteUploads(ctx, s.Bucket(), "", true) {
-		if u.Err != nil {
-			t.Fatalf("list incomplete uploads: %v", u.Err)
-		}
-		t.Errorf("incomplete multipart upload left behind: %s %s", u.Key, u.UploadID)
-	}
-}
-
-func TestServerRoundTrip(t *testing.T) {
-	s := testServers(t, 1)[0]
-	ctx := testCtx(t)
-
-	if err := s.EnsureBucket(ctx); err != nil {
-		t.Fatalf("EnsureBucket on an existing bucket: %v", err)
-	}
-
-	contents := map[string][]byte{}
-	for i, n := range []int{0, 1, 1000, 64 << 10, 5 << 20} {
-		b, sum := randomContent(t, n)
-		key := fmt.Sprintf("enwiki/%03d/%x", i, sum)
-		got, err := s.Put(ctx, key, bytes.NewReader(b), int64(n), sum)
-		if err != nil {
-			t.Fatalf("Put(%d bytes): %v", n, err)
-		}
-		if got != int64(n) {
-			t.Errorf("Put(%d bytes) returned size %d", n, got)
-		}
-		contents[key] = b
-	}
-	// Without an expected checksum, from a plain stream of known size.
-	b, _ := randomContent(t, 3000)
-	if _, err := s.Put(ctx, "other/x", streamOnly{bytes.NewReader(b)}, int64(len(b)), nil); err != nil {
-		t.Fatal(err)
-	}
-	contents["other/x"] = b
-
-	for key, want := range contents {
-		if got := get(t, ctx, s, key); !bytes.Equal(got, want) {
-			t.Errorf("Get(%s) returned different content", key)
-		}
-		info, err := s.Stat(ctx, key)
-		if err != nil {
-			t.Fatalf("Stat(%s): %v", key, err)
-		}
-		if info.Key != key || info.Size != int64(len(want)) || time.Since(info.LastModified) > time.Hour {
-			t.Errorf("Stat(%s) = %+v", key, info)
-		}
-	}
-
-	// List: prefix filtering, order, recursion.
-	var listed []string
-	err := s.List(ctx, "enwiki/", func(o ObjectInfo) error {
-		if o.Size != int64(len(contents[o.Key])) {
-			t.Errorf("List: %s has size %d, want %d", o.Key, o.Size, len(contents[o.Key]))
-		}
-		listed = append(listed, o.Key)
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("List: %v", err)
-	}
-	var want []string
-	for k := range contents {
-		if strings.HasPrefix(k, "enwiki/") {
-			want = append(want, k)
-		}
-	}
-	slices.Sort(want)
-	if !slices.Equal(listed, want) {
-		t.Errorf("List(enwiki/) = %v, want %v", listed, want)
-	}
-	// fn's error stops the listing and is returned as is.
-	errStop := errors.New("stop")
-	calls := 0
-	if err := s.List(ctx, "", func(ObjectInfo) error { calls++; return errStop }); err != errStop || calls != 1 {
-		t.Errorf("List with failing fn = %v after %d calls, want errStop after 1", err, calls)
-	}
-	if err := s.List(ctx, "nothing-here/", func(o ObjectInfo) error { return fmt.Errorf("unexpected %s", o.Key) }); err != nil {
-		t.Errorf("List of an empty prefix: %v", err)
-	}
-
-	// Overwrite.
-	nb, nsum := randomContent(t, 10)
-	if _, err := s.Put(ctx, "other/x", bytes.NewReader(nb), 10, nsum); err != nil {
-		t.Fatal(err)
-	}
-	if got := get(t, ctx, s, "other/x"); !bytes.Equal(got, nb) {
-		t.Error("overwritten object has the old content")
-	}
-
-	// Remove.
-	for key := range contents {
-		if err := s.Remove(ctx, key); err != nil {
-			t.Fatalf("Remove(%s): %v", key, err)
-		}
-		assertNotFound(t, ctx, s, key)
-	}
-	if err := s.Remove(ctx, "other/x"); err != nil {
-		t.Errorf("Remove of a missing object: %v", err)
-	}
-	if err := s.List(ctx, "", func(o ObjectInfo) error { return fmt.Errorf("left behind: %s", o.Key) }); err != nil {
-		t.Error(err)
-	}
-}
-
-func TestPutMultipart(t *testing.T) {
-	s := testServers(t, 1)[0]
-	ctx := testCtx(t)
-	const size = 20 << 20 // more than minio-go's 16 MiB part size
-	b, sum := randomContent(t, size)
-	tests := []struct {
-		name string
-		size int64
-		want []byte
-	}{
-		{"unknown size", -1, sum},
-		{"unknown size without checksum", -1, nil},
-		{"known size", size, sum},
-		{"known size, readable at any offset (parallel parts)", size, sum},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			key := "multipart/" + strings.NewReplacer(" ", "-", ",", "", "(", "", ")", "").Replace(tt.name)
-			var r io.Reader = streamOnly{bytes.NewReader(b)}
-			if strings.Contains(tt.name, "any offset") {
-				r = bytes.NewReader(b) // an io.ReaderAt, like a spooled file
-			}
-			n, err := s.Put(ctx, key, r, tt.size, tt.want)
-			if err != nil {
-				t.Fatalf("Put: %v", err)
-			}
-			if n != size {
-				t.Errorf("Put returned size %d, want %d", n, size)
-			}
-			if info, err := s.Stat(ctx, key); err != nil || info.Size != size {
-				t.Errorf("Stat = %+v, %v", info, err)
-			}
-			got := get(t, ctx, s, key)
-			if gsum := sha256.Sum256(got); !bytes.Equal(gsum[:], sum) {
-				t.Error("downloaded content differs")
-			}
-		})
-	}
-	// A small object of unknown size is also a (one-part) multipart upload.
-	small, ssum := randomContent(t, 100)
-	if n, err := s.Put(ctx, "multipart/small", streamOnly{bytes.NewReader(small)}, -1, ssum); err != nil || n != 100 {
-		t.Fatalf("Put(100 bytes, size -1) = %d, %v", n, err)
-	}
-	assertNoIncompleteUploads(t, ctx, s)
-}
-
-func TestPutWrongChecksum(t *testing.T) {
-	s := testServers(t, 1)[0]
-	ctx := testCtx(t)
-	tests := []struct {
-		name string
-		n    int
-		size func(n int) int64
-	}{
-		{"empty", 0, func(n int) int64 { return int64(n) }},
-		{"small", 1000, func(n int) int64 { return int64(n) }},
-		{"small unknown size", 1000, func(int) int64 { return -1 }},
-		{"multipart", 17 << 20, func(n int) int64 { return int64(n) }},
-		{"multipart unknown size", 20 << 20, func(int) int64 { return -1 }},
-		{"multipart readable at any offset", 20 << 20, func(n int) int64 { return int64(n) }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b, sum := randomContent(t, tt.n)
-			wrong := bytes.Clone(sum)
-			wrong[31] ^= 1
-			key := "wrong/" + strings.ReplaceAll(tt.name, " ", "-")
-
-			src := func() io.Reader {
-				if strings.Contains(tt.name, "any offset") {
-					return bytes.NewReader(b)
-				}
-				return streamOnly{bytes.NewReader(b)}
-			}
-			_, err := s.Put(ctx, key, src(), tt.size(tt.n), wrong)
-			if !errors.Is(err, ErrChecksumMismatch) {
-				t.Fatalf("Put with a wrong checksum = %v, want ErrChecksumMismatch", err)
-			}
-			assertNotFound(t, ctx, s, key)
-
-			// A wrong upload does not clobber a good object under the key.
-			old, oldSum := randomContent(t, 50)
-			if _, err := s.Put(ctx, key, bytes.NewReader(old), 50, oldSum); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.Put(ctx, key, src(), tt.size(tt.n), wrong); !errors.Is(err, ErrChecksumMismatch) {
-				t.Fatalf("second Put with a wrong checksum = %v, want ErrChecksumMismatch", err)
-			}
-			if got := get(t, ctx, s, key); !bytes.Equal(got, old) {
-				t.Error("a failed Put replaced the existing object")
-			}
-		})
-	}
-	assertNoIncompleteUploads(t, ctx, s)
-}
-
-func TestPutSourceError(t *testing.T) {
-	s := testServers(t, 1)[0]
-	ctx := testCtx(t)
-	errSource := errors.New("network share vanished")
-	for _, size := range []int64{2000, -1, 17 << 20} {
-		t.Run(fmt.Sprint(size), func(t *testing.T) {
-			b, _ := randomContent(t, 1000)
-			src := io.MultiReader(bytes.NewReader(b), iotest.ErrReader(errSource))
-			key := fmt.Sprintf("source-error/%d", size)
-			_, err := s.Put(ctx, key, src, size, nil)
-			if err == nil {
-				t.Fatal("Put of a failing source succeeded")
-			}
-			if !errors.Is(err, errSource) || !strings.Contains(err.Error(), key) {
-				t.Errorf("Put = %v, want an error naming the key and wrapping the source error", err)
-			}
-			assertNotFound(t, ctx, s, key)
-		})
-	}
-	assertNoIncompleteUploads(t, ctx, s)
-}
-
-func TestPutCancelled(t *testing.T) {
-	s := testServers(t, 1)[0]
-	ctx, cancel := context.WithCancel(testCtx(t))
-	cancel()
-	b, sum := randomContent(t, 10)
-	if _, err := s.Put(ctx, "cancelled", bytes.NewReader(b), 10, sum); !errors.Is(err, context.Canceled) {
-		t.Errorf("Put with a cancelled context = %v, want context.Canceled", err)
-	}
-	assertNotFound(t, testCtx(t), s, "cancelled")
-}
-
 func TestShardedPlacement(t *testing.T) {
 	servers := testServers(t, 5)
 	ctx := testCtx(t)
-	sh, err := NewSharded(servers)
+	backends := make([]Backend, len(servers))
+	for i, s := range servers {
+		backends[i] = s
+	}
+	sh, err := NewSharded(backends)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,10 +110,10 @@ func TestShardedPlacement(t *testing.T) {
 		// A restore finds it through the recorded endpoint.
 		recorded := srv.Endpoint()
 		byEP, ok := sh.ByEndpoint(recorded)
-		if !ok || byEP != servers[want] {
+		if !ok || byEP != Backend(servers[want]) {
 			t.Fatalf("ByEndpoint(%s) = %v, %v; want server %d", recorded, byEP, ok, want)
 		}
-		if got := get(t, ctx, byEP, key); !bytes.Equal(got, b) {
+		if got := get(t, ctx, byEP.(*Server), key); !bytes.Equal(got, b) {
 			t.Errorf("content of %s differs", key)
 		}
 	}
@@ -560,14 +315,14 @@ func TestNewSharded(t *testing.T) {
 	a, b, c := mk("http://h:1"), mk("http://h:2"), mk("http://h:3")
 	tests := []struct {
 		name    string
-		servers []*Server
+		servers []Backend
 		ok      bool
 	}{
-		{"one", []*Server{a}, true},
-		{"three", []*Server{a, b, c}, true},
+		{"one", []Backend{a}, true},
+		{"three", []Backend{a, b, c}, true},
 		{"none", nil, false},
-		{"nil server", []*Server{a, nil}, false},
-		{"duplicate endpoint", []*Server{a, b, mk("HTTP://H:1/")}, false},
+		{"nil server", []Backend{a, nil}, false},
+		{"duplicate endpoint", []Backend{a, b, mk("HTTP://H:1/")}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -581,13 +336,13 @@ func TestNewSharded(t *testing.T) {
 		})
 	}
 
-	sh, err := NewSharded([]*Server{a, b, c})
+	sh, err := NewSharded([]Backend{a, b, c})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Servers returns a copy.
 	sh.Servers()[0] = c
-	if sh.Servers()[0] != a {
+	if sh.Servers()[0] != Backend(a) {
 		t.Error("modifying Servers() changed the Sharded")
 	}
 	// For follows sharding.Shard over the servers in order.
@@ -602,7 +357,7 @@ func TestNewSharded(t *testing.T) {
 	}
 	// ByEndpoint normalizes.
 	for _, e := range []string{"http://h:2", "HTTP://H:2/", " http://h:2"} {
-		if got, ok := sh.ByEndpoint(e); !ok || got != b {
+		if got, ok := sh.ByEndpoint(e); !ok || got != Backend(b) {
 			t.Errorf("ByEndpoint(%q) = %v, %v; want %v", e, got, ok, b)
 		}
 	}

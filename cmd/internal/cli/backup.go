@@ -77,6 +77,12 @@ sha256 and listed by 'mediabackups mismatches'.`,
 	return cmd
 }
 
+// BackupResult is what `backup --json` prints.
+type BackupResult struct {
+	Wikis map[string]backup.Stats `json:"wikis"`
+	Total backup.Stats            `json:"total"`
+}
+
 // newWorkerID names this process uniquely in the claims it makes.
 func newWorkerID() string {
 	b := make([]byte, 4)
@@ -129,7 +135,7 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	}
 	log.Debug("backup finished", "worker", worker)
 	if f.JSON {
-		if err := f.printJSON(map[string]any{"wikis": perWiki, "total": total}); err != nil {
+		if err := f.printJSON(BackupResult{Wikis: perWiki, Total: total}); err != nil {
 			return err
 		}
 	} else {

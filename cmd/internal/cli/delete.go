@@ -11,9 +11,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mediabackups/mediabackups/config"
+	"github.com/mediabackups/mediabackups/deletion"
 	"github.com/mediabackups/mediabackups/mediawiki"
 	"github.com/mediabackups/mediabackups/metadata"
-	"github.com/mediabackups/mediabackups/restore"
 )
 
 // DeleteOptions configures `delete`.
@@ -43,7 +43,7 @@ of the wiki use (and that are not being deleted) is kept, and this is said
 prominently; --delete-shared removes it anyway (those versions are then left
 without a backup). A step that fails is logged and counted; the rest go on.
 
-` + searchFlagsHelp + `
+` + searchHelp() + `
 
 Uses the storage.recovery credentials. --yes answers the confirmation, but is
 refused for --execute while stdin is a terminal: answer the question.
@@ -58,7 +58,7 @@ Exit codes: 0 done, 3 some steps failed, 4 nothing matched, 5 aborted,
 			if opts.Timeout <= 0 {
 				return withCode(ExitUsage, errors.New("--timeout must be positive"))
 			}
-			if _, _, _, err := opts.method(); err != nil {
+			if _, _, err := opts.method(); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -70,7 +70,7 @@ Exit codes: 0 done, 3 some steps failed, 4 nothing matched, 5 aborted,
 	opts.addFlags(cmd)
 	cmd.Flags().BoolVar(&opts.Execute, "execute", false, "really delete (default: a dry run)")
 	cmd.Flags().BoolVar(&opts.DeleteShared, "delete-shared", false, "remove objects even when versions not being deleted share their content")
-	cmd.Flags().DurationVar(&opts.Timeout, "timeout", restore.DefaultCheckTimeout, "time allowed to each production request")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", deletion.DefaultCheckTimeout, "time allowed to each production request")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "answer the confirmation (refused with --execute on a terminal)")
 	return cmd
 }
@@ -111,8 +111,8 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	d := &restore.Deleter{
-		Locate: func(ep string) (restore.Remover, bool) {
+	d := &deletion.Deleter{
+		Locate: func(ep string) (deletion.Remover, bool) {
 			srv, ok := servers.ByEndpoint(ep)
 			if !ok {
 				return nil, false
@@ -120,14 +120,14 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 			return srv, true
 		},
 		Store:        s.store,
-		HTTP:         &http.Client{Timeout: opts.Timeout},
 		Probe:        f.productionProbe(s.cfg, opts.Timeout),
+		Timeout:      opts.Timeout,
 		DryRun:       !opts.Execute,
 		DeleteShared: opts.DeleteShared,
 		Log:          s.log,
 	}
 	if err := d.CheckProduction(ctx, files); err != nil {
-		if restore.IsProductionError(err) {
+		if deletion.IsProductionError(err) {
 			return withCode(ExitProdCheck, err)
 		}
 		return err
@@ -164,25 +164,10 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 	}
 	s.log.Info(summary)
 	if f.JSON {
-		type gj struct {
-			Object       *string     `json:"object"`
-			Location     *string     `json:"location"`
-			RemoveObject bool        `json:"remove_object"`
-			Files        []matchJSON `json:"files"`
-			SharedWith   []matchJSON `json:"shared_with"`
-		}
-		out := struct {
-			DryRun         bool         `json:"dry_run"`
-			Groups         []gj         `json:"groups"`
-			ObjectsRemoved int          `json:"objects_removed"`
-			ObjectsKept    int          `json:"objects_kept"`
-			MarkedDeleted  int          `json:"marked_hard_deleted"`
-			Errors         []string     `json:"errors"`
-			Batch          *batchCounts `json:"batch,omitempty"`
-		}{DryRun: !opts.Execute, Groups: []gj{}, ObjectsRemoved: rep.ObjectsRemoved, ObjectsKept: rep.ObjectsKept,
+		out := DeleteResult{DryRun: !opts.Execute, Groups: []DeleteGroup{}, ObjectsRemoved: rep.ObjectsRemoved, ObjectsKept: rep.ObjectsKept,
 			MarkedDeleted: rep.MarkedDeleted, Errors: []string{}, Batch: batch}
 		for _, g := range groups {
-			j := gj{RemoveObject: g.RemoveObject, Files: matchesJSON(g.Files), SharedWith: matchesJSON(g.Shared)}
+			j := DeleteGroup{RemoveObject: g.RemoveObject, Files: newMatches(g.Files), SharedWith: newMatches(g.Shared)}
 			if g.Backup != nil {
 				j.Object, j.Location = ptr(g.Backup.ObjectKey), ptr(g.Backup.Location)
 			}
@@ -223,22 +208,13 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 // wiki's API is asked instead, with the wiki's session: a version still
 // listed (same upload time and sha1) counts as served (200), one no longer
 // listed as gone (404).
-func (f *Factory) productionProbe(c *config.Config, timeout time.Duration) func(context.Context, metadata.File) (int, error) {
+func (f *Factory) productionProbe(c *config.Config, timeout time.Duration) deletion.Probe {
 	clients := map[string]*mediawiki.Client{}
-	anonymous := &http.Client{Timeout: timeout}
+	anonymous := deletion.HTTPProbe(&http.Client{Timeout: timeout})
 	return func(ctx context.Context, file metadata.File) (int, error) {
 		w, err := c.Wiki(file.Wiki)
 		if err != nil || w.Type == config.TypePublic {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, file.SourceURL, nil)
-			if err != nil {
-				return 0, err
-			}
-			resp, err := anonymous.Do(req)
-			if err != nil {
-				return 0, err
-			}
-			resp.Body.Close()
-			return resp.StatusCode, nil
+			return anonymous(ctx, file)
 		}
 		cl, ok := clients[w.Name]
 		if !ok {

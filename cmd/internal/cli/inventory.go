@@ -47,6 +47,17 @@ nothing already known and records each changed field in the history.`,
 	return cmd
 }
 
+// InventoryResult is what `inventory --json` prints.
+type InventoryResult struct {
+	Wiki      string `json:"wiki"`
+	Seen      int    `json:"seen"`
+	Added     int    `json:"added"`
+	Changed   int    `json:"changed"`
+	Unchanged int    `json:"unchanged"`
+	Deleted   int    `json:"deleted"`
+	Hidden    int    `json:"hidden"`
+}
+
 func inventoryRun(ctx context.Context, opts *InventoryOptions) error {
 	f := opts.F
 	w, err := f.openWiki(ctx, opts.Wiki)
@@ -71,8 +82,8 @@ func inventoryRun(ctx context.Context, opts *InventoryOptions) error {
 		return fmt.Errorf("inventory of %s (the versions recorded so far are kept; run it again): %w", w.Name, err)
 	}
 	if f.JSON {
-		return f.printJSON(map[string]any{"wiki": w.Name, "seen": st.Seen, "added": st.Added, "changed": st.Changed,
-			"unchanged": st.Unchanged, "deleted": st.Deleted, "hidden": st.Hidden})
+		return f.printJSON(InventoryResult{Wiki: w.Name, Seen: st.Seen, Added: st.Added, Changed: st.Changed,
+			Unchanged: st.Unchanged, Deleted: st.Deleted, Hidden: st.Hidden})
 	}
 	fmt.Fprintf(f.IO.Out, "%s: %d versions (%d deleted), %d new, %d changed, %d unchanged; %d hidden versions skipped\n",
 		w.Name, st.Seen, st.Deleted, st.Added, st.Changed, st.Unchanged, st.Hidden)

@@ -19,7 +19,7 @@ func newQueryCmd(f *Factory, runF func(context.Context, *QueryOptions) error) *c
 		Long: `Find backed-up file versions of a wiki and print, for each, its production
 name, hashes, dates, and where its backup is stored. Nothing is changed.
 
-` + searchFlagsHelp + `
+` + searchHelp() + `
 
 Every session is logged to <logdir>/query.log as well as the screen.
 Exit codes: 0 found, 4 nothing matched, 5 aborted, 2 bad flags or values.`,
@@ -28,7 +28,7 @@ Exit codes: 0 found, 4 nothing matched, 5 aborted, 2 bad flags or values.`,
 			if len(args) == 1 {
 				opts.BatchFile = args[0]
 			}
-			if _, _, _, err := opts.method(); err != nil {
+			if _, _, err := opts.method(); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -52,12 +52,8 @@ func queryRun(ctx context.Context, opts *QueryOptions) (err error) {
 		return err
 	}
 	s.printMatches(s.f.IO.Out, files)
-	if s.f.JSON && len(files) > 0 {
-		if batch != nil {
-			if err := s.f.printJSON(map[string]any{"matches": matchesJSON(files), "batch": batch}); err != nil {
-				return err
-			}
-		} else if err := s.f.printJSON(matchesJSON(files)); err != nil {
+	if s.f.JSON && len(files) > 0 { // else the error, as JSON
+		if err := s.f.printJSON(QueryResult{Matches: newMatches(files), Batch: batch}); err != nil {
 			return err
 		}
 	}

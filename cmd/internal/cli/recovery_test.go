@@ -14,7 +14,7 @@ import (
 	"github.com/mediabackups/mediabackups/config"
 	"github.com/mediabackups/mediabackups/internal/testsvc"
 	"github.com/mediabackups/mediabackups/metadata"
-	"github.com/mediabackups/mediabackups/restore"
+	"github.com/mediabackups/mediabackups/search"
 )
 
 func TestCloseMatches(t *testing.T) {
@@ -95,7 +95,7 @@ func TestRecoveryFlags(t *testing.T) {
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	if !got.Execute || !got.DeleteShared || got.Timeout != 3*time.Second || !got.Yes || got.SHA1Base36 != "rjr" || got.Wiki != "testwiki" {
+	if !got.Execute || !got.DeleteShared || got.Timeout != 3*time.Second || !got.Yes || *got.Search["sha1-base36"] != "rjr" || got.Wiki != "testwiki" {
 		t.Errorf("options = %+v", got)
 	}
 }
@@ -174,27 +174,27 @@ func interactiveFactory(t *testing.T) (*Factory, *bytes.Buffer, *bytes.Buffer) {
 
 func TestInteractiveQueryEveryMethod(t *testing.T) {
 	f, out, _ := interactiveFactory(t)
-	idx := map[restore.Method]string{}
-	for i, m := range restore.Methods {
-		idx[m] = fmt.Sprint(i)
+	idx := map[string]string{}
+	for i, m := range search.Methods {
+		idx[m.Name] = fmt.Sprint(i)
 	}
 	for _, tc := range []struct {
-		method  restore.Method
+		method  string
 		answers []string // after wiki and method
 		refused string   // the message for the bad value
 		want    string   // a title in the output
 		matches int
 	}{
-		{restore.ByTitle, []string{"  ", "File:Wow!Amazing.png"}, "the title is empty", "Wow!Amazing.png", 2},
-		{restore.BySHA1, []string{"xyz", "f6acdd72afe01d29332a00df841f15feb98f1fa1"}, "not hexadecimal", "Wow!Amazing.png", 1},
-		{restore.BySHA1Base36, []string{"rjrzta2uecby71eo37q33rfc4bdtzyv00", "rjrzta2uecby71eo37q33rfc4bdtzyv"}, "not a sha1 in base 36", "Deleted_copy.png", 1},
-		{restore.ByPath, []string{"wiki pedia", "wikipedia-test-local-public", "", "archive/9/9b/20250102090000!Wow!Amazing.png"}, "not a container name", "20250102090000!Wow!Amazing.png", 1},
-		{restore.BySHA256, []string{"abab", strings.Repeat("AB", 32)}, "exactly 64", "Deleted_copy.png", 1},
-		{restore.ByUploadDate, []string{"yesterday", "20250101090000"}, "not a date", "2124fdb9b84a6667f0cb76400eed2615213af9b0", 1},
-		{restore.ByArchiveDate, []string{"2025-01-02", "2025-01-02 09:00:00"}, "YYYY-MM-DD hh:mm:ss", "20250102090000!Wow!Amazing.png", 1},
-		{restore.ByDeleteDate, []string{"2025-13-01 00:00:00", "2025-01-04 09:00:00"}, "not a date", "Deleted_copy.png", 1},
+		{"title", []string{"  ", "File:Wow!Amazing.png"}, "the title is empty", "Wow!Amazing.png", 2},
+		{"sha1", []string{"xyz", "f6acdd72afe01d29332a00df841f15feb98f1fa1"}, "not hexadecimal", "Wow!Amazing.png", 1},
+		{"sha1-base36", []string{"rjrzta2uecby71eo37q33rfc4bdtzyv00", "rjrzta2uecby71eo37q33rfc4bdtzyv"}, "not a sha1 in base 36", "Deleted_copy.png", 1},
+		{"path", []string{"wiki pedia", "wikipedia-test-local-public", "", "archive/9/9b/20250102090000!Wow!Amazing.png"}, "not a container name", "20250102090000!Wow!Amazing.png", 1},
+		{"sha256", []string{"abab", strings.Repeat("AB", 32)}, "exactly 64", "Deleted_copy.png", 1},
+		{"upload-date", []string{"yesterday", "20250101090000"}, "not a date", "2124fdb9b84a6667f0cb76400eed2615213af9b0", 1},
+		{"archive-date", []string{"2025-01-02", "2025-01-02 09:00:00"}, "YYYY-MM-DD hh:mm:ss", "20250102090000!Wow!Amazing.png", 1},
+		{"delete-date", []string{"2025-13-01 00:00:00", "2025-01-04 09:00:00"}, "not a date", "Deleted_copy.png", 1},
 	} {
-		t.Run(string(tc.method), func(t *testing.T) {
+		t.Run(tc.method, func(t *testing.T) {
 			out.Reset()
 			p := &scripted{answers: append([]string{"testwik", "<default>", idx[tc.method]}, tc.answers...)}
 			opts := &QueryOptions{RecoveryOptions{F: f, Tool: "query", Prompter: p}}
@@ -259,7 +259,7 @@ func TestUnwritableLogDir(t *testing.T) {
 	f, _, _ := interactiveFactory(t)
 	file := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(file, nil, 0o600)
-	opts := &QueryOptions{RecoveryOptions{F: f, Tool: "query", Title: "x", LogDir: file}}
+	opts := &QueryOptions{RecoveryOptions{F: f, Tool: "query", Search: map[string]*string{"title": ptr("x")}, LogDir: file}}
 	err := queryRun(context.Background(), opts)
 	if err == nil || !strings.Contains(err.Error(), "--logdir") {
 		t.Fatalf("query with a log dir that is a file: %v, want a hint about --logdir", err)

@@ -38,7 +38,7 @@ YYYYMMDDhhmmss!Title for archived ones. A name already taken gets ~ appended
 until it is free. Nothing is ever written outside the target directory:
 slashes and control characters in titles become _.
 
-` + searchFlagsHelp + `
+` + searchHelp() + `
 
 Uses the storage.recovery credentials. Without a terminal, --yes is required.
 Every session is logged to <logdir>/recovery.log as well as the screen.
@@ -52,7 +52,7 @@ Exit codes: 0 all written, 3 some failed, 4 nothing matched, 5 aborted,
 			if opts.Parallel < 1 {
 				return withCode(ExitUsage, errors.New("--parallel must be at least 1"))
 			}
-			if _, _, _, err := opts.method(); err != nil {
+			if _, _, err := opts.method(); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -149,27 +149,12 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 	summary := fmt.Sprintf("%d out of %d files were successfully written to the local filesystem", len(written), len(files))
 	s.log.Info(summary)
 	if f.JSON {
-		type wj struct {
-			Match matchJSON `json:"match"`
-			Name  string    `json:"name"`
-		}
-		type fj struct {
-			Match matchJSON `json:"match"`
-			Step  string    `json:"step"`
-			Error string    `json:"error"`
-		}
-		out := struct {
-			Target  string       `json:"target"`
-			Written []wj         `json:"written"`
-			Failed  []fj         `json:"failed"`
-			Total   int          `json:"total"`
-			Batch   *batchCounts `json:"batch,omitempty"`
-		}{Target: target, Written: []wj{}, Failed: []fj{}, Total: len(files), Batch: batch}
+		out := RestoreResult{Target: target, Written: []RestoredFile{}, Failed: []FailedFile{}, Total: len(files), Batch: batch}
 		for _, w := range written {
-			out.Written = append(out.Written, wj{toJSON(w.File), w.Name})
+			out.Written = append(out.Written, RestoredFile{newMatch(w.File), w.Name})
 		}
 		for _, fe := range failed {
-			out.Failed = append(out.Failed, fj{toJSON(fe.File), fe.Step, fe.Err.Error()})
+			out.Failed = append(out.Failed, FailedFile{newMatch(fe.File), fe.Step, fe.Err.Error()})
 		}
 		if err := f.printJSON(out); err != nil {
 			return err

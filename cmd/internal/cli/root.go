@@ -129,6 +129,11 @@ The configuration is read from --config, else $` + config.EnvPath + `, else
 	return root
 }
 
+// newRecoveryCmds returns the recovery commands: query, restore, delete.
+func newRecoveryCmds(f *Factory) []*cobra.Command {
+	return []*cobra.Command{newQueryCmd(f, nil), newRestoreCmd(f, nil), newDeleteCmd(f, nil)}
+}
+
 // Main runs the command line args and returns the exit code. SIGINT and
 // SIGTERM cancel the context: commands finish or roll back the current step
 // and return ExitCancelled.
@@ -175,7 +180,7 @@ func execute(f *Factory, cmd *cobra.Command, name string, args []string) ExitCod
 		fmt.Fprintf(f.IO.ErrOut, "%s: interrupted; the work done so far is recorded\n", name)
 	}
 	if f.JSON {
-		json.NewEncoder(f.IO.Out).Encode(map[string]any{"error": err.Error(), "exit_code": code})
+		json.NewEncoder(f.IO.Out).Encode(ErrorResult{Error: err.Error(), ExitCode: code})
 	}
 	fmt.Fprintf(f.IO.ErrOut, "%s: %v\n", name, err)
 	return code

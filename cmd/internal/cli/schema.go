@@ -37,6 +37,11 @@ up-to-date database does nothing, and concurrent runs wait for each other.`,
 	return cmd
 }
 
+// SchemaResult is what `schema apply --json` prints.
+type SchemaResult struct {
+	Applied []string `json:"applied"` // the migrations applied, e.g. 0003_backup_states
+}
+
 func schemaApplyRun(ctx context.Context, opts *SchemaOptions) error {
 	s, err := opts.F.openStore(ctx, false)
 	if err != nil {
@@ -51,7 +56,7 @@ func schemaApplyRun(ctx context.Context, opts *SchemaOptions) error {
 		if applied == nil {
 			applied = []string{}
 		}
-		return opts.F.printJSON(map[string]any{"applied": applied})
+		return opts.F.printJSON(SchemaResult{Applied: applied})
 	}
 	if len(applied) == 0 {
 		fmt.Fprintln(opts.F.IO.Out, "schema is up to date")

@@ -101,7 +101,7 @@ func (f *Factory) servers(cred config.Credential, which string) (*storage.Sharde
 	if err != nil {
 		return nil, fmt.Errorf("storage.%s.secret_key_file: %w", which, err)
 	}
-	var list []*storage.Server
+	var list []storage.Backend
 	for _, ep := range c.Storage.Endpoints {
 		s, err := storage.NewServer(ep, c.Storage.Bucket, storage.Credentials{AccessKey: cred.AccessKey, SecretKey: secret.Reveal()})
 		if err != nil {

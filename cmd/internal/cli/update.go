@@ -67,6 +67,12 @@ the event being applied. Run 'mediabackups backup' to back up what it added.`,
 	return cmd
 }
 
+// UpdateResult is what `update --json` prints: the wiki and update.Stats.
+type UpdateResult struct {
+	Wiki string `json:"wiki"`
+	update.Stats
+}
+
 func updateRun(ctx context.Context, opts *UpdateOptions) error {
 	f := opts.F
 	w, err := f.openWiki(ctx, opts.Wiki)
@@ -93,8 +99,7 @@ func updateRun(ctx context.Context, opts *UpdateOptions) error {
 		return fmt.Errorf("update of %s (the events applied so far are recorded; run it again): %w", w.Name, err)
 	}
 	if f.JSON {
-		return f.printJSON(map[string]any{"wiki": w.Name, "events": st.Events, "skipped": st.Skipped, "added": st.Added,
-			"changed": st.Changed, "renamed": st.Renamed, "unreadable": st.Unreadable})
+		return f.printJSON(UpdateResult{Wiki: w.Name, Stats: st})
 	}
 	fmt.Fprintf(f.IO.Out, "%s: %d log events (%d already applied), %d versions added, %d changed, %d renamed; %d hidden versions unreadable\n",
 		w.Name, st.Events, st.Skipped, st.Added, st.Changed, st.Renamed, st.Unreadable)

@@ -69,16 +69,23 @@ func TestRecoveryTools(t *testing.T) {
 		} {
 			t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 				r := e.mustRun("query-media-file", append([]string{"--json"}, tc.args...)...)
-				var got []struct {
-					Title, Wiki      string
-					ProductionURL    *string `json:"production_url"`
-					ProductionStatus string  `json:"production_status"`
-					BackupLocation   *string `json:"backup_location"`
-					BackupPath       *string `json:"backup_path"`
+				var res struct {
+					Matches []struct {
+						Title, Wiki      string
+						ProductionURL    *string `json:"production_url"`
+						ProductionStatus string  `json:"production_status"`
+						BackupLocation   *string `json:"backup_location"`
+						BackupPath       *string `json:"backup_path"`
+					}
+					Batch *struct{} `json:"batch"`
 				}
-				if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+				if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 					t.Fatalf("%v\n%s", err, r)
 				}
+				if res.Batch != nil {
+					t.Errorf("batch counts without a batch file: %s", r.stdout)
+				}
+				got := res.Matches
 				var titles []string
 				for _, g := range got {
 					titles = append(titles, g.Title)

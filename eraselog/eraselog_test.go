@@ -1,4 +1,4 @@
-package restore
+package eraselog
 
 import (
 	"fmt"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestParseEraseLog(t *testing.T) {
+func TestParse(t *testing.T) {
 	const simpleKey = "rjrzta2uecby71eo37q33rfc4bdtzyv.png"
 	const simpleHex = "ebd86f06d1c6b7dfe02a6e4a5dfc11dfcdf9d457"
 	for _, tc := range []struct {
@@ -37,7 +37,7 @@ Deleted version '1.png' (20250101120001) of file 'B.png'`,
 		{"empty", "", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ParseEraseLog(strings.NewReader(tc.log))
+			got, err := Parse(strings.NewReader(tc.log))
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("error = %v, want one containing %q", err, tc.err)
@@ -58,12 +58,12 @@ Deleted version '1.png' (20250101120001) of file 'B.png'`,
 	}
 }
 
-func FuzzParseEraseLog(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	f.Add("mwscript eraseArchivedFile.php --wiki=testwiki\nDeleted version 'rjrzta2uecby71eo37q33rfc4bdtzyv.png' (20250101120000) of file 'A.png'\n")
 	f.Add("Deleted version 'zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz.png' (20250101120000) of file ''''")
 	f.Add("mwscript eraseArchivedFile.php --wiki '' x")
 	f.Fuzz(func(t *testing.T, log string) {
-		entries, err := ParseEraseLog(strings.NewReader(log))
+		entries, err := Parse(strings.NewReader(log))
 		if err != nil {
 			return
 		}

@@ -1,4 +1,15 @@
-package restore
+// Package deletion erases backed-up file versions for good, for files
+// erased from production for legal reasons.
+//
+// A deletion is a dry run unless asked otherwise. Before anything is
+// touched every file that production served is asked about again, and the
+// whole run stops unless each one is gone (404). Then each stored object is
+// removed from its recorded server (unless other versions that are not
+// being deleted share it), and each version is marked hard-deleted so that
+// no backup takes it again. Once an object is gone its records are always
+// brought in line, even after an interruption: the metadata never points
+// at an object that no longer exists.
+package deletion
 
 import (
 	"context"
@@ -26,11 +37,10 @@ type deleteStore interface {
 
 var _ deleteStore = (*metadata.Store)(nil)
 
-// Steps of a deletion, named in FileError.
+// Steps of a deletion, named in metadata.FileError.
 const (
 	StepRemoveObject = "remove object"
 	StepMark         = "mark hard-deleted"
-	StepShared       = "find shared content"
 )
 
 // Served is a file production still answered for with something else than 404.
@@ -61,18 +71,39 @@ func (e *ProductionError) Error() string {
 	return b.String()
 }
 
+// Probe asks production about a file version that it served and returns
+// the HTTP status it answers: 404 when it no longer serves it.
+type Probe func(ctx context.Context, f metadata.File) (int, error)
+
+// HTTPProbe requests a version's production URL with c, as any reader
+// would, and returns the status. The body is discarded.
+func HTTPProbe(c *http.Client) Probe {
+	return func(ctx context.Context, f metadata.File) (int, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.SourceURL, nil)
+		if err != nil {
+			return 0, err
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+}
+
 // Deleter removes backed-up versions for good.
 type Deleter struct {
 	// Locate returns the server recorded as an object's location.
 	Locate func(endpoint string) (Remover, bool)
 	Store  deleteStore
-	// HTTP requests production URLs; its Timeout bounds each request
-	// (DefaultCheckTimeout when zero). Nil: a client with that timeout.
-	HTTP *http.Client
-	// Probe, when set, replaces HTTP: it requests a file's production URL
-	// (with the wiki's own session, for private wikis) and returns the
-	// status production answered.
-	Probe func(ctx context.Context, f metadata.File) (int, error)
+	// Probe asks production about each file it served (HTTPProbe, or the
+	// wiki's API for private wikis).
+	Probe Probe
+	// Timeout bounds each production request (DefaultCheckTimeout when
+	// zero).
+	Timeout time.Duration
 	// DryRun performs every check and reports what would happen, changing nothing.
 	DryRun bool
 	// DeleteShared removes an object even when versions that are not being
@@ -85,19 +116,18 @@ type Deleter struct {
 // DefaultCheckTimeout bounds each production request of CheckProduction.
 const DefaultCheckTimeout = 10 * time.Second
 
-// CheckProduction requests every file that has a production URL and
-// returns a *ProductionError unless each one answers 404 Not Found. A
-// timeout or any other failure counts as served. Files without a URL
-// (deleted versions) are not requested.
+// CheckProduction asks production (Probe) about every file that has a
+// production URL and returns a *ProductionError unless each one answers
+// 404 Not Found. A timeout or any other failure counts as served. Files
+// without a URL (deleted versions) are not asked about.
 func (d *Deleter) CheckProduction(ctx context.Context, files []metadata.File) error {
-	c := d.HTTP
-	if c == nil {
-		c = &http.Client{Timeout: DefaultCheckTimeout}
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = DefaultCheckTimeout
 	}
-	if c.Timeout == 0 {
-		cc := *c
-		cc.Timeout = DefaultCheckTimeout
-		c = &cc
+	probe := d.Probe
+	if probe == nil {
+		probe = HTTPProbe(&http.Client{Timeout: timeout})
 	}
 	var served []Served
 	for _, f := range files {
@@ -105,23 +135,10 @@ func (d *Deleter) CheckProduction(ctx context.Context, files []metadata.File) er
 			continue
 		}
 		s := Served{File: f, URL: f.SourceURL}
+		pctx, cancel := context.WithTimeout(ctx, timeout)
 		var err error
-		if d.Probe != nil {
-			pctx, cancel := context.WithTimeout(ctx, c.Timeout)
-			s.Status, err = d.Probe(pctx, f)
-			cancel()
-		} else {
-			var req *http.Request
-			req, err = http.NewRequestWithContext(ctx, http.MethodGet, f.SourceURL, nil)
-			if err == nil {
-				var resp *http.Response
-				if resp, err = c.Do(req); err == nil {
-					io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-					resp.Body.Close()
-					s.Status = resp.StatusCode
-				}
-			}
-		}
+		s.Status, err = probe(pctx, f)
+		cancel()
 		s.Err = err
 		if err != nil && ctx.Err() != nil {
 			return ctx.Err()
@@ -207,7 +224,7 @@ type Report struct {
 	ObjectsRemoved int
 	ObjectsKept    int // shared with versions not being deleted
 	MarkedDeleted  int
-	Errors         []*FileError
+	Errors         []*metadata.FileError
 }
 
 // Delete carries out the plan: for each group, the object is removed from
@@ -225,7 +242,7 @@ func (d *Deleter) Delete(ctx context.Context, groups []Group) Report {
 		would = "DRY RUN: would "
 	}
 	fail := func(f metadata.File, step string, err error) {
-		e := &FileError{File: f, Step: step, Err: err}
+		e := &metadata.FileError{File: f, Step: step, Err: err}
 		rep.Errors = append(rep.Errors, e)
 		log.Error("delete failed", "wiki", f.Wiki, "file", f.Title, "id", f.ID, "step", step, "error", err.Error())
 	}

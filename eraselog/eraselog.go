@@ -1,4 +1,7 @@
-package restore
+// Package eraselog reads the output of MediaWiki's eraseArchivedFile.php,
+// as production operators keep it, into the file versions it erased: the
+// recovery tools' batch mode.
+package eraselog
 
 import (
 	"bufio"
@@ -7,10 +10,12 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/mediabackups/mediabackups/mediawiki"
 )
 
-// EraseEntry is one file version named by an eraseArchivedFile.php log.
-type EraseEntry struct {
+// Entry is one file version named by an eraseArchivedFile.php log.
+type Entry struct {
 	Line       int    // 1-based line number in the log
 	Wiki       string // from the last mwscript line before it; "" if none
 	Title      string // DB key (fa_name)
@@ -25,7 +30,7 @@ var (
 	deletedLine  = regexp.MustCompile(`^Deleted\s+version\s+'([^']*)'\s+\((\d{14})\)\s+of\s+file\s+'(.*)'$`)
 )
 
-// ParseEraseLog reads the output of MediaWiki's eraseArchivedFile.php, as
+// Parse reads the output of MediaWiki's eraseArchivedFile.php, as
 // production operators keep it, and returns the versions it says were
 // deleted, in order.
 //
@@ -38,11 +43,11 @@ var (
 // words is ignored. A "Deleted version" line whose key or date is malformed
 // is an error that gives its line number; so is a mwscript line without a
 // wiki. Reading stops at the first error.
-func ParseEraseLog(r io.Reader) ([]EraseEntry, error) {
+func Parse(r io.Reader) ([]Entry, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var (
-		out  []EraseEntry
+		out  []Entry
 		wiki string
 		n    int
 	)
@@ -64,9 +69,9 @@ func ParseEraseLog(r io.Reader) ([]EraseEntry, error) {
 		if m == nil {
 			continue
 		}
-		e := EraseEntry{Line: n, Wiki: wiki, StorageKey: m[1], Title: strings.ReplaceAll(m[3], " ", "_")}
+		e := Entry{Line: n, Wiki: wiki, StorageKey: m[1], Title: strings.ReplaceAll(m[3], " ", "_")}
 		b36, _, _ := strings.Cut(m[1], ".")
-		sha1, err := ParseSHA1Base36(b36)
+		sha1, err := mediawiki.SHA1Base36ToHex(b36)
 		if err != nil {
 			return nil, fmt.Errorf("erase log line %d: storage key %q: %w", n, m[1], err)
 		}
