@@ -75,16 +75,18 @@ type fetched struct {
 
 // fetchVersion downloads the bytes of f and makes sure they are f's: a
 // version's content is stored only if its sha1 is the version's sha1. When
-// the recorded place serves other bytes (the file was overwritten, moved
-// or deleted since it was listed), it asks the wiki where the version is
-// now: the file's history (an archived or current URL whose sha1 is the
-// version's) and then the deleted zone (list=filearchive by sha1, under
-// any name), and takes the first place whose bytes have the right sha1.
+// the recorded place serves other bytes, or nothing (404: the file was
+// overwritten, moved or deleted since it was listed), it asks the wiki
+// where the version is now: the file's history (an archived or current URL
+// whose sha1 is the version's; the redirect a move leaves is followed) and
+// then the deleted zone (list=filearchive by sha1, under any name), and
+// takes the first place whose bytes have the right sha1.
 //
-// When no place does, there are two cases. If a place the wiki gives for
-// this version serves bytes that match no version the wiki knows of the
-// file, production itself is corrupt: those bytes are returned with
-// corrupt set (they are kept under their own sha256 and listed by
+// When no place does, there are two cases. Bytes that production serves
+// for the version (at its recorded place, or at a place the wiki gives for
+// it), twice the same, and that match no version the wiki knows of the
+// file (visible or deleted) are corruption in production: they are
+// returned with corrupt set (kept under their own sha256 and listed by
 // `mediabackups mismatches`). Otherwise the error wraps
 // metadata.ErrUnavailable and says where it looked. A failure to download
 // or to ask the API is returned as it is (status error).
@@ -99,27 +101,46 @@ func (r *runner) fetchVersion(ctx context.Context, f metadata.File) (fetched, er
 		// Nothing there any more: moved, deleted or overwritten.
 		r.opts.Logger.Info("the recorded place serves nothing; asking the wiki where the version is now",
 			"title", f.Title, "uploaded", f.UploadDate.Format(time.RFC3339), "place", src.what)
-		return r.relocate(ctx, f, src.what, "")
+		return r.relocate(ctx, f, src, nil)
 	case err != nil || f.SHA1 == "" || sp.SHA1() == f.SHA1:
 		return fetched{sp: sp}, err
 	}
-	got := sp.SHA1()
-	sp.Close()
 	r.opts.Logger.Info("the recorded place serves other bytes than this version's; asking the wiki where the version is now",
-		"title", f.Title, "uploaded", f.UploadDate.Format(time.RFC3339), "place", src.what, "want_sha1", f.SHA1, "got_sha1", got)
-	return r.relocate(ctx, f, src.what, got)
+		"title", f.Title, "uploaded", f.UploadDate.Format(time.RFC3339), "place", src.what, "want_sha1", f.SHA1, "got_sha1", sp.SHA1())
+	return r.relocate(ctx, f, src, sp)
 }
 
-// relocate is fetchVersion after the recorded place (what) served bytes
-// with sha1 got instead of f.SHA1 (got is "" when it served nothing).
-func (r *runner) relocate(ctx context.Context, f metadata.File, what, got string) (fetched, error) {
+// relocate is fetchVersion after the recorded place (rec) served first,
+// bytes with another sha1 than f.SHA1 (nil: it served nothing). It owns
+// first.
+func (r *runner) relocate(ctx context.Context, f metadata.File, rec source, first *spool) (fetched, error) {
+	// odd holds bytes, served for this version, that match no version of
+	// the file; seen counts the downloads that gave them.
+	var (
+		odd  *fetched
+		seen int
+	)
+	defer func() {
+		if odd != nil {
+			odd.sp.Close()
+		}
+	}()
+	firstSHA := ""
+	if first != nil {
+		firstSHA = first.SHA1()
+		defer func() {
+			if first != nil {
+				first.Close()
+			}
+		}()
+	}
 	vs, err := r.fetch.Versions(ctx, []string{f.Title})
 	if err != nil {
 		return fetched{}, fmt.Errorf("look up where production serves %s now: %w", f.Title, err)
 	}
 	known := map[string]string{} // sha1 → which version of the file has it
 	var places []source
-	seen := map[string]bool{}
+	seen1 := map[string]bool{}
 	hidden := 0
 	for title, list := range vs {
 		for _, v := range list {
@@ -128,20 +149,23 @@ func (r *runner) relocate(ctx context.Context, f metadata.File, what, got string
 				continue
 			}
 			known[v.SHA1] = describeVersion(title, v)
-			if v.SHA1 == f.SHA1 && v.URL != "" && !seen[v.URL] {
-				seen[v.URL] = true
+			if v.SHA1 == f.SHA1 && v.URL != "" && !seen1[v.URL] {
+				seen1[v.URL] = true
 				places = append(places, r.urlSource(v.URL))
 			}
 		}
 	}
-	var notes []string
-	// The place that holds bytes matching no version of the file, if any.
-	var odd *fetched
-	defer func() {
-		if odd != nil {
-			odd.sp.Close()
+	notes := []string{fmt.Sprintf("the recorded place %s served nothing (HTTP 404)", rec.what)}
+	if first != nil {
+		notes[0] = fmt.Sprintf("the recorded place %s served sha1 %s", rec.what, firstSHA)
+		if k := known[firstSHA]; k != "" {
+			notes[0] += " (" + k + ")"
+		} else {
+			odd, first, seen = &fetched{sp: first, from: rec.what, corrupt: true}, nil, 1
 		}
-	}()
+	}
+	// try downloads each place and returns the first with the version's
+	// bytes (ok), noting what the others served.
 	try := func(places []source) (fetched, bool, error) {
 		for _, p := range places {
 			sp, err := r.fetchFrom(ctx, p)
@@ -149,7 +173,7 @@ func (r *runner) relocate(ctx context.Context, f metadata.File, what, got string
 				if ctx.Err() != nil {
 					return fetched{}, false, err
 				}
-				notes = append(notes, fmt.Sprintf("%s failed: %v", p.what, err))
+				notes = append(notes, err.Error())
 				continue
 			}
 			switch sha := sp.SHA1(); {
@@ -158,12 +182,14 @@ func (r *runner) relocate(ctx context.Context, f metadata.File, what, got string
 			case known[sha] != "":
 				notes = append(notes, fmt.Sprintf("%s served sha1 %s (%s)", p.what, sha, known[sha]))
 				sp.Close()
-			case odd == nil:
-				notes = append(notes, fmt.Sprintf("%s served sha1 %s, which no version of the file has", p.what, sha))
-				odd = &fetched{sp: sp, from: p.what, corrupt: true}
 			default:
 				notes = append(notes, fmt.Sprintf("%s served sha1 %s, which no version of the file has", p.what, sha))
-				sp.Close()
+				if odd == nil {
+					odd = &fetched{sp: sp, from: p.what, corrupt: true}
+				} else {
+					sp.Close()
+				}
+				seen++
 			}
 		}
 		return fetched{}, false, nil
@@ -184,8 +210,8 @@ func (r *runner) relocate(ctx context.Context, f metadata.File, what, got string
 	}
 	places = places[:0]
 	for _, d := range dels {
-		if d.StorageKey != "" && !seen[d.Title+"\x00"+d.StorageKey] {
-			seen[d.Title+"\x00"+d.StorageKey] = true
+		if d.StorageKey != "" && !seen1[d.Title+"\x00"+d.StorageKey] {
+			seen1[d.Title+"\x00"+d.StorageKey] = true
 			places = append(places, r.deletedSource(d.Title, d.StorageKey))
 		}
 	}
@@ -193,7 +219,17 @@ func (r *runner) relocate(ctx context.Context, f metadata.File, what, got string
 		return res, err
 	}
 
-	if odd != nil {
+	if odd != nil && seen < 2 {
+		// Seen once: download the recorded place again before calling it
+		// corruption (the bytes may have been damaged on the way).
+		if res, ok, err := try([]source{rec}); ok || err != nil {
+			if ok {
+				res.from = "" // the recorded place, after all
+			}
+			return res, err
+		}
+	}
+	if odd != nil && seen >= 2 {
 		// Bytes that no visible version has: unless a deleted version of
 		// the same name has them, production is corrupt.
 		ds, err := r.fetch.DeletedVersionsOf(ctx, f.Title)
@@ -219,15 +255,7 @@ func (r *runner) relocate(ctx context.Context, f metadata.File, what, got string
 	if hidden > 0 {
 		history += fmt.Sprintf(" (%d versions have their content hidden)", hidden)
 	}
-	first := fmt.Sprintf("the recorded place %s served nothing (HTTP 404)", what)
-	if got != "" {
-		first = fmt.Sprintf("the recorded place %s served sha1 %s", what, got)
-		if k := known[got]; k != "" {
-			first += " (" + k + ")"
-		}
-	}
-	parts := append([]string{first}, notes...)
-	parts = append(parts, history, filearchive)
+	parts := append(notes, history, filearchive)
 	return fetched{}, fmt.Errorf("%w: %s; it is tried again when `mediabackups update` records a new place for it, or with `backup --retry-errors`",
 		metadata.ErrUnavailable, strings.Join(parts, "; "))
 }
