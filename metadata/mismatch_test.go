@@ -101,12 +101,12 @@ func TestMismatchesRelinkAndDrop(t *testing.T) {
 		return &metadata.Backup{SHA1: sha(n), SHA256: sum(n), Size: 10, LocationID: loc, Bucket: "b", ObjectKey: fmt.Sprint("k/", n), StoredSize: 10}
 	}
 	vs := []metadata.File{version("A.png", 1, sha(1), metadata.Archived), version("A.png", 2, sha(2), metadata.Public),
-		version("C.png", 1, sha(3), metadata.Public)}
+		version("C.png", 1, sha(3), metadata.Public), version("D.png", 1, sha(4), metadata.Public)}
 	if _, err := s.SyncVersions(ctx, wiki, vs, "inventory"); err != nil {
 		t.Fatal(err)
 	}
-	fs, err := s.Claim(ctx, wiki, "w", 3, time.Minute)
-	if err != nil || len(fs) != 3 {
+	fs, err := s.Claim(ctx, wiki, "w", 4, time.Minute)
+	if err != nil || len(fs) != 4 {
 		t.Fatal(fs, err)
 	}
 	// What the backup wrote before the fix: A's old version with A's new
@@ -115,6 +115,7 @@ func TestMismatchesRelinkAndDrop(t *testing.T) {
 		{FileID: fs[0].ID, SHA1: sha(2), SHA256: sum(2), Size: 10, Backup: obj(2), DownloadedSHA1: sha(2)},
 		{FileID: fs[1].ID, SHA1: sha(2), SHA256: sum(2), Size: 10},
 		{FileID: fs[2].ID, SHA1: sha(77), SHA256: sum(77), Size: 10, Backup: obj(77), DownloadedSHA1: sha(77)},
+		{FileID: fs[3].ID, SHA1: sha(1), SHA256: sum(1), Size: 10, Backup: obj(1), DownloadedSHA1: sha(1)},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -126,23 +127,36 @@ func TestMismatchesRelinkAndDrop(t *testing.T) {
 	for _, m := range ms {
 		got = append(got, fmt.Sprintf("%s/%s/%s", m.Title, m.Kind, m.ObjectSHA1[len(m.ObjectSHA1)-2:]))
 	}
-	if strings.Join(got, " ") != "A.png/wrong-version/02 C.png/corrupt/4d" {
+	// D holds A's old bytes: another version's too.
+	if strings.Join(got, " ") != "A.png/wrong-version/02 C.png/corrupt/4d D.png/wrong-version/01" {
 		t.Fatalf("mismatches: %v", got)
 	}
-	x, c := ms[0].Backup.ID, ms[1].Backup.ID
+	x, c, d := ms[0].Backup.ID, ms[1].Backup.ID, ms[2].Backup.ID
 
-	// Relink A's old version to its own bytes: the new version owns x again.
-	orphan, err := s.Relink(ctx, fs[0].ID, x, obj(1), "", "test")
+	// Relink A's old version to its own bytes, already stored (by D):
+	// it becomes their duplicate, and the new version owns x again.
+	orphan, err := s.Relink(ctx, fs[0].ID, x, ms[2].Backup, "", "test")
 	if err != nil || orphan {
 		t.Fatalf("Relink = %v, %v; want the old object kept (the new version's)", orphan, err)
 	}
 	a, _ := s.VersionsOf(ctx, wiki, "A.png")
-	if a[0].BackupStatus != metadata.BackedUp || a[0].SHA256 != sum(1) || a[0].DownloadedSHA1 != "" || a[0].Backup.SHA1 != sha(1) ||
+	if a[0].BackupStatus != metadata.Duplicate || a[0].SHA256 != sum(1) || a[0].DownloadedSHA1 != "" || a[0].Backup.ID != d ||
 		a[1].BackupStatus != metadata.BackedUp || a[1].Backup.ID != x {
 		t.Errorf("after the relink: %+v / %+v", a[0], a[1])
 	}
 	if _, err := s.Relink(ctx, fs[0].ID, x, obj(1), "", "test"); !errors.Is(err, metadata.ErrChanged) {
 		t.Errorf("a second relink from the old object = %v, want ErrChanged", err)
+	}
+	// D to new bytes of its own: d is left to A's old version, which
+	// becomes its owner.
+	orphan, err = s.Relink(ctx, fs[3].ID, d, obj(4), "", "test")
+	if err != nil || orphan {
+		t.Fatalf("Relink of D = %v, %v", orphan, err)
+	}
+	a, _ = s.VersionsOf(ctx, wiki, "A.png")
+	ds, _ := s.VersionsOf(ctx, wiki, "D.png")
+	if a[0].BackupStatus != metadata.BackedUp || ds[0].BackupStatus != metadata.BackedUp || ds[0].Backup.SHA1 != sha(4) {
+		t.Errorf("after relinking D: A old %s, D %s on %+v", a[0].BackupStatus, ds[0].BackupStatus, ds[0].Backup)
 	}
 
 	// C unlinked as unavailable: its object is no version's.
