@@ -49,8 +49,16 @@ claims, which another run takes over once their --lease has passed.
 
 Statuses: pending (to do), processing (claimed), backedup (stored), duplicate
 (same content already stored), error (failed; reason recorded; retry with
---retry-errors). A sha1 that differs from production's is retried once, then
-backed up anyway and listed by 'mediabackups mismatches'.
+--retry-errors), unavailable (production serves the version's bytes nowhere
+right now; reason recorded; retried with --retry-errors, and on its own once
+'update' records a new place for it).
+
+A version is stored only with bytes that have its sha1. When its recorded URL
+serves other bytes (the file was overwritten or moved since it was listed),
+the version is fetched from where the wiki says it is now (archive URL,
+deleted zone). Bytes that production serves for the version and that match no
+version of the file (corruption in production) are kept under their own
+sha256 and listed by 'mediabackups mismatches'.
 
 If the database goes away (a restart, a failover, a network cut), every
 database call waits for it, for up to --db-wait in all, keeping the work
@@ -102,7 +110,7 @@ metadata (mediabackups_last_success_timestamp_seconds). See the README,
 	cmd.Flags().IntVar(&opts.Workers, "workers", 2*runtime.NumCPU(), "files processed at once")
 	cmd.Flags().IntVar(&opts.Batch, "batch", 0, "files per claim (default 4 × workers)")
 	cmd.Flags().DurationVar(&opts.Lease, "lease", 10*time.Minute, "how long a claim lasts if this process dies")
-	cmd.Flags().BoolVar(&opts.RetryErrors, "retry-errors", false, "put files in status error back to pending first")
+	cmd.Flags().BoolVar(&opts.RetryErrors, "retry-errors", false, "put files in status error or unavailable back to pending first")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", storage.DefaultTimeout, "how long a MinIO server may keep a request waiting (to connect, to answer, between two pieces of an upload) before the file fails")
 	cmd.Flags().DurationVar(&opts.DBWait, "db-wait", backup.DefaultDBWait, "how long to wait for the database when it goes away before giving up (0: give up at once)")
 	addMetricsFlags(cmd, &opts.Metrics, true)
@@ -220,16 +228,21 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	} else {
 		for _, w := range wikis {
 			st := perWiki[w.Name]
-			fmt.Fprintf(f.IO.Out, "%s: %d files: %d backed up (%s), %d duplicate, %d error, %d sha1 mismatch\n",
-				w.Name, st.Files, st.BackedUp, humanBytes(st.Bytes), st.Duplicates, st.Errors, st.Mismatches)
+			fmt.Fprintf(f.IO.Out, "%s: %d files: %d backed up (%s), %d duplicate, %d error, %d unavailable, %d sha1 mismatch, %d found elsewhere in production\n",
+				w.Name, st.Files, st.BackedUp, humanBytes(st.Bytes), st.Duplicates, st.Errors, st.Unavailable, st.Mismatches, st.Relocated)
 		}
 		for _, d := range downs.report(total) {
 			fmt.Fprintf(f.IO.Out, "server %s did not answer (%s): %d files not backed up (status error); "+
 				"once it answers, run `mediabackups backup --retry-errors`\n", d.Endpoint, d.Error, d.Files)
 		}
 	}
-	if total.Errors > 0 {
-		return withCode(ExitPartial, fmt.Errorf("%d files failed: see the errors above or `mediabackups status`; retry with --retry-errors", total.Errors))
+	switch {
+	case total.Errors > 0:
+		return withCode(ExitPartial, fmt.Errorf("%d files failed and %d are unavailable: see the errors above or `mediabackups status`; retry with --retry-errors",
+			total.Errors, total.Unavailable))
+	case total.Unavailable > 0:
+		return withCode(ExitPartial, fmt.Errorf("%d versions are unavailable (production serves their bytes nowhere right now; the reasons are above and in "+
+			"`query-media-file`): run `mediabackups update`, then `backup --retry-errors`", total.Unavailable))
 	}
 	return nil
 }
@@ -263,7 +276,7 @@ func backupWiki(ctx context.Context, f *Factory, c *config.Config, s *metadata.S
 		}); err != nil {
 			return backup.Stats{}, held, err
 		}
-		fmt.Fprintf(f.IO.ErrOut, "%s: %d files in error put back to pending\n", w.Name, n)
+		fmt.Fprintf(f.IO.ErrOut, "%s: %d files in error or unavailable put back to pending\n", w.Name, n)
 	}
 	bo := backup.Options{
 		Wiki: w.Name, WikiID: wikiID, WorkerID: worker, Workers: opts.Workers, Batch: opts.Batch,
@@ -290,6 +303,8 @@ func addStats(t *backup.Stats, s backup.Stats) {
 	t.BackedUp += s.BackedUp
 	t.Duplicates += s.Duplicates
 	t.Errors += s.Errors
+	t.Unavailable += s.Unavailable
+	t.Relocated += s.Relocated
 	t.Lost += s.Lost
 	t.GivenBack += s.GivenBack
 	for ep, n := range s.ServerDown {
@@ -334,11 +349,13 @@ func (p *progress) FileDone(_ metadata.File, status metadata.BackupStatus, bytes
 		p.st.Duplicates++
 	case metadata.Error:
 		p.st.Errors++
+	case metadata.Unavailable:
+		p.st.Unavailable++
 	}
 	if time.Since(p.last) >= p.every {
 		p.last = time.Now()
-		fmt.Fprintf(p.f.IO.ErrOut, "backup %s: %d files done (%d backed up, %s; %d duplicate; %d error)\n",
-			p.wiki, p.st.Files, p.st.BackedUp, humanBytes(p.st.Bytes), p.st.Duplicates, p.st.Errors)
+		fmt.Fprintf(p.f.IO.ErrOut, "backup %s: %d files done (%d backed up, %s; %d duplicate; %d error; %d unavailable)\n",
+			p.wiki, p.st.Files, p.st.BackedUp, humanBytes(p.st.Bytes), p.st.Duplicates, p.st.Errors, p.st.Unavailable)
 	}
 }
 

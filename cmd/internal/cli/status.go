@@ -91,8 +91,15 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 			fmt.Fprintln(f.IO.Out, "  no files yet: run `mediabackups inventory --wiki "+sum.Wiki+"`")
 			continue
 		}
-		for _, st := range []string{"pending", "processing", "backedup", "duplicate", "error"} {
-			fmt.Fprintf(f.IO.Out, "  %-10s %d\n", st, sum.ByBackupStatus[st])
+		for i, st := range metadata.BackupStatuses {
+			// The first five always; the others when some version has them.
+			if n := sum.ByBackupStatus[string(st)]; i < 5 || n > 0 {
+				fmt.Fprintf(f.IO.Out, "  %-11s %d\n", st, n)
+			}
+		}
+		if sum.ByBackupStatus[string(metadata.Unavailable)] > 0 {
+			fmt.Fprintf(f.IO.Out, "  (unavailable: production serves their bytes nowhere right now; `query-media-file` shows why; "+
+				"`mediabackups update` then `backup --retry-errors` tries again)\n")
 		}
 		if sum.SHA1Mismatches > 0 {
 			fmt.Fprintf(f.IO.Out, "  sha1 mismatches: %d (see `mediabackups mismatches --wiki %s`)\n", sum.SHA1Mismatches, sum.Wiki)
@@ -100,73 +107,6 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 		for _, ep := range metadata.SortedKeys(sum.ObjectsByLocation) {
 			fmt.Fprintf(f.IO.Out, "  objects on %s: %d (%s)\n", ep, sum.ObjectsByLocation[ep], humanBytes(sum.BytesByLocation[ep]))
 		}
-	}
-	return nil
-}
-
-// MismatchesOptions configures `mismatches`.
-type MismatchesOptions struct {
-	F    *Factory
-	Wiki string
-}
-
-func newMismatchesCmd(f *Factory, runF func(context.Context, *MismatchesOptions) error) *cobra.Command {
-	opts := &MismatchesOptions{F: f}
-	cmd := &cobra.Command{
-		Use:   "mismatches --wiki NAME",
-		Short: "List file versions whose downloaded sha1 differed from production's",
-		Long: `List the file versions whose bytes, downloaded twice, did not have the sha1
-production reports. They were backed up anyway (the bytes production served);
-check them in production.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Wiki == "" {
-				return withCode(ExitUsage, fmt.Errorf("--wiki is required"))
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return mismatchesRun(cmd.Context(), opts)
-		},
-	}
-	cmd.Flags().StringVar(&opts.Wiki, "wiki", "", "wiki name")
-	return cmd
-}
-
-func mismatchesRun(ctx context.Context, opts *MismatchesOptions) error {
-	f := opts.F
-	s, err := f.openStore(ctx, true)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	id, err := s.WikiID(ctx, opts.Wiki)
-	if err != nil {
-		return err
-	}
-	files, err := s.List(ctx, metadata.Filter{WikiID: id, SHA1Mismatches: true})
-	if err != nil {
-		return err
-	}
-	type row struct {
-		Title          string `json:"title"`
-		UploadDate     string `json:"upload_date"`
-		ProductionSHA1 string `json:"production_sha1"`
-		DownloadedSHA1 string `json:"downloaded_sha1"`
-		SHA256         string `json:"sha256"`
-	}
-	rows := []row{}
-	for _, x := range files {
-		rows = append(rows, row{x.Title, x.UploadDate.Format("2006-01-02 15:04:05"), x.SHA1, x.DownloadedSHA1, x.SHA256})
-	}
-	if f.JSON {
-		return f.printJSON(rows)
-	}
-	if len(rows) == 0 {
-		fmt.Fprintf(f.IO.Out, "%s: no sha1 mismatches\n", opts.Wiki)
-	}
-	for _, r := range rows {
-		fmt.Fprintf(f.IO.Out, "%s\t%s\tproduction %s\tdownloaded %s\n", r.Title, r.UploadDate, r.ProductionSHA1, r.DownloadedSHA1)
 	}
 	return nil
 }
