@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +93,34 @@ func TestHumanBytes(t *testing.T) {
 	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 5 << 20: "5.0 MiB", 3 << 40: "3.0 TiB"} {
 		if got := humanBytes(n); got != want {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// TestEndpointTypoFailsEveryCommand: a config whose endpoint has a typo
+// is refused when it is loaded, whichever command loads it, before any
+// connection is tried.
+func TestEndpointTypoFailsEveryCommand(t *testing.T) {
+	dir := t.TempDir()
+	for name, endpoint := range map[string]string{"port": "http://127.0.0.1:91o3", "path": "http://127.0.0.1:9103/mediabackups"} {
+		path := filepath.Join(dir, name+".yaml")
+		os.WriteFile(path, []byte(`metadata: {dsn: "u@tcp(127.0.0.1:1)/x"}
+storage: {endpoints: [http://127.0.0.1:9101, "`+endpoint+`"]}
+logdir: `+dir+`
+wikis: [{name: testwiki, api: "http://127.0.0.1:1/api.php", type: public}]
+`), 0o600)
+		for _, args := range [][]string{
+			{"status"}, {"shards"}, {"schema", "apply"}, {"inventory", "--wiki", "testwiki"}, {"backup"},
+			{"update", "--wiki", "testwiki"}, {"mismatches", "--wiki", "testwiki"},
+			{"query", "--title", "A.png"}, {"restore", "--yes", "--title", "A.png"}, {"delete", "--title", "A.png"},
+		} {
+			t.Run(name+" "+strings.Join(args, " "), func(t *testing.T) {
+				var out, errOut bytes.Buffer
+				code := Main(append([]string{"--config", path}, args...), strings.NewReader(""), &out, &errOut)
+				if code != ExitError || !strings.Contains(errOut.String(), "storage.endpoints: \""+endpoint+"\"") {
+					t.Errorf("exit %d, want 1 and the endpoint named:\n%s", code, errOut.String())
+				}
+			})
 		}
 	}
 }
