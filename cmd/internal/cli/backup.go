@@ -51,9 +51,6 @@ backed up anyway and listed by 'mediabackups mismatches'.`,
   mediabackups backup --wiki testwiki --retry-errors`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Workers < 0 || opts.Batch < 0 {
-				return withCode(ExitUsage, fmt.Errorf("--workers and --batch must not be negative"))
-			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -61,9 +58,10 @@ backed up anyway and listed by 'mediabackups mismatches'.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.Wiki, "wiki", "", "wiki name, as in the config (default: every configured wiki)")
-	cmd.Flags().IntVar(&opts.Workers, "workers", 2*runtime.NumCPU(), "files processed at once")
-	cmd.Flags().IntVar(&opts.Batch, "batch", 0, "files per claim (default 4 × workers)")
-	cmd.Flags().DurationVar(&opts.Lease, "lease", 10*time.Minute, "how long a claim lasts if this process dies")
+	intFlag(cmd.Flags(), &opts.Workers, "workers", 2*runtime.NumCPU(), 1, maxWorkers, "files processed at once")
+	intFlag(cmd.Flags(), &opts.Batch, "batch", 0, 0, 100_000, "files per claim; 0 means 4 × workers")
+	durationFlag(cmd.Flags(), &opts.Lease, "lease", 10*time.Minute, backup.MinLease, 24*time.Hour,
+		"how long a claim lasts if this process dies; renewed every third of it while the process lives")
 	cmd.Flags().BoolVar(&opts.RetryErrors, "retry-errors", false, "put files in status error back to pending first")
 	addProfileFlags(cmd)
 	return cmd

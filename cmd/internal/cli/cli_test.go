@@ -3,11 +3,15 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func testFactory() (*Factory, *bytes.Buffer, *bytes.Buffer) {
@@ -24,8 +28,13 @@ func TestBackupFlags(t *testing.T) {
 		{args: []string{"--wiki", "testwiki", "--workers", "3", "--lease", "30s", "--retry-errors"},
 			want: BackupOptions{Wiki: "testwiki", Workers: 3, Lease: 30 * time.Second, RetryErrors: true}},
 		{args: []string{"--batch", "10"}, want: BackupOptions{Batch: 10, Lease: 10 * time.Minute}},
-		{args: []string{"--workers", "-1"}, wantErr: "must not be negative"},
+		{args: []string{"--workers", "-1"}, wantErr: "from 1 to 1024"},
+		{args: []string{"--workers", "0"}, wantErr: "from 1 to 1024"},
 		{args: []string{"--workers", "many"}, wantErr: "invalid argument"},
+		{args: []string{"--lease", "1ns"}, wantErr: "from 3s to 24h"},
+		{args: []string{"--lease", "0"}, wantErr: "from 3s to 24h"},
+		{args: []string{"--lease", "-5s"}, wantErr: "from 3s to 24h"},
+		{args: []string{"--lease", "90s", "--batch", "0"}, want: BackupOptions{Lease: 90 * time.Second}},
 		{args: []string{"extra"}, wantErr: "unknown command"},
 	}
 	for _, tt := range tests {
@@ -122,5 +131,55 @@ wikis: [{name: testwiki, api: "http://127.0.0.1:1/api.php", type: public}]
 				}
 			})
 		}
+	}
+}
+
+// TestEveryNumberFlagHasARange walks every command, hidden ones too: each
+// number or duration flag must be an intFlag or durationFlag, and a value
+// below or above its range (or not a number) is refused with exit 2 and a
+// message that gives the range, before the config is read.
+func TestEveryNumberFlagHasARange(t *testing.T) {
+	f, _, _ := testFactory()
+	var walk func(c *cobra.Command)
+	checked := 0
+	walk = func(c *cobra.Command) {
+		c.LocalFlags().VisitAll(func(fl *pflag.Flag) {
+			var bad []string
+			var span string
+			switch v := fl.Value.(type) {
+			case *intRange:
+				bad = []string{fmt.Sprint(v.min - 1), fmt.Sprint(v.max + 1), "x"}
+				span = fmt.Sprintf("%d to %d", v.min, v.max)
+			case *durationRange:
+				bad = []string{(v.min - time.Nanosecond).String(), (v.max + time.Second).String(), "0", "-5s", "1ns", "10"}
+				span = fmt.Sprintf("%s to %s", fmtDuration(v.min), fmtDuration(v.max))
+			default:
+				if tp := fl.Value.Type(); strings.HasPrefix(tp, "int") || strings.HasPrefix(tp, "uint") || strings.HasPrefix(tp, "float") || strings.HasPrefix(tp, "duration") {
+					t.Errorf("%s --%s is a %s without a range: define it with intFlag or durationFlag", c.CommandPath(), fl.Name, tp)
+				}
+				return
+			}
+			if !strings.Contains(fl.Usage, "("+span+")") {
+				t.Errorf("%s --%s: usage %q does not give the range", c.CommandPath(), fl.Name, fl.Usage)
+			}
+			rng := "from " + span
+			path := strings.Fields(c.CommandPath())[1:]
+			for _, b := range bad {
+				var out, errOut bytes.Buffer
+				args := append(append([]string{}, path...), "--"+fl.Name, b, "--json")
+				code := Main(append(args, "--config", "/nonexistent.yaml"), strings.NewReader(""), &out, &errOut)
+				if code != ExitUsage || !strings.Contains(errOut.String(), rng) || !strings.Contains(errOut.String(), "--"+fl.Name) {
+					t.Errorf("%v: exit %d, want 2 and %q:\n%s", args, code, rng, errOut.String())
+				}
+				checked++
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(NewRootCmd(f))
+	if checked < 20 {
+		t.Errorf("only %d bad values tried: the walk missed the flags", checked)
 	}
 }

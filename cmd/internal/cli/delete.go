@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -55,9 +54,6 @@ Exit codes: 0 done, 3 some steps failed, 4 nothing matched, 5 aborted,
 			if len(args) == 1 {
 				opts.BatchFile = args[0]
 			}
-			if opts.Timeout <= 0 {
-				return withCode(ExitUsage, errors.New("--timeout must be positive"))
-			}
 			if _, _, err := opts.method(); err != nil {
 				return err
 			}
@@ -70,7 +66,7 @@ Exit codes: 0 done, 3 some steps failed, 4 nothing matched, 5 aborted,
 	opts.addFlags(cmd)
 	cmd.Flags().BoolVar(&opts.Execute, "execute", false, "really delete (default: a dry run)")
 	cmd.Flags().BoolVar(&opts.DeleteShared, "delete-shared", false, "remove objects even when versions not being deleted share their content")
-	cmd.Flags().DurationVar(&opts.Timeout, "timeout", deletion.DefaultCheckTimeout, "time allowed to each production request")
+	durationFlag(cmd.Flags(), &opts.Timeout, "timeout", deletion.DefaultCheckTimeout, time.Second, 10*time.Minute, "time allowed to each production request")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "answer the confirmation (refused with --execute on a terminal)")
 	return cmd
 }

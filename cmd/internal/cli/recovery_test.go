@@ -75,7 +75,7 @@ func TestRecoveryFlags(t *testing.T) {
 		{[]string{"--container", "c"}, "go together"},
 		{[]string{"--title", "A.png", "erase.log"}, "takes no search flag"},
 		{[]string{"a", "b"}, "accepts at most 1 arg"},
-		{[]string{"--parallel", "0", "--title", "x"}, "at least 1"},
+		{[]string{"--parallel", "0", "--title", "x"}, "from 1 to 1024"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			f, _, _ := testFactory()

@@ -49,9 +49,6 @@ Exit codes: 0 all written, 3 some failed, 4 nothing matched, 5 aborted,
 			if len(args) == 1 {
 				opts.BatchFile = args[0]
 			}
-			if opts.Parallel < 1 {
-				return withCode(ExitUsage, errors.New("--parallel must be at least 1"))
-			}
 			if _, _, err := opts.method(); err != nil {
 				return err
 			}
@@ -63,7 +60,7 @@ Exit codes: 0 all written, 3 some failed, 4 nothing matched, 5 aborted,
 	}
 	opts.addFlags(cmd)
 	cmd.Flags().StringVar(&opts.Target, "target", ".", "directory to write the files into (created if missing)")
-	cmd.Flags().IntVar(&opts.Parallel, "parallel", 4, "files restored at once")
+	intFlag(cmd.Flags(), &opts.Parallel, "parallel", 4, 1, maxWorkers, "files restored at once")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal)")
 	addProfileFlags(cmd)
 	return cmd

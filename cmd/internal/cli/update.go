@@ -46,9 +46,6 @@ the event being applied. Run 'mediabackups backup' to back up what it added.`,
 			if opts.Wiki == "" {
 				return withCode(ExitUsage, fmt.Errorf("--wiki is required"))
 			}
-			if opts.Interval <= 0 {
-				return withCode(ExitUsage, fmt.Errorf("--interval must be positive"))
-			}
 			if opts.Since != "" {
 				if _, err := time.Parse(time.RFC3339, opts.Since); err != nil {
 					return withCode(ExitUsage, fmt.Errorf("--since %q: want an RFC 3339 time such as 2025-01-01T00:00:00Z", opts.Since))
@@ -62,7 +59,7 @@ the event being applied. Run 'mediabackups backup' to back up what it added.`,
 	}
 	cmd.Flags().StringVar(&opts.Wiki, "wiki", "", "wiki name, as in the config")
 	cmd.Flags().BoolVar(&opts.Follow, "follow", false, "keep reading the log until interrupted")
-	cmd.Flags().DurationVar(&opts.Interval, "interval", 60*time.Second, "with --follow: time between two reads of the log")
+	durationFlag(cmd.Flags(), &opts.Interval, "interval", 60*time.Second, time.Second, 24*time.Hour, "with --follow: time between two reads of the log")
 	cmd.Flags().StringVar(&opts.Since, "since", "", "for a wiki never updated: read the log from this time (RFC 3339), not from its beginning")
 	return cmd
 }
