@@ -3,9 +3,11 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -86,15 +88,64 @@ func TestMainExitCodes(t *testing.T) {
 		{[]string{"backup", "--no-such-flag"}, ExitUsage, "unknown flag"},
 		{[]string{"--config", "/nonexistent/mediabackups.yaml", "status"}, ExitError, "MEDIABACKUPS_CONFIG"},
 		{[]string{"--json", "--config", "/nonexistent/x.yaml", "status"}, ExitError, `"exit_code":1`},
+		// Unknown commands and stray words are usage errors, in JSON too.
+		{[]string{"bogus", "--json"}, ExitUsage, `unknown command "bogus" for "mediabackups"`},
+		{[]string{"bogus"}, ExitUsage, `unknown command "bogus"`},
+		{[]string{"bakup"}, ExitUsage, "did you mean backup?"},
+		{[]string{"help", "bogus"}, ExitUsage, `unknown command "bogus"`},
+		{[]string{"help", "schema", "apply"}, ExitOK, "migration"},
+		{[]string{"schema", "bogus"}, ExitUsage, `unknown command "bogus" for "mediabackups schema"`},
+		{[]string{"schema"}, ExitOK, "apply"},
+		{[]string{"backup", "extra", "--json"}, ExitUsage, `unknown command "extra" for "mediabackups backup"`},
+		{[]string{"status", "--json", "extra"}, ExitUsage, `unknown command "extra"`},
+		// --json after the bad word is still honoured.
+		{[]string{"backup", "--workers", "0", "--json"}, ExitUsage, "from 1 to 1024"},
+		{[]string{"backup", "--bogus", "--json"}, ExitUsage, "unknown flag: --bogus"},
+		{[]string{"backup", "--bogus", "--json=false"}, ExitUsage, "unknown flag: --bogus"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			code := Main(tt.args, strings.NewReader(""), &out, &errOut)
-			if code != tt.code || !strings.Contains(out.String()+errOut.String(), tt.out) {
-				t.Errorf("exit %d, want %d; output lacks %q:\n%s%s", code, tt.code, tt.out, out.String(), errOut.String())
-			}
+			checkExit(t, tt.args, code, tt.code, tt.out, out.String(), errOut.String())
 		})
+	}
+	for _, bin := range []struct{ name, command string }{{"query-media-file", "query"}, {"restore-media-file", "restore"}, {"delete-media-file", "delete"}} {
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--bogus", "--json"}, "Run '" + bin.name + " --help'"},
+			{[]string{"a", "b", "--json"}, "accepts at most 1 arg"},
+			{[]string{"--json", "--title", "x", "--sha1", "y"}, "give one search method"},
+		} {
+			t.Run(bin.name+" "+strings.Join(tc.args, " "), func(t *testing.T) {
+				var out, errOut bytes.Buffer
+				code := MainAs(bin.name, bin.command, tc.args, strings.NewReader(""), &out, &errOut)
+				checkExit(t, tc.args, code, ExitUsage, tc.want, out.String(), errOut.String())
+			})
+		}
+	}
+}
+
+// checkExit checks a run's exit code and that its output holds want; with
+// --json, stdout must be exactly one ErrorResult with that code.
+func checkExit(t *testing.T, args []string, code, wantCode ExitCode, want, out, errOut string) {
+	t.Helper()
+	if code != wantCode || !strings.Contains(out+errOut, want) {
+		t.Errorf("%v: exit %d, want %d; output lacks %q:\n%s%s", args, code, wantCode, want, out, errOut)
+	}
+	if code == ExitOK || !slices.Contains(args, "--json") {
+		if strings.HasPrefix(strings.TrimSpace(out), "{") {
+			t.Errorf("%v: JSON without --json:\n%s", args, out)
+		}
+		return
+	}
+	var res ErrorResult
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&res); err != nil || res.ExitCode != code || res.Error == "" || dec.More() {
+		t.Errorf("%v: stdout is not one ErrorResult with exit code %d: %v\n%s", args, code, err, out)
 	}
 }
 

@@ -27,5 +27,6 @@ func MainAs(name, command string, args []string, in io.Reader, out, errOut io.Wr
 	}
 	cmd.Use = name + " [flags] [FILE]"
 	addGlobalFlags(f, cmd)
+	usageErrors(cmd)
 	return execute(f, cmd, name, args)
 }
