@@ -59,7 +59,11 @@ type ProductionError struct {
 
 func (e *ProductionError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "production check failed for %d file(s); nothing was deleted:", len(e.Served))
+	files := "files"
+	if len(e.Served) == 1 {
+		files = "file"
+	}
+	fmt.Fprintf(&b, "production check failed for %d %s; nothing was deleted:", len(e.Served), files)
 	for _, s := range e.Served {
 		if s.Err != nil {
 			fmt.Fprintf(&b, "\n  %s: %s: %v", s.File.Title, s.URL, s.Err)

@@ -131,12 +131,12 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	} else {
 		for _, w := range wikis {
 			st := perWiki[w.Name]
-			fmt.Fprintf(f.IO.Out, "%s: %d files: %d backed up (%s), %d duplicate, %d error, %d sha1 mismatch\n",
-				w.Name, st.Files, st.BackedUp, humanBytes(st.Bytes), st.Duplicates, st.Errors, st.Mismatches)
+			fmt.Fprintf(f.IO.Out, "%s: %s: %d backed up (%s), %d duplicate, %s, %s\n",
+				w.Name, count(st.Files, "file"), st.BackedUp, humanBytes(st.Bytes), st.Duplicates, count(st.Errors, "error"), count(st.Mismatches, "sha1 mismatch"))
 		}
 	}
 	if total.Errors > 0 {
-		return withCode(ExitPartial, fmt.Errorf("%d files failed: see the errors above or `mediabackups status`; retry with --retry-errors", total.Errors))
+		return withCode(ExitPartial, fmt.Errorf("%s failed: see the errors above or `mediabackups status`; retry with --retry-errors", count(total.Errors, "file")))
 	}
 	return nil
 }
@@ -155,7 +155,7 @@ func backupWiki(ctx context.Context, f *Factory, c *config.Config, s *metadata.S
 		if err != nil {
 			return backup.Stats{}, err
 		}
-		fmt.Fprintf(f.IO.ErrOut, "%s: %d files in error put back to pending\n", w.Name, n)
+		fmt.Fprintf(f.IO.ErrOut, "%s: %s in error put back to pending\n", w.Name, count(n, "file"))
 	}
 	bo := backup.Options{
 		Wiki: w.Name, WikiID: wikiID, WorkerID: worker, Workers: opts.Workers, Batch: opts.Batch,
@@ -213,8 +213,8 @@ func (p *progress) FileDone(_ metadata.File, status metadata.BackupStatus, bytes
 	}
 	if time.Since(p.last) >= p.every {
 		p.last = time.Now()
-		fmt.Fprintf(p.f.IO.ErrOut, "backup %s: %d files done (%d backed up, %s; %d duplicate; %d error)\n",
-			p.wiki, p.st.Files, p.st.BackedUp, humanBytes(p.st.Bytes), p.st.Duplicates, p.st.Errors)
+		fmt.Fprintf(p.f.IO.ErrOut, "backup %s: %s done (%d backed up, %s; %d duplicate; %s)\n",
+			p.wiki, count(p.st.Files, "file"), p.st.BackedUp, humanBytes(p.st.Bytes), p.st.Duplicates, count(p.st.Errors, "error"))
 	}
 }
 

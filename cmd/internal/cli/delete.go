@@ -140,21 +140,21 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 		}
 	}
 	if shared > 0 && !f.JSON {
-		fmt.Fprintln(f.IO.Out, red(f.IO.Out, fmt.Sprintf("WARNING: %d object(s) hold content that versions not being deleted also use; see the SHARED CONTENT lines.", shared)))
+		fmt.Fprintln(f.IO.Out, red(f.IO.Out, fmt.Sprintf("WARNING: %s hold content that versions not being deleted also use; see the SHARED CONTENT lines.", count(shared, "object"))))
 	}
 	if ask {
 		banner()
-		q := fmt.Sprintf("Delete %d file version(s) from the backups?", len(files))
+		q := fmt.Sprintf("Delete %s from the backups?", count(len(files), "file version"))
 		if !opts.Execute {
-			q = fmt.Sprintf("Dry run: check what deleting %d file version(s) would do?", len(files))
+			q = fmt.Sprintf("Dry run: check what deleting %s would do?", count(len(files), "file version"))
 		}
 		if err := s.confirm(q); err != nil {
 			return err
 		}
 	}
 	rep := d.Delete(ctx, groups)
-	summary := fmt.Sprintf("%d file version(s): %d object(s) removed, %d kept (shared), %d marked hard-deleted, %d failed step(s)",
-		rep.Files, rep.ObjectsRemoved, rep.ObjectsKept, rep.MarkedDeleted, len(rep.Errors))
+	summary := fmt.Sprintf("%s: %s removed, %d kept (shared), %d marked hard-deleted, %s",
+		count(rep.Files, "file version"), count(rep.ObjectsRemoved, "object"), rep.ObjectsKept, rep.MarkedDeleted, count(len(rep.Errors), "failed step"))
 	if !opts.Execute {
 		summary = "DRY RUN, nothing changed; it would do: " + summary
 	}
@@ -189,8 +189,8 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 		for _, e := range rep.Errors {
 			steps = append(steps, e.Step)
 		}
-		return withCode(ExitPartial, fmt.Errorf("%d step(s) failed (%s); see the ERROR lines in %s, fix the cause and run the same command again: "+
-			"objects already removed are skipped (removing a missing object is not an error) and their records completed", len(rep.Errors), strings.Join(steps, ", "), s.logPath))
+		return withCode(ExitPartial, fmt.Errorf("%s failed (%s); see the ERROR lines in %s, fix the cause and run the same command again: "+
+			"objects already removed are skipped (removing a missing object is not an error) and their records completed", count(len(rep.Errors), "step"), strings.Join(steps, ", "), s.logPath))
 	case batch != nil && batch.Missing > 0:
 		return withCode(ExitPartial, batchMissing(batch))
 	}

@@ -114,5 +114,5 @@ func notFound() error {
 }
 
 func batchMissing(c *BatchCounts) error {
-	return fmt.Errorf("batch: %d of %d entries have no backed-up version (found %d, several matches %d)", c.Missing, c.Entries, c.Found, c.Multiple)
+	return fmt.Errorf("batch: %d of %s without a backed-up version (found %d, several matches %d)", c.Missing, count(c.Entries, "entry"), c.Found, c.Multiple)
 }

@@ -176,3 +176,25 @@ type ErrorResult struct {
 	Error    string   `json:"error"`
 	ExitCode ExitCode `json:"exit_code"`
 }
+
+// count writes n and the noun, in the plural unless n is 1: "1 file",
+// "2 files", "0 entries", "3 matches". Only the last word of noun changes
+// ("file version" → "file versions").
+func count[N int | int64](n N, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", noun)
+	}
+	return fmt.Sprintf("%d %s", n, pluralOf(noun))
+}
+
+// pluralOf returns the plural of an English noun phrase as the tools use
+// them (regular nouns only).
+func pluralOf(noun string) string {
+	switch {
+	case strings.HasSuffix(noun, "y") && len(noun) > 1 && !strings.ContainsRune("aeiou", rune(noun[len(noun)-2])):
+		return noun[:len(noun)-1] + "ies"
+	case strings.HasSuffix(noun, "ch"), strings.HasSuffix(noun, "sh"), strings.HasSuffix(noun, "s"), strings.HasSuffix(noun, "x"):
+		return noun + "es"
+	}
+	return noun + "s"
+}

@@ -90,7 +90,7 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 		return err
 	}
 	if ask {
-		if err := s.confirm(fmt.Sprintf("Restore %d file(s) into %s?", len(files), target)); err != nil {
+		if err := s.confirm(fmt.Sprintf("Restore %s into %s?", count(len(files), "file"), target)); err != nil {
 			return err
 		}
 	}
@@ -143,7 +143,11 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 	for _, fe := range failed {
 		s.log.Error("restore failed", "wiki", fe.File.Wiki, "file", fe.File.Title, "id", fe.File.ID, "step", fe.Step, "error", fe.Err.Error())
 	}
-	summary := fmt.Sprintf("%d out of %d files were successfully written to the local filesystem", len(written), len(files))
+	were := "were"
+	if len(files) == 1 {
+		were = "was"
+	}
+	summary := fmt.Sprintf("%d out of %s %s successfully written to the local filesystem", len(written), count(len(files), "file"), were)
 	s.log.Info(summary)
 	if f.JSON {
 		out := RestoreResult{Target: target, Written: []RestoredFile{}, Failed: []FailedFile{}, Total: len(files), Batch: batch}
@@ -162,7 +166,7 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 	s.remindOtherDCs("restore")
 	switch {
 	case len(failed) > 0:
-		return withCode(ExitPartial, fmt.Errorf("%d of %d files failed (see the ERROR lines in %s)", len(failed), len(files), s.logPath))
+		return withCode(ExitPartial, fmt.Errorf("%d of %s failed (see the ERROR lines in %s)", len(failed), count(len(files), "file"), s.logPath))
 	case batch != nil && batch.Missing > 0:
 		return withCode(ExitPartial, batchMissing(batch))
 	}
@@ -196,12 +200,12 @@ func (p *restoreProgress) Done(_ metadata.File, _ string, err error) {
 	if p.tty {
 		const width = 30
 		n := p.done * width / max(1, p.total)
-		fmt.Fprintf(p.w, "\r[%s%s] %d/%d files, %d failed", strings.Repeat("=", n), strings.Repeat(" ", width-n), p.done, p.total, p.fail)
+		fmt.Fprintf(p.w, "\r[%s%s] %d/%s, %d failed", strings.Repeat("=", n), strings.Repeat(" ", width-n), p.done, count(p.total, "file"), p.fail)
 		return
 	}
 	if tenth := p.done * 10 / max(1, p.total); tenth != p.last {
 		p.last = tenth
-		fmt.Fprintf(p.w, "progress: %d/%d files, %d failed\n", p.done, p.total, p.fail)
+		fmt.Fprintf(p.w, "progress: %d/%s, %d failed\n", p.done, count(p.total, "file"), p.fail)
 	}
 }
 

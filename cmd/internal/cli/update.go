@@ -98,7 +98,7 @@ func updateRun(ctx context.Context, opts *UpdateOptions) error {
 	if f.JSON {
 		return f.printJSON(UpdateResult{Wiki: w.Name, Stats: st})
 	}
-	fmt.Fprintf(f.IO.Out, "%s: %d log events (%d already applied), %d versions added, %d changed, %d renamed; %d hidden versions unreadable\n",
-		w.Name, st.Events, st.Skipped, st.Added, st.Changed, st.Renamed, st.Unreadable)
+	fmt.Fprintf(f.IO.Out, "%s: %s (%d already applied), %s added, %d changed, %d renamed; %s unreadable\n",
+		w.Name, count(st.Events, "log event"), st.Skipped, count(st.Added, "version"), st.Changed, st.Renamed, count(st.Unreadable, "hidden version"))
 	return nil
 }

@@ -43,7 +43,7 @@ func TestDeleteAfterProductionErased(t *testing.T) {
 	}
 	before := e.objects()
 	r := e.run("delete-media-file", "--execute", "--yes", "--title", "Photo.jpeg")
-	if r.code != 0 || !strings.Contains(r.stderr, "status=404") || !strings.Contains(r.stdout, "1 object(s) removed") {
+	if r.code != 0 || !strings.Contains(r.stderr, "status=404") || !strings.Contains(r.stdout, "1 object removed") {
 		t.Fatalf("delete of a file production erased: %s", r)
 	}
 	if got := e.objects(); len(got) != len(before)-1 || slices.Contains(got, photo[0].endpoint+" "+photo[0].key) {
@@ -73,7 +73,7 @@ func TestDeleteAfterProductionErased(t *testing.T) {
 	doomed := e.versions("f.title = 'To_be_deleted.png'")
 	objects := e.objects()
 	r = e.run("delete-media-file", "--execute", "--yes", logFile)
-	if r.code != 0 || !strings.Contains(r.stderr, "SHARED CONTENT") || !strings.Contains(r.stdout, "2 object(s) removed, 1 kept (shared), 3 marked hard-deleted") {
+	if r.code != 0 || !strings.Contains(r.stderr, "SHARED CONTENT") || !strings.Contains(r.stdout, "2 objects removed, 1 kept (shared), 3 marked hard-deleted") {
 		t.Fatalf("batch delete: %s", r)
 	}
 	var want []string
@@ -97,7 +97,7 @@ func TestDeleteAfterProductionErased(t *testing.T) {
 	// The same log again: nothing left to delete, every entry found
 	// (hard-deleted rows), nothing removed.
 	r = e.run("delete-media-file", "--execute", "--yes", logFile)
-	if r.code != 0 || !strings.Contains(r.stdout, "0 object(s) removed") {
+	if r.code != 0 || !strings.Contains(r.stdout, "0 objects removed") {
 		t.Errorf("second batch delete: %s", r)
 	}
 	// A version unknown to the backups is missing: exit 3, with counts.

@@ -327,7 +327,7 @@ func TestRecoveryTools(t *testing.T) {
 		objects := e.objects()
 		r := e.run("delete-media-file", "--execute", "--yes", "--title", "Deleted_copy.png")
 		if r.code != 0 || !strings.Contains(r.stderr, "SHARED CONTENT") || !strings.Contains(r.stderr, "Simple.png") ||
-			!strings.Contains(r.stdout, "0 object(s) removed, 1 kept") {
+			!strings.Contains(r.stdout, "0 objects removed, 1 kept") {
 			t.Fatalf("delete Deleted_copy.png: %s", r)
 		}
 		if !slices.Equal(objects, e.objects()) {
