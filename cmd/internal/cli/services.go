@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -18,8 +19,24 @@ import (
 )
 
 // openStore connects to the metadata database; unless migrating, it also
-// checks that the schema is current.
+// checks that the schema is current. What the driver has to say (a bad
+// idle connection closed, ...) goes to the command's logger.
 func (f *Factory) openStore(ctx context.Context, checkSchema bool) (*metadata.Store, error) {
+	return f.openStoreLogged(ctx, checkSchema, f.Logger())
+}
+
+// driverLogger passes the MariaDB driver's messages, which it would
+// otherwise print raw on stderr ("[mysql] ... closing bad idle
+// connection"), to a logger.
+type driverLogger struct{ log *slog.Logger }
+
+// Print implements mysql.Logger.
+func (d driverLogger) Print(v ...any) {
+	d.log.Warn("MariaDB driver", "message", strings.TrimSpace(fmt.Sprint(v...)))
+}
+
+// openStoreLogged is openStore with the driver's messages sent to log.
+func (f *Factory) openStoreLogged(ctx context.Context, checkSchema bool, log *slog.Logger) (*metadata.Store, error) {
 	c, err := f.Config()
 	if err != nil {
 		return nil, err
@@ -35,6 +52,7 @@ func (f *Factory) openStore(ctx context.Context, checkSchema bool) (*metadata.St
 		}
 		dsn.Passwd = pw.Reveal()
 	}
+	dsn.Logger = driverLogger{log}
 	s, err := metadata.OpenConfig(ctx, dsn)
 	if err != nil {
 		return nil, err

@@ -69,7 +69,7 @@ func (o *RecoveryOptions) openSession(ctx context.Context) (*session, error) {
 		who = u.Username
 	}
 	log.Info("session start", "tool", o.Tool, "user", who, "host", hostname(), "datacenter", cfg.Datacenter, "args", strings.Join(os.Args[1:], " "))
-	if s.store, err = f.openStore(ctx, true); err != nil {
+	if s.store, err = f.openStoreLogged(ctx, true, log); err != nil {
 		s.log.Error("open the metadata database", "error", err.Error())
 		lf.Close()
 		return nil, err
