@@ -54,7 +54,7 @@ Exit codes: 0 done, 3 some steps failed, 4 nothing matched, 5 aborted,
 			if len(args) == 1 {
 				opts.BatchFile = args[0]
 			}
-			if _, _, err := opts.method(); err != nil {
+			if err := opts.check(); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -76,7 +76,7 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	defer func() { s.close(err) }()
+	defer func() { err = s.close(err) }()
 	f := s.f
 	banner := func() {
 		if !opts.Execute {
@@ -95,17 +95,20 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 	} else {
 		ask = opts.canPrompt() && !opts.Yes
 	}
-	files, batch, err := s.find(ctx)
+	// The credentials are checked before anything is searched.
+	servers, err := f.recoveryServers()
 	if err != nil {
 		return err
 	}
-	s.printMatches(f.IO.Out, files)
+	files, batch, err := s.findAll(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.newMatchPrinter(f.IO.Out, false).print(files); err != nil {
+		return err
+	}
 	if len(files) == 0 {
-		return notFound()
-	}
-	servers, err := f.servers(s.cfg.Storage.Recovery, "recovery")
-	if err != nil {
-		return err
+		return s.notFound()
 	}
 	d := &deletion.Deleter{
 		Locate: func(ep string) (deletion.Remover, bool) {
@@ -121,6 +124,7 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 		DryRun:       !opts.Execute,
 		DeleteShared: opts.DeleteShared,
 		Log:          s.log,
+		Journal:      s,
 	}
 	if err := d.CheckProduction(ctx, files); err != nil {
 		if deletion.IsProductionError(err) {
@@ -153,12 +157,17 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 		}
 	}
 	rep := d.Delete(ctx, groups)
+	if rep.Stopped != nil {
+		return withCode(ExitError, fmt.Errorf("%w\nbefore it stopped: %s removed, %d marked hard-deleted", rep.Stopped, count(rep.ObjectsRemoved, "object"), rep.MarkedDeleted))
+	}
 	summary := fmt.Sprintf("%s: %s removed, %d kept (shared), %d marked hard-deleted, %s",
 		count(rep.Files, "file version"), count(rep.ObjectsRemoved, "object"), rep.ObjectsKept, rep.MarkedDeleted, count(len(rep.Errors), "failed step"))
 	if !opts.Execute {
 		summary = "DRY RUN, nothing changed; it would do: " + summary
 	}
-	s.log.Info(summary)
+	if err := s.record("reporting: the deletion is done, but the log does not say so", summary); err != nil {
+		return err
+	}
 	if f.JSON {
 		out := DeleteResult{DryRun: !opts.Execute, Groups: []DeleteGroup{}, ObjectsRemoved: rep.ObjectsRemoved, ObjectsKept: rep.ObjectsKept,
 			MarkedDeleted: rep.MarkedDeleted, Errors: []string{}, Batch: batch}

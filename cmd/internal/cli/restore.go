@@ -49,7 +49,7 @@ Exit codes: 0 all written, 3 some failed, 4 nothing matched, 5 aborted,
 			if len(args) == 1 {
 				opts.BatchFile = args[0]
 			}
-			if _, _, err := opts.method(); err != nil {
+			if err := opts.check(); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -67,49 +67,43 @@ Exit codes: 0 all written, 3 some failed, 4 nothing matched, 5 aborted,
 }
 
 func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
+	target, err := checkTarget(opts.Target)
+	if err != nil {
+		return err
+	}
 	s, err := opts.openSession(ctx)
 	if err != nil {
 		return err
 	}
-	defer func() { s.close(err) }()
+	defer func() { err = s.close(err) }()
 	f := s.f
 	ask, err := confirmPolicy(opts.canPrompt(), f.stdinIsTerminal(), opts.Yes, false)
 	if err != nil {
 		return err
 	}
-	files, batch, err := s.find(ctx)
+	// The credentials are checked before anything is searched, the
+	// identity before the matches are shown.
+	servers, err := f.recoveryServers()
 	if err != nil {
 		return err
 	}
-	s.printMatches(f.IO.Out, files)
+	files, batch, err := s.findAll(ctx)
+	if err != nil {
+		return err
+	}
+	ids, err := s.identities(files)
+	if err != nil {
+		return err
+	}
+	if err := s.newMatchPrinter(f.IO.Out, false).print(files); err != nil {
+		return err
+	}
 	if len(files) == 0 {
-		return notFound()
-	}
-	target, err := filepath.Abs(opts.Target)
-	if err != nil {
-		return err
+		return s.notFound()
 	}
 	if ask {
 		if err := s.confirm(fmt.Sprintf("Restore %s into %s?", count(len(files), "file"), target)); err != nil {
 			return err
-		}
-	}
-	servers, err := f.servers(s.cfg.Storage.Recovery, "recovery")
-	if err != nil {
-		return err
-	}
-	var ids []age.Identity
-	for _, x := range files {
-		if x.Backup != nil && x.Backup.Encrypted {
-			if s.cfg.Encryption.IdentityFile == "" {
-				return errors.New("some files are encrypted: set encryption.identity_file in the config")
-			}
-			id, err := encryption.LoadIdentity(s.cfg.Resolve(s.cfg.Encryption.IdentityFile))
-			if err != nil {
-				return err
-			}
-			ids = []age.Identity{id}
-			break
 		}
 	}
 	if err := os.MkdirAll(target, 0o750); err != nil {
@@ -120,7 +114,9 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 		return fmt.Errorf("target directory: %w", err)
 	}
 	defer root.Close()
-	s.log.Info("restore start", "files", len(files), "target", target, "parallel", opts.Parallel)
+	if err := s.record("any file was written", "restore start", "files", len(files), "target", target, "parallel", opts.Parallel); err != nil {
+		return err
+	}
 	prog := newRestoreProgress(f.IO.ErrOut, len(files))
 	r := &restore.Restorer{
 		Locate: func(ep string) (restore.Getter, bool) {
@@ -148,7 +144,9 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 		were = "was"
 	}
 	summary := fmt.Sprintf("%d out of %s %s successfully written to the local filesystem", len(written), count(len(files), "file"), were)
-	s.log.Info(summary)
+	if err := s.record(fmt.Sprintf("reporting: %d restored files are in %s, but the log does not say so", len(written), target), summary); err != nil {
+		return err
+	}
 	if f.JSON {
 		out := RestoreResult{Target: target, Written: []RestoredFile{}, Failed: []FailedFile{}, Total: len(files), Batch: batch}
 		for _, w := range written {
@@ -171,6 +169,26 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 		return withCode(ExitPartial, batchMissing(batch))
 	}
 	return nil
+}
+
+// identities returns the age identities that decrypt the encrypted files
+// among files: none when none is encrypted. A missing or unreadable
+// identity is a usage error, before the matches are shown.
+func (s *session) identities(files []metadata.File) ([]age.Identity, error) {
+	for _, x := range files {
+		if x.Backup == nil || !x.Backup.Encrypted {
+			continue
+		}
+		if s.cfg.Encryption.IdentityFile == "" {
+			return nil, withCode(ExitUsage, errors.New("some matches are encrypted: set encryption.identity_file in the config"))
+		}
+		id, err := encryption.LoadIdentity(s.cfg.Resolve(s.cfg.Encryption.IdentityFile))
+		if err != nil {
+			return nil, withCode(ExitUsage, fmt.Errorf("some matches are encrypted, and the identity to decrypt them cannot be read: encryption.identity_file: %w", err))
+		}
+		return []age.Identity{id}, nil
+	}
+	return nil, nil
 }
 
 // restoreProgress draws a bar on a terminal, and a line per tenth otherwise. It

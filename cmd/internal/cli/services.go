@@ -130,6 +130,22 @@ func (f *Factory) servers(cred config.Credential, which string) (*storage.Sharde
 	return storage.NewSharded(list)
 }
 
+// recoveryServers connects to every configured server with the
+// storage.recovery credential, which the recovery tools use. A credential
+// that is missing or cannot be read is a usage error: it is checked before
+// anything is searched, so that an operator fixes it first.
+func (f *Factory) recoveryServers() (*storage.Sharded, error) {
+	c, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	servers, err := f.servers(c.Storage.Recovery, "recovery")
+	if err != nil {
+		return nil, withCode(ExitUsage, fmt.Errorf("%w\nthe recovery tools read the backups with storage.recovery (access_key and secret_key_file): fix it in the config", err))
+	}
+	return servers, nil
+}
+
 // recipients returns who encrypted objects are encrypted to: the configured
 // recipients, else the identity's own.
 func (f *Factory) recipients() ([]age.Recipient, error) {
