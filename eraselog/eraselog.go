@@ -142,6 +142,9 @@ func (r *Reader) parseLine(raw []byte) (Entry, bool, error) {
 	if line == "" {
 		return Entry{}, false, nil
 	}
+	if !strings.Contains(line, "eleted") && !strings.Contains(line, "raseArchivedFile") {
+		return Entry{}, false, nil // most lines: without a regular expression
+	}
 	if m := deletedLine.FindStringSubmatch(line); m != nil {
 		e, err := r.entry(m[1], m[2], m[3])
 		return e, err == nil, err

@@ -199,7 +199,7 @@ func TestFindVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := fmt.Sprint(titlesOf(got)); g != "[A.png@1 A.png@2 B.png@3]" {
+	if g := fmt.Sprint(titlesOf(got)); g != "[A.png@1 A.png@2 B.png@3]" { // titlesOf sorts
 		t.Errorf("FindVersions = %s", g)
 	}
 	want := map[metadata.VersionKey]bool{}

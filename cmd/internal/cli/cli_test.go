@@ -96,6 +96,8 @@ func TestMainExitCodes(t *testing.T) {
 		{[]string{"help", "schema", "apply"}, ExitOK, "migration"},
 		{[]string{"schema", "bogus"}, ExitUsage, `unknown command "bogus" for "mediabackups schema"`},
 		{[]string{"schema"}, ExitOK, "apply"},
+		{[]string{"completion", "bogus"}, ExitUsage, `unknown command "bogus" for "mediabackups completion"`},
+		{[]string{"completion", "bash"}, ExitOK, "bash completion"},
 		{[]string{"backup", "extra", "--json"}, ExitUsage, `unknown command "extra" for "mediabackups backup"`},
 		{[]string{"status", "--json", "extra"}, ExitUsage, `unknown command "extra"`},
 		// --json after the bad word is still honoured.

@@ -206,27 +206,61 @@ type entryKey struct {
 	sha1   string
 }
 
+// lookup is one chunk of entries and the versions the metadata has for
+// them.
+type lookup struct {
+	chunk []eraselog.Entry
+	found map[entryKey][]metadata.File
+	err   error
+}
+
+// run reads the log and matches it a chunk at a time. While the versions
+// of one chunk are passed on (printed, or logged), the next chunk is read
+// and looked up, so that the database and the output work at once.
 func (m *batchMatcher) run(ctx context.Context, r *eraselog.Reader) (BatchCounts, error) {
 	m.seen = map[int64]struct{}{}
 	m.last = time.Now()
-	chunk := make([]eraselog.Entry, 0, batchChunk)
-	for {
-		e, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return m.counts, withCode(ExitUsage, fmt.Errorf("batch file: %w", err))
-		}
-		chunk = append(chunk, e)
-		if len(chunk) == batchChunk {
-			if err := m.match(ctx, chunk); err != nil {
-				return m.counts, err
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	looked := make(chan lookup, 1)
+	go func() {
+		defer close(looked)
+		for {
+			chunk := make([]eraselog.Entry, 0, batchChunk)
+			var err error
+			for len(chunk) < batchChunk {
+				var e eraselog.Entry
+				if e, err = r.Next(); err != nil {
+					break
+				}
+				chunk = append(chunk, e)
 			}
-			chunk = chunk[:0]
+			l := lookup{chunk: chunk}
+			if len(chunk) > 0 {
+				l.found, l.err = m.lookup(ctx, chunk)
+			}
+			if err != nil && err != io.EOF && l.err == nil {
+				l.err = withCode(ExitUsage, fmt.Errorf("batch file: %w", err))
+			}
+			select {
+			case looked <- l:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || l.err != nil {
+				return
+			}
+		}
+	}()
+	for l := range looked {
+		if l.err != nil {
+			return m.counts, l.err
+		}
+		if err := m.tally(l); err != nil {
+			return m.counts, err
 		}
 	}
-	if err := m.match(ctx, chunk); err != nil {
+	if err := ctx.Err(); err != nil {
 		return m.counts, err
 	}
 	more := func(n int) string {
@@ -244,38 +278,45 @@ func (m *batchMatcher) run(ctx context.Context, r *eraselog.Reader) (BatchCounts
 	return m.counts, nil
 }
 
-func (m *batchMatcher) match(ctx context.Context, chunk []eraselog.Entry) error {
-	if len(chunk) == 0 {
-		return nil
+func (m *batchMatcher) wikiOf(e eraselog.Entry) int64 {
+	if e.Wiki != "" {
+		return m.ids[e.Wiki]
 	}
-	keyOf := func(wikiID int64, title string, upload time.Time, sha1 string) entryKey {
-		return entryKey{wikiID, title, upload.Unix(), strings.ToLower(sha1)}
-	}
-	wikiOf := func(e eraselog.Entry) int64 {
-		if e.Wiki != "" {
-			return m.ids[e.Wiki]
-		}
-		return m.ids[m.defaultWiki]
-	}
+	return m.ids[m.defaultWiki]
+}
+
+func keyOf(wikiID int64, title string, upload time.Time, sha1 string) entryKey {
+	return entryKey{wikiID, title, upload.Unix(), strings.ToLower(sha1)}
+}
+
+// lookup asks the metadata for the versions of chunk: one query per wiki
+// (an erase log is usually of one).
+func (m *batchMatcher) lookup(ctx context.Context, chunk []eraselog.Entry) (map[entryKey][]metadata.File, error) {
 	byWiki := map[int64][]metadata.VersionKey{}
 	for _, e := range chunk {
-		id := wikiOf(e)
+		id := m.wikiOf(e)
 		byWiki[id] = append(byWiki[id], metadata.VersionKey{Title: e.Title, UploadDate: e.UploadDate, SHA1: e.SHA1})
 	}
 	found := map[entryKey][]metadata.File{}
 	for id, keys := range byWiki {
 		files, err := m.find.FindVersions(ctx, id, keys)
 		if err != nil {
-			return fmt.Errorf("batch: %w", err)
+			return nil, fmt.Errorf("batch: %w", err)
 		}
 		for _, f := range files {
 			k := keyOf(id, f.Title, f.UploadDate, f.SHA1)
 			found[k] = append(found[k], f)
 		}
 	}
+	return found, nil
+}
+
+// tally counts the entries of a looked-up chunk, lists the first misses,
+// and passes the versions found on, each once.
+func (m *batchMatcher) tally(l lookup) error {
 	var out []metadata.File
-	for _, e := range chunk {
-		files := found[keyOf(wikiOf(e), e.Title, e.UploadDate, e.SHA1)]
+	for _, e := range l.chunk {
+		files := l.found[keyOf(m.wikiOf(e), e.Title, e.UploadDate, e.SHA1)]
 		m.counts.Entries++
 		switch len(files) {
 		case 0:

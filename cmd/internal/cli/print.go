@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -81,7 +82,7 @@ func newMatches(files []metadata.File) []Match {
 // memory does not grow with their number; end closes it.
 type matchPrinter struct {
 	s          *session
-	w          io.Writer
+	w          *bufio.Writer // flushed after each print
 	streamJSON bool
 	// total is the number of matches when known (they come at once), 0
 	// in batch mode.
@@ -90,11 +91,18 @@ type matchPrinter struct {
 }
 
 func (s *session) newMatchPrinter(w io.Writer, streamJSON bool) *matchPrinter {
-	return &matchPrinter{s: s, w: w, streamJSON: streamJSON}
+	return &matchPrinter{s: s, w: bufio.NewWriterSize(w, 64<<10), streamJSON: streamJSON}
 }
 
 // print shows files, the next matches.
 func (p *matchPrinter) print(files []metadata.File) error {
+	if err := p.write(files); err != nil {
+		return err
+	}
+	return p.w.Flush()
+}
+
+func (p *matchPrinter) write(files []metadata.File) error {
 	s := p.s
 	none := func(p *string) string {
 		if p == nil {
@@ -170,8 +178,10 @@ func (p *matchPrinter) end(batch *BatchCounts) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(p.w, "\n  ],\n  \"batch\": %s\n}\n", b)
-	return err
+	if _, err = fmt.Fprintf(p.w, "\n  ],\n  \"batch\": %s\n}\n", b); err != nil {
+		return err
+	}
+	return p.w.Flush()
 }
 
 // printable shows control characters of hostile titles as escapes, so

@@ -38,6 +38,7 @@ Exit codes: 0 found, 4 nothing matched, 5 aborted, 2 bad flags or values.`,
 		},
 	}
 	opts.addFlags(cmd)
+	addProfileFlags(cmd)
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -423,5 +424,55 @@ func TestBatchFileWithoutDeletionLines(t *testing.T) {
 				t.Errorf("%v, want a usage error: no deletion lines found", err)
 			}
 		})
+	}
+}
+
+// TestBatchQueryStreamsOneResult: query --json in batch mode writes its
+// matches one at a time, and the result is the one QueryResult that a
+// script reads, equal to the matches of the same versions.
+func TestBatchQueryStreamsOneResult(t *testing.T) {
+	f, out, _ := interactiveFactory(t)
+	ctx := context.Background()
+	s, err := f.openStore(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	id, _ := s.WikiID(ctx, "testwiki")
+	known, _ := s.Search(ctx, metadata.Query{WikiID: id, Title: "Wow!Amazing.png"})
+	var log strings.Builder
+	log.WriteString("$ mwscript eraseArchivedFile.php --wiki=testwiki\n")
+	for _, k := range known {
+		b36, _ := mediawiki.SHA1HexToBase36(k.SHA1)
+		fmt.Fprintf(&log, "Deleted version '%s.png' (%s) of file '%s'\n", b36, k.UploadDate.Format("20060102150405"), k.Title)
+	}
+	log.WriteString("Deleted version '1.png' (20200101000000) of file 'Gone.png'\n")
+	path := filepath.Join(t.TempDir(), "erase.log")
+	os.WriteFile(path, []byte(log.String()), 0o600)
+	f.JSON = true
+	defer func() { f.JSON = false }()
+	err = queryRun(ctx, &QueryOptions{RecoveryOptions{F: f, Tool: "query", BatchFile: path}})
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != ExitPartial {
+		t.Fatalf("query: %v, want ExitPartial (one entry missing)", err)
+	}
+	var res QueryResult
+	dec := json.NewDecoder(bytes.NewReader(out.Bytes()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&res); err != nil || dec.More() {
+		t.Fatalf("not one QueryResult: %v\n%s", err, out)
+	}
+	want := QueryResult{Matches: newMatches(known), Batch: &BatchCounts{Entries: 3, Found: 2, Missing: 1}}
+	g, _ := json.Marshal(res)
+	w, _ := json.Marshal(want)
+	if !bytes.Equal(g, w) {
+		t.Errorf("streamed result\n%s\nwant\n%s", g, w)
+	}
+	// The same in text: one block per match, numbered as they come.
+	out.Reset()
+	f.JSON = false
+	queryRun(ctx, &QueryOptions{RecoveryOptions{F: f, Tool: "query", BatchFile: path}})
+	if !strings.Contains(out.String(), "--- match 2 ---\nwiki:                 testwiki\n") || strings.Count(out.String(), "--- match") != 2 {
+		t.Errorf("text output:\n%s", out)
 	}
 }

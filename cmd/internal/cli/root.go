@@ -129,6 +129,7 @@ The configuration is read from --config, else $` + config.EnvPath + `, else
 	)
 	root.AddCommand(newRecoveryCmds(f)...)
 	root.SetHelpCommand(newHelpCmd())
+	root.InitDefaultCompletionCmd() // now, so that usageErrors covers it too
 	usageErrors(root)
 	return root
 }
