@@ -153,10 +153,11 @@ func (p *matchPrinter) write(files []metadata.File) error {
 	return nil
 }
 
-// json writes one match of a streamed QueryResult, the opening of the
-// result before the first.
+// json writes one match of a streamed QueryResult, on a line of its own
+// (a million matches indented would double the output), and the opening
+// of the result before the first.
 func (p *matchPrinter) json(m Match) error {
-	b, err := json.MarshalIndent(m, "    ", "  ")
+	b, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
@@ -164,7 +165,8 @@ func (p *matchPrinter) json(m Match) error {
 	if p.n == 1 {
 		sep = "{\n  \"matches\": [\n    "
 	}
-	_, err = fmt.Fprintf(p.w, "%s%s", sep, b)
+	p.w.WriteString(sep)
+	_, err = p.w.Write(b)
 	return err
 }
 

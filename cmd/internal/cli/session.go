@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -41,14 +42,21 @@ type session struct {
 	hint string
 }
 
-// auditLog is the session log file. A write or a sync that fails (a full
-// disk) is kept, every later write is refused, and sync returns it: a
-// session never goes on with a log that lost a line.
+// auditLog is the session log file. Lines are buffered (a batch run logs a
+// line per match) and written out when the buffer fills and at every
+// sync. A write or a sync that fails (a full disk) is kept, every later
+// write is refused, and sync returns it: a session never goes on with a
+// log that lost a line.
 type auditLog struct {
 	mu   sync.Mutex
 	f    *os.File
+	w    *bufio.Writer
 	path string
 	err  error
+}
+
+func newAuditLog(f *os.File, path string) *auditLog {
+	return &auditLog{f: f, w: bufio.NewWriterSize(f, 64<<10), path: path}
 }
 
 // Write implements io.Writer for the log's handler; each call is one line.
@@ -58,7 +66,7 @@ func (a *auditLog) Write(p []byte) (int, error) {
 	if a.err != nil {
 		return 0, a.err
 	}
-	n, err := a.f.Write(p)
+	n, err := a.w.Write(p)
 	if err != nil {
 		a.err = fmt.Errorf("write the session log %s: %w", a.path, err)
 		return n, a.err
@@ -66,13 +74,15 @@ func (a *auditLog) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// sync writes the log to disk, and returns the first failure of any write
-// or sync so far.
+// sync writes the log out and to disk, and returns the first failure of
+// any write or sync so far.
 func (a *auditLog) sync() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.err == nil {
-		if err := a.f.Sync(); err != nil {
+		if err := a.w.Flush(); err != nil {
+			a.err = fmt.Errorf("write the session log %s: %w", a.path, err)
+		} else if err := a.f.Sync(); err != nil {
 			a.err = fmt.Errorf("sync the session log %s: %w", a.path, err)
 		}
 	}
@@ -135,7 +145,7 @@ func (o *RecoveryOptions) openSession(ctx context.Context) (*session, error) {
 		}
 		return a
 	}
-	audit := &auditLog{f: lf, path: path}
+	audit := newAuditLog(lf, path)
 	log := slog.New(slog.NewMultiHandler(
 		slog.NewTextHandler(audit, &slog.HandlerOptions{Level: slog.LevelDebug}),
 		slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: level, ReplaceAttr: noTime}),
@@ -152,6 +162,9 @@ func (o *RecoveryOptions) openSession(ctx context.Context) (*session, error) {
 	}
 	if s.store, err = f.openStoreLogged(ctx, true, log); err != nil {
 		s.log.Error("open the metadata database", "error", err.Error())
+		if logErr := audit.sync(); logErr != nil {
+			err = fmt.Errorf("%w (and the session log: %v)", err, logErr)
+		}
 		lf.Close()
 		return nil, err
 	}

@@ -124,12 +124,13 @@ func TestBatchScale(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			matches, _ := countLines(stdout, `      "id": `)
+			matches, _ := countLines(stdout, `    {"id":`)
 			cmd.Wait()
 			took := time.Since(start)
 			rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
-			t.Logf("%d entries, %s: exit %d in %s, peak RSS %d MiB, %d matches printed, %d lines on stderr",
-				n, tc.name, cmd.ProcessState.ExitCode(), took.Round(time.Millisecond), rss>>20, matches, strings.Count(stderr.String(), "\n"))
+			cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+			t.Logf("%d entries, %s: exit %d in %s (CPU %s), peak RSS %d MiB, %d matches printed, %d lines on stderr",
+				n, tc.name, cmd.ProcessState.ExitCode(), took.Round(time.Millisecond), cpu.Round(time.Millisecond), rss>>20, matches, strings.Count(stderr.String(), "\n"))
 			if code := cmd.ProcessState.ExitCode(); code != tc.code || !strings.Contains(stderr.String(), tc.want) {
 				t.Fatalf("exit %d, want %d and %q:\n%.3000s", code, tc.code, tc.want, stderr.String())
 			}
