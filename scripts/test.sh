@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# scripts/test.sh -- the project's test command: brings up MariaDB, MinIO and
-# the two test wikis (testenv/up.sh), then runs go vet and go test against them.
+# scripts/test.sh -- the project's test command: brings up MariaDB, MinIO,
+# OpenStack Swift and the test wikis (testenv/up.sh), then runs go vet and go
+# test against them.
 #
 #   scripts/test.sh                     # everything
 #   scripts/test.sh -run TestBackup -v  # extra arguments go to go test
@@ -14,7 +15,9 @@ cd "$ROOT"
 log() { echo "[testenv] $*" >&2; }
 command -v go >/dev/null || PATH=/usr/local/go/bin:$PATH
 
-env_file=$(bash testenv/up.sh)
+# The Debian package test (packaging/) checks the .deb with lintian and
+# reads the installed man pages with man.
+env_file=$(MBTEST_APT_EXTRA="lintian man-db ${MBTEST_APT_EXTRA:-}" bash testenv/up.sh)
 # shellcheck disable=SC1090
 source "$env_file"
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -204,7 +205,11 @@ func TestEveryNumberFlagHasARange(t *testing.T) {
 				bad = []string{fmt.Sprint(v.min - 1), fmt.Sprint(v.max + 1), "x"}
 				span = fmt.Sprintf("%d to %d", v.min, v.max)
 			case *durationRange:
-				bad = []string{(v.min - time.Nanosecond).String(), (v.max + time.Second).String(), "0", "-5s", "1ns", "10"}
+				for _, b := range []string{(v.min - time.Nanosecond).String(), (v.max + time.Second).String(), "0", "-5s", "1ns", "10"} {
+					if d, err := time.ParseDuration(b); err != nil || d < v.min || d > v.max {
+						bad = append(bad, b) // only the values out of this flag's range
+					}
+				}
 				span = fmt.Sprintf("%s to %s", fmtDuration(v.min), fmtDuration(v.max))
 			default:
 				if tp := fl.Value.Type(); strings.HasPrefix(tp, "int") || strings.HasPrefix(tp, "uint") || strings.HasPrefix(tp, "float") || strings.HasPrefix(tp, "duration") {
@@ -234,5 +239,57 @@ func TestEveryNumberFlagHasARange(t *testing.T) {
 	walk(NewRootCmd(f))
 	if checked < 20 {
 		t.Errorf("only %d bad values tried: the walk missed the flags", checked)
+	}
+}
+
+// TestMetricsFlags: the monitoring flags reach the options of every command
+// that has them, and a textfile node_exporter would ignore is a usage error
+// before anything runs.
+func TestMetricsFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		listen bool
+		cmd    func(f *Factory, got *MetricsOptions) *cobra.Command
+	}{
+		{"backup", true, func(f *Factory, got *MetricsOptions) *cobra.Command {
+			return newBackupCmd(f, func(_ context.Context, o *BackupOptions) error { *got = o.Metrics; return nil })
+		}},
+		{"update", true, func(f *Factory, got *MetricsOptions) *cobra.Command {
+			return newUpdateCmd(f, func(_ context.Context, o *UpdateOptions) error { *got = o.Metrics; return nil })
+		}},
+		{"inventory", false, func(f *Factory, got *MetricsOptions) *cobra.Command {
+			return newInventoryCmd(f, func(_ context.Context, o *InventoryOptions) error { *got = o.Metrics; return nil })
+		}},
+		{"status", false, func(f *Factory, got *MetricsOptions) *cobra.Command {
+			return newStatusCmd(f, func(_ context.Context, o *StatusOptions) error { *got = o.Metrics; return nil })
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := func(args ...string) (MetricsOptions, error) {
+				f, _, _ := testFactory()
+				var got MetricsOptions
+				cmd := tc.cmd(f, &got)
+				cmd.SetArgs(append([]string{"--wiki", "testwiki"}, args...))
+				cmd.SetOut(&bytes.Buffer{})
+				cmd.SetErr(&bytes.Buffer{})
+				return got, cmd.Execute()
+			}
+			got, err := run("--metrics-file", "/var/lib/prometheus/node-exporter/x.prom")
+			if err != nil || got.File != "/var/lib/prometheus/node-exporter/x.prom" {
+				t.Errorf("--metrics-file: %+v, %v", got, err)
+			}
+			_, err = run("--metrics-file", "/tmp/x.txt")
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.code != ExitUsage || !strings.Contains(err.Error(), ".prom") {
+				t.Errorf("--metrics-file x.txt: %v, want a usage error naming .prom", err)
+			}
+			got, err = run("--metrics-listen", "127.0.0.1:9791")
+			if tc.listen && (err != nil || got.Listen != "127.0.0.1:9791") {
+				t.Errorf("--metrics-listen: %+v, %v", got, err)
+			}
+			if !tc.listen && err == nil {
+				t.Errorf("%s accepted --metrics-listen, which only long-running commands have", tc.name)
+			}
+		})
 	}
 }

@@ -59,7 +59,7 @@ func TestStatusTextShowsWhatJSONShows(t *testing.T) {
 	}
 	want := []string{fmt.Sprintf("sha1 mismatches: %d (see `mediabackups mismatches --wiki testwiki`)", sum.SHA1Mismatches)}
 	for _, st := range metadata.BackupStatuses {
-		want = append(want, fmt.Sprintf("%-16s %d\n", string(st)+":", sum.ByBackupStatus[string(st)]))
+		want = append(want, fmt.Sprintf("%-16s %d (%s)\n", string(st)+":", sum.ByBackupStatus[string(st)], humanBytes(sum.BytesByBackupStatus[string(st)])))
 	}
 	for ep, n := range sum.ObjectsByLocation {
 		want = append(want, fmt.Sprintf("objects on %s: %d (%s)", ep, n, humanBytes(sum.BytesByLocation[ep])))
