@@ -186,13 +186,23 @@ func (e *ServerDownError) Unwrap() error { return e.Err }
 // work done so far recorded, when ctx is cancelled: files in progress are
 // given back as pending (or, if the database does not answer, return when
 // their claims expire) and nothing half-done is recorded.
+//
+// A Lease shorter than MinLease (zero aside, which means the default) is
+// an error: claims are renewed every third of it, to the second.
 func Run(ctx context.Context, store Store, fetch Fetcher, place Placer, opts Options) (Stats, error) {
+	if opts.Lease != 0 && opts.Lease < MinLease {
+		return Stats{}, fmt.Errorf("backup: a lease of %s is shorter than the minimum, %s", opts.Lease, MinLease)
+	}
 	opts.defaults()
 	ps := patientStore{store, opts.Patience}
 	r := &runner{store: ps, objects: ps, fetch: fetch, place: place, opts: opts,
 		locations: map[string]int64{}, inflight: map[int64]metadata.File{}}
 	return r.run(ctx)
 }
+
+// MinLease is the shortest Options.Lease: claims are renewed every third
+// of it, and the database keeps lease ends to the second.
+const MinLease = 3 * time.Second
 
 func (o *Options) defaults() {
 	if o.Workers <= 0 {

@@ -88,17 +88,8 @@ metadata (mediabackups_last_success_timestamp_seconds). See the README,
   mediabackups backup --wiki testwiki --retry-errors`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Workers < 0 || opts.Batch < 0 {
-				return withCode(ExitUsage, fmt.Errorf("--workers and --batch must not be negative"))
-			}
 			if err := opts.Metrics.check(); err != nil {
 				return err
-			}
-			if opts.DBWait < 0 {
-				return withCode(ExitUsage, fmt.Errorf("--db-wait must not be negative"))
-			}
-			if opts.Timeout <= 0 {
-				return withCode(ExitUsage, fmt.Errorf("--timeout must be positive"))
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -107,12 +98,15 @@ metadata (mediabackups_last_success_timestamp_seconds). See the README,
 		},
 	}
 	cmd.Flags().StringVar(&opts.Wiki, "wiki", "", "wiki name, as in the config (default: every configured wiki)")
-	cmd.Flags().IntVar(&opts.Workers, "workers", 2*runtime.NumCPU(), "files processed at once")
-	cmd.Flags().IntVar(&opts.Batch, "batch", 0, "files per claim (default 4 × workers)")
-	cmd.Flags().DurationVar(&opts.Lease, "lease", 10*time.Minute, "how long a claim lasts if this process dies")
+	intFlag(cmd.Flags(), &opts.Workers, "workers", 2*runtime.NumCPU(), 1, maxWorkers, "files processed at once")
+	intFlag(cmd.Flags(), &opts.Batch, "batch", 0, 0, 100_000, "files per claim; 0 means 4 × workers")
+	durationFlag(cmd.Flags(), &opts.Lease, "lease", 10*time.Minute, backup.MinLease, 24*time.Hour,
+		"how long a claim lasts if this process dies; renewed every third of it while the process lives")
 	cmd.Flags().BoolVar(&opts.RetryErrors, "retry-errors", false, "put files in status error or unavailable back to pending first")
-	cmd.Flags().DurationVar(&opts.Timeout, "timeout", storage.DefaultTimeout, "how long a MinIO server may keep a request waiting (to connect, to answer, between two pieces of an upload) before the file fails")
-	cmd.Flags().DurationVar(&opts.DBWait, "db-wait", backup.DefaultDBWait, "how long to wait for the database when it goes away before giving up (0: give up at once)")
+	durationFlag(cmd.Flags(), &opts.Timeout, "timeout", storage.DefaultTimeout, time.Second, time.Hour,
+		"how long a MinIO server may keep a request waiting (to connect, to answer, between two pieces of an upload) before the file fails")
+	durationFlag(cmd.Flags(), &opts.DBWait, "db-wait", backup.DefaultDBWait, 0, 24*time.Hour,
+		"how long to wait for the database when it goes away before giving up (0: give up at once)")
 	addMetricsFlags(cmd, &opts.Metrics, true)
 	addProfileFlags(cmd)
 	return cmd
@@ -228,21 +222,22 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	} else {
 		for _, w := range wikis {
 			st := perWiki[w.Name]
-			fmt.Fprintf(f.IO.Out, "%s: %d files: %d backed up (%s), %d duplicate, %d error, %d unavailable, %d sha1 mismatch, %d found elsewhere in production\n",
-				w.Name, st.Files, st.BackedUp, humanBytes(st.Bytes), st.Duplicates, st.Errors, st.Unavailable, st.Mismatches, st.Relocated)
+			fmt.Fprintf(f.IO.Out, "%s: %s: %d backed up (%s), %d duplicate, %s, %d unavailable, %s, %d found elsewhere in production\n",
+				w.Name, count(st.Files, "file"), st.BackedUp, humanBytes(st.Bytes), st.Duplicates, count(st.Errors, "error"),
+				st.Unavailable, count(st.Mismatches, "sha1 mismatch"), st.Relocated)
 		}
 		for _, d := range downs.report(total) {
-			fmt.Fprintf(f.IO.Out, "server %s did not answer (%s): %d files not backed up (status error); "+
-				"once it answers, run `mediabackups backup --retry-errors`\n", d.Endpoint, d.Error, d.Files)
+			fmt.Fprintf(f.IO.Out, "server %s did not answer (%s): %s not backed up (status error); "+
+				"once it answers, run `mediabackups backup --retry-errors`\n", d.Endpoint, d.Error, count(d.Files, "file"))
 		}
 	}
 	switch {
 	case total.Errors > 0:
-		return withCode(ExitPartial, fmt.Errorf("%d files failed and %d are unavailable: see the errors above or `mediabackups status`; retry with --retry-errors",
-			total.Errors, total.Unavailable))
+		return withCode(ExitPartial, fmt.Errorf("%s failed and %d unavailable: see the errors above or `mediabackups status`; retry with --retry-errors",
+			count(total.Errors, "file"), total.Unavailable))
 	case total.Unavailable > 0:
-		return withCode(ExitPartial, fmt.Errorf("%d versions are unavailable (production serves their bytes nowhere right now; the reasons are above and in "+
-			"`query-media-file`): run `mediabackups update`, then `backup --retry-errors`", total.Unavailable))
+		return withCode(ExitPartial, fmt.Errorf("%s unavailable (production serves their bytes nowhere right now; the reasons are above and in "+
+			"`query-media-file`): run `mediabackups update`, then `backup --retry-errors`", count(total.Unavailable, "version")))
 	}
 	return nil
 }
@@ -276,7 +271,7 @@ func backupWiki(ctx context.Context, f *Factory, c *config.Config, s *metadata.S
 		}); err != nil {
 			return backup.Stats{}, held, err
 		}
-		fmt.Fprintf(f.IO.ErrOut, "%s: %d files in error or unavailable put back to pending\n", w.Name, n)
+		fmt.Fprintf(f.IO.ErrOut, "%s: %s in error or unavailable put back to pending\n", w.Name, count(n, "file"))
 	}
 	bo := backup.Options{
 		Wiki: w.Name, WikiID: wikiID, WorkerID: worker, Workers: opts.Workers, Batch: opts.Batch,
@@ -354,8 +349,8 @@ func (p *progress) FileDone(_ metadata.File, status metadata.BackupStatus, bytes
 	}
 	if time.Since(p.last) >= p.every {
 		p.last = time.Now()
-		fmt.Fprintf(p.f.IO.ErrOut, "backup %s: %d files done (%d backed up, %s; %d duplicate; %d error; %d unavailable)\n",
-			p.wiki, p.st.Files, p.st.BackedUp, humanBytes(p.st.Bytes), p.st.Duplicates, p.st.Errors, p.st.Unavailable)
+		fmt.Fprintf(p.f.IO.ErrOut, "backup %s: %s done (%d backed up, %s; %d duplicate; %s; %d unavailable)\n",
+			p.wiki, count(p.st.Files, "file"), p.st.BackedUp, humanBytes(p.st.Bytes), p.st.Duplicates, count(p.st.Errors, "error"), p.st.Unavailable)
 	}
 }
 

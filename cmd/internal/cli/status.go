@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -91,24 +93,40 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 			fmt.Fprintln(f.IO.Out, "  no files yet: run `mediabackups inventory --wiki "+sum.Wiki+"`")
 			continue
 		}
-		for i, st := range metadata.BackupStatuses {
-			// The first five always; the others when some version has them.
-			if n := sum.ByBackupStatus[string(st)]; i < 5 || n > 0 {
-				fmt.Fprintf(f.IO.Out, "  %-11s %d\n", st, n)
-			}
-		}
+		writeSummary(f.IO.Out, sum)
 		if sum.ByBackupStatus[string(metadata.Unavailable)] > 0 {
 			fmt.Fprintf(f.IO.Out, "  (unavailable: production serves their bytes nowhere right now; `query-media-file` shows why; "+
 				"`mediabackups update` then `backup --retry-errors` tries again)\n")
 		}
-		if sum.SHA1Mismatches > 0 {
-			fmt.Fprintf(f.IO.Out, "  sha1 mismatches: %d (see `mediabackups mismatches --wiki %s`)\n", sum.SHA1Mismatches, sum.Wiki)
-		}
-		for _, ep := range metadata.SortedKeys(sum.ObjectsByLocation) {
-			fmt.Fprintf(f.IO.Out, "  objects on %s: %d (%s)\n", ep, sum.ObjectsByLocation[ep], humanBytes(sum.BytesByLocation[ep]))
-		}
 	}
 	return nil
+}
+
+// writeSummary writes what `status --json` prints of a wiki as text:
+// every backup status with its versions and their bytes (statuses this
+// binary does not know yet too), the sha1 mismatches, and the objects and
+// bytes on each server.
+func writeSummary(w io.Writer, sum metadata.Summary) {
+	statuses := make([]string, 0, len(sum.ByBackupStatus))
+	for _, st := range metadata.BackupStatuses {
+		statuses = append(statuses, string(st))
+	}
+	for _, st := range metadata.SortedKeys(sum.ByBackupStatus) {
+		if !slices.Contains(statuses, st) {
+			statuses = append(statuses, st)
+		}
+	}
+	for _, st := range statuses {
+		fmt.Fprintf(w, "  %-16s %d (%s)\n", st+":", sum.ByBackupStatus[st], humanBytes(sum.BytesByBackupStatus[st]))
+	}
+	fmt.Fprintf(w, "  %-16s %d", "sha1 mismatches:", sum.SHA1Mismatches)
+	if sum.SHA1Mismatches > 0 {
+		fmt.Fprintf(w, " (see `mediabackups mismatches --wiki %s`)", sum.Wiki)
+	}
+	fmt.Fprintln(w)
+	for _, ep := range metadata.SortedKeys(sum.ObjectsByLocation) {
+		fmt.Fprintf(w, "  objects on %s: %d (%s)\n", ep, sum.ObjectsByLocation[ep], humanBytes(sum.BytesByLocation[ep]))
+	}
 }
 
 // ShardsOptions configures `shards`.
