@@ -12,6 +12,11 @@ import (
 // right (read, deletedhistory, undelete...) or a main account as WebUser.
 var ErrPermission = errors.New("permission denied by the wiki")
 
+// ErrNotServed is wrapped by download errors for HTTP 404 and 410: the
+// wiki does not serve bytes at that address (any more). Check with
+// errors.Is.
+var ErrNotServed = errors.New("the wiki does not serve it")
+
 // ErrLoginFailed is wrapped by errors from a login that the wiki refused
 // (wrong name or password, a bot password without the grants, or a login
 // that needs an interactive step such as two-factor authentication).
