@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -77,6 +78,22 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 		}
 		for _, ep := range metadata.SortedKeys(sum.ObjectsByLocation) {
 			fmt.Fprintf(f.IO.Out, "  objects on %s: %d (%s)\n", ep, sum.ObjectsByLocation[ep], humanBytes(sum.BytesByLocation[ep]))
+		}
+		if v := sum.Verify; len(v.ByResult) > 0 {
+			var parts []string
+			for _, r := range metadata.VerifyResults {
+				if n := v.ByResult[string(r)]; n > 0 || r == metadata.VerifyOK {
+					parts = append(parts, fmt.Sprintf("%d %s", n, outcomeLabel(r)))
+				}
+			}
+			if n := v.ByResult["never"]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%d never checked", n))
+			}
+			oldest := "never"
+			if v.OldestCheck != nil {
+				oldest = fmtDate(*v.OldestCheck)
+			}
+			fmt.Fprintf(f.IO.Out, "  last verify of each object: %s; oldest check %s\n", strings.Join(parts, ", "), oldest)
 		}
 	}
 	return nil
