@@ -73,6 +73,8 @@ func TestMainExitCodes(t *testing.T) {
 		{[]string{"--help"}, ExitOK, "schema apply"},
 		{[]string{"backup", "--help"}, ExitOK, "--retry-errors"},
 		{[]string{"backup", "--no-such-flag"}, ExitUsage, "unknown flag"},
+		{[]string{"verify", "--help"}, ExitOK, "ONLY COPY LOST"},
+		{[]string{"verify"}, ExitUsage, "give --all, or --sample"},
 		{[]string{"--config", "/nonexistent/mediabackups.yaml", "status"}, ExitError, "MEDIABACKUPS_CONFIG"},
 		{[]string{"--json", "--config", "/nonexistent/x.yaml", "status"}, ExitError, `"exit_code":1`},
 	}
