@@ -173,7 +173,7 @@ func (e *differentContentError) Error() string {
 func (r *runner) fetch(ctx context.Context, b metadata.Backup, src source) (*os.File, error) {
 	body, _, err := src.open(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("download %s: %w", src.what, err)
+		return nil, err // it names what it downloaded
 	}
 	defer body.Close()
 	f, err := os.CreateTemp(r.opts.TmpDir, "verify-repair-*")

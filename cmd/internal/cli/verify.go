@@ -375,6 +375,7 @@ func deref(p *string) string {
 }
 
 // verifyProgress draws a bar on a terminal, and a line per tenth otherwise.
+// lastTTY is when it last wrote.
 type verifyProgress struct {
 	mu      sync.Mutex
 	w       io.Writer
@@ -389,7 +390,7 @@ type verifyProgress struct {
 }
 
 func newVerifyProgress(w io.Writer, wiki string, total int64) *verifyProgress {
-	return &verifyProgress{w: w, tty: isTerminal(w), wiki: wiki, total: total, last: -1}
+	return &verifyProgress{w: w, tty: isTerminal(w), wiki: wiki, total: total, last: 0, lastTTY: time.Now()}
 }
 
 // Checked implements verify.Progress.
@@ -411,8 +412,11 @@ func (p *verifyProgress) Checked(_ metadata.Backup, r metadata.VerifyResult, n i
 		fmt.Fprintf(p.w, "\rverify %s [%s%s] %d/%d objects, %s, %d not ok", p.wiki, strings.Repeat("=", k), strings.Repeat(" ", width-k), p.done, p.total, humanBytes(p.bytes), p.bad)
 		return
 	}
-	if tenth := p.done * 10 / max(1, p.total); tenth != p.last {
-		p.last = tenth
+	// Without a terminal (a log, the journal): a line per tenth, at most
+	// one every few seconds, and the last.
+	tenth := p.done * 10 / max(1, p.total)
+	if (tenth != p.last && time.Since(p.lastTTY) >= 5*time.Second) || p.done == p.total {
+		p.last, p.lastTTY = tenth, time.Now()
 		fmt.Fprintf(p.w, "verify %s: %d/%d objects, %s, %d not ok\n", p.wiki, p.done, p.total, humanBytes(p.bytes), p.bad)
 	}
 }
