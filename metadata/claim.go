@@ -163,9 +163,12 @@ func (s *Store) FindBackup(ctx context.Context, wikiID int64, sha256 string) (*B
 	return b, nil
 }
 
-const backupSelect = `SELECT b.id, b.wiki_id, b.sha256, b.sha1, b.size, b.location_id, l.endpoint, b.bucket,
-	b.object_key, b.encrypted, b.stored_size, b.backup_date, b.verified_at, b.verify_result, b.verify_detail
-	FROM backups AS b JOIN locations AS l ON l.id = b.location_id`
+const backupSelect = `SELECT ` + backupColumns + ` FROM backups AS b JOIN locations AS l ON l.id = b.location_id`
+
+// backupColumns is the SELECT list scanBackup scans, from backups AS b
+// and locations AS l.
+const backupColumns = `b.id, b.wiki_id, b.sha256, b.sha1, b.size, b.location_id, l.endpoint, b.bucket,
+	b.object_key, b.encrypted, b.stored_size, b.backup_date, b.verified_at, b.verify_result, b.verify_detail`
 
 func scanBackup(r scanner) (*Backup, error) {
 	var b Backup

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,5 +174,20 @@ func TestObjectKeysAt(t *testing.T) {
 	}
 	if _, err := s.LocationID(ctx, "http://127.0.0.1:9"); err == nil {
 		t.Error("LocationID of an unknown endpoint: no error")
+	}
+}
+
+// TestVerifyOrderUsesItsIndex: walking a wiki's objects in verify's order
+// must read backups_verify, never sort them all.
+func TestVerifyOrderUsesItsIndex(t *testing.T) {
+	s := openStore(t)
+	wikiID, _ := addObjects(t, s, "testwiki", "http://127.0.0.1:1", 3)
+	plan, err := s.VerifyOrderPlan(context.Background(), wikiID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(plan, "; ")
+	if !strings.Contains(plan[0], "table=b") || !strings.Contains(plan[0], "key=backups_verify") || strings.Contains(joined, "filesort") {
+		t.Errorf("plan: %s", joined)
 	}
 }
