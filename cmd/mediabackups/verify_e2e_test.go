@@ -140,6 +140,7 @@ func problemKeys(r verifyReport) map[string]string {
 }
 
 func TestVerifyFindsDamageAndRepairsItFromProduction(t *testing.T) {
+	t.Parallel() // its own database, bucket (and wiki); the shared wikis are only read
 	e := newEnv(t, 5)
 	for _, w := range []string{"testwiki", "privatewiki"} {
 		e.run("inventory", "--wiki", w)
@@ -283,6 +284,7 @@ func equalMaps(a, b map[string]string) bool {
 // production's disk (a fresh wiki of the test's own), so that nothing can
 // give it back.
 func TestVerifyReportsOnlyCopyLost(t *testing.T) {
+	t.Parallel() // its own database, bucket (and wiki); the shared wikis are only read
 	fw := testsvc.FreshWiki(t, "verify-lost", 7, false)
 	e := &env{t: t, Deployment: testsvc.NewDeployment(t, 3)}
 	e.WriteConfig(nil, testsvc.DeployedWiki{Name: "testwiki", Type: "public", Wiki: fw})
@@ -336,6 +338,7 @@ func TestVerifyReportsOnlyCopyLost(t *testing.T) {
 // first four check every object, and the fifth starts again with those
 // checked longest ago.
 func TestVerifySampleCoversEverythingOverRuns(t *testing.T) {
+	t.Parallel() // its own database, bucket (and wiki); the shared wikis are only read
 	e := newEnv(t, 2)
 	e.run("inventory", "--wiki", "testwiki")
 	e.run("backup", "--wiki", "testwiki")

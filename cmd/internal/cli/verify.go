@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -242,6 +244,10 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 		}
 	}
 	out.Seconds = time.Since(start).Seconds()
+	// Workers report in the order they finish: sort for a stable output.
+	slices.SortFunc(out.Problems, func(a, b VerifyProblem) int {
+		return cmp.Or(cmp.Compare(a.Wiki, b.Wiki), cmp.Compare(a.Location, b.Location), cmp.Compare(a.Object, b.Object))
+	})
 	if f.JSON {
 		if err := f.printJSON(out); err != nil {
 			return err
