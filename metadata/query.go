@@ -7,32 +7,38 @@ import (
 )
 
 // Summary counts a wiki's file versions by backup status and its objects
-// by location.
+// by location. Making one reads every row of the wiki (a scan of minutes
+// at Commons' size): it is for `status`, not for every scrape.
 type Summary struct {
-	Wiki              string           `json:"wiki"`
-	ByBackupStatus    map[string]int64 `json:"by_backup_status"`
-	ObjectsByLocation map[string]int64 `json:"objects_by_location"`
-	BytesByLocation   map[string]int64 `json:"bytes_by_location"`
-	SHA1Mismatches    int64            `json:"sha1_mismatches"`
+	Wiki           string           `json:"wiki"`
+	ByBackupStatus map[string]int64 `json:"by_backup_status"`
+	// BytesByBackupStatus adds up the sizes production gives (or, once
+	// downloaded, the downloaded size) of the versions in each status.
+	BytesByBackupStatus map[string]int64 `json:"bytes_by_backup_status"`
+	ObjectsByLocation   map[string]int64 `json:"objects_by_location"`
+	BytesByLocation     map[string]int64 `json:"bytes_by_location"`
+	SHA1Mismatches      int64            `json:"sha1_mismatches"`
 	// Verify is what `mediabackups verify` last found about the objects.
 	Verify VerifySummary `json:"verify"`
 }
 
 // Summarize returns the Summary of the wiki with id wikiID.
 func (s *Store) Summarize(ctx context.Context, wikiID int64, wiki string) (Summary, error) {
-	sum := Summary{Wiki: wiki, ByBackupStatus: map[string]int64{}, ObjectsByLocation: map[string]int64{}, BytesByLocation: map[string]int64{}}
-	rows, err := s.db.QueryContext(ctx, `SELECT backup_status, COUNT(*) FROM files WHERE wiki_id = ? GROUP BY backup_status`, wikiID)
+	sum := Summary{Wiki: wiki, ByBackupStatus: map[string]int64{}, BytesByBackupStatus: map[string]int64{},
+		ObjectsByLocation: map[string]int64{}, BytesByLocation: map[string]int64{}}
+	rows, err := s.db.QueryContext(ctx, `SELECT backup_status, COUNT(*), COALESCE(SUM(size), 0) FROM files WHERE wiki_id = ? GROUP BY backup_status`, wikiID)
 	if err != nil {
 		return sum, fmt.Errorf("summarize %s: %w", wiki, err)
 	}
 	for rows.Next() {
 		var st string
-		var n int64
-		if err := rows.Scan(&st, &n); err != nil {
+		var n, bytes int64
+		if err := rows.Scan(&st, &n, &bytes); err != nil {
 			rows.Close()
 			return sum, fmt.Errorf("summarize %s: %w", wiki, err)
 		}
 		sum.ByBackupStatus[st] = n
+		sum.BytesByBackupStatus[st] = bytes
 	}
 	rows.Close()
 	rows, err = s.db.QueryContext(ctx, `SELECT l.endpoint, COUNT(*), COALESCE(SUM(b.stored_size), 0) FROM backups AS b

@@ -25,6 +25,8 @@
 #   MBTEST_PORT_BASE      first port of the block of 300 [9100]
 #   MBTEST_MINIO_COUNT    number of MinIO servers, 1..49 [5]
 #   MEDIABACKUPS_CACHE    where the MinIO binary is built [$HOME/.cache/mediabackups]
+#   MBTEST_APT_EXTRA      more Debian packages to install, space-separated []
+#                         (scripts/test.sh: lintian and man-db, for packaging/)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -79,6 +81,8 @@ port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 # ------------------------------------------------------------- 1. packages
 PKGS=(mariadb-server age curl jq ca-certificates)
+read -ra extra_pkgs <<<"${MBTEST_APT_EXTRA:-}"
+PKGS+=("${extra_pkgs[@]}")
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing+=("$p")

@@ -16,6 +16,7 @@ import (
 	"github.com/mediabackups/mediabackups/backup"
 	"github.com/mediabackups/mediabackups/config"
 	"github.com/mediabackups/mediabackups/metadata"
+	"github.com/mediabackups/mediabackups/metrics"
 )
 
 // BackupOptions configures `backup`.
@@ -26,6 +27,7 @@ type BackupOptions struct {
 	Batch       int
 	Lease       time.Duration
 	RetryErrors bool
+	Metrics     MetricsOptions
 }
 
 func newBackupCmd(f *Factory, runF func(context.Context, *BackupOptions) error) *cobra.Command {
@@ -45,7 +47,13 @@ claims, which another run takes over once their --lease has passed.
 Statuses: pending (to do), processing (claimed), backedup (stored), duplicate
 (same content already stored), error (failed; reason recorded; retry with
 --retry-errors). A sha1 that differs from production's is retried once, then
-backed up anyway and listed by 'mediabackups mismatches'.`,
+backed up anyway and listed by 'mediabackups mismatches'.
+
+Monitoring: --metrics-file writes Prometheus metrics for node_exporter's
+textfile collector (every 30s and at the end); --metrics-listen serves them
+at /metrics while the run lasts. Every successful run is recorded in the
+metadata (mediabackups_last_success_timestamp_seconds). See the README,
+"Monitoring".`,
 		Example: `  mediabackups backup --wiki testwiki
   mediabackups backup --workers 16          # every configured wiki in turn
   mediabackups backup --wiki testwiki --retry-errors`,
@@ -53,6 +61,9 @@ backed up anyway and listed by 'mediabackups mismatches'.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Workers < 0 || opts.Batch < 0 {
 				return withCode(ExitUsage, fmt.Errorf("--workers and --batch must not be negative"))
+			}
+			if err := opts.Metrics.check(); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -65,6 +76,7 @@ backed up anyway and listed by 'mediabackups mismatches'.`,
 	cmd.Flags().IntVar(&opts.Batch, "batch", 0, "files per claim (default 4 × workers)")
 	cmd.Flags().DurationVar(&opts.Lease, "lease", 10*time.Minute, "how long a claim lasts if this process dies")
 	cmd.Flags().BoolVar(&opts.RetryErrors, "retry-errors", false, "put files in status error back to pending first")
+	addMetricsFlags(cmd, &opts.Metrics, true)
 	addProfileFlags(cmd)
 	return cmd
 }
@@ -109,21 +121,48 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	if err := os.MkdirAll(c.TmpDir, 0o700); err != nil {
 		return fmt.Errorf("tmpdir: %w", err)
 	}
-	place := func(sha256 string) (backup.Putter, error) { return servers.For(sha256) }
 	worker := newWorkerID()
 	log := f.Logger()
+	m := metrics.New(metrics.CommandBackup, log)
+	ids := make([]metrics.Wiki, len(wikis))
+	for i, w := range wikis {
+		id, err := s.EnsureWiki(ctx, w.Name, w.Type)
+		if err != nil {
+			return err
+		}
+		ids[i] = metrics.Wiki{Name: w.Name, ID: id}
+	}
+	m.WatchMetadata(ctx, s, ids...)
+	stopMetrics, err := opts.Metrics.start(log, m)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	var total backup.Stats
 	perWiki := map[string]backup.Stats{}
-	for _, w := range wikis {
-		st, err := backupWiki(ctx, f, c, s, w, place, worker, opts)
+	for i, w := range wikis {
+		for _, srv := range servers.Servers() {
+			m.Storage(w.Name, srv) // its failure counter starts at zero
+		}
+		place := func(sha256 string) (backup.Putter, error) {
+			p, err := servers.For(sha256)
+			if err != nil {
+				return nil, err
+			}
+			return m.Storage(w.Name, p), nil
+		}
+		started := time.Now()
+		st, err := backupWiki(ctx, f, c, s, w, place, worker, opts, m.BackupProgress(w.Name))
 		perWiki[w.Name] = st
 		addStats(&total, st)
 		if err != nil {
 			if ctx.Err() != nil {
 				return withCode(ExitCancelled, err)
 			}
+			m.Failed(metrics.CommandBackup, w.Name, err)
 			return err
 		}
+		recordSuccess(ctx, log, s, ids[i].ID, w.Name, metrics.CommandBackup, started)
 	}
 	log.Debug("backup finished", "worker", worker)
 	if f.JSON {
@@ -143,7 +182,8 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	return nil
 }
 
-func backupWiki(ctx context.Context, f *Factory, c *config.Config, s *metadata.Store, w config.Wiki, place backup.Placer, worker string, opts *BackupOptions) (backup.Stats, error) {
+func backupWiki(ctx context.Context, f *Factory, c *config.Config, s *metadata.Store, w config.Wiki, place backup.Placer, worker string,
+	opts *BackupOptions, counter backup.Progress) (backup.Stats, error) {
 	client, err := f.wikiClient(w)
 	if err != nil {
 		return backup.Stats{}, err
@@ -168,9 +208,9 @@ func backupWiki(ctx context.Context, f *Factory, c *config.Config, s *metadata.S
 			return backup.Stats{}, fmt.Errorf("wiki %s is %s and must be encrypted: %w", w.Name, w.Type, err)
 		}
 	}
-	p := &progress{f: f, wiki: w.Name, every: 2 * time.Second, last: time.Now()}
+	bo.Progress = counter
 	if !f.JSON {
-		bo.Progress = p
+		bo.Progress = progresses{counter, &progress{f: f, wiki: w.Name, every: 2 * time.Second, last: time.Now()}}
 	}
 	st, err := backup.Run(ctx, s, client, place, bo)
 	if err != nil && !errors.Is(err, context.Canceled) {
@@ -187,6 +227,15 @@ func addStats(t *backup.Stats, s backup.Stats) {
 	t.Lost += s.Lost
 	t.Mismatches += s.Mismatches
 	t.Bytes += s.Bytes
+}
+
+// progresses passes every call to each of its elements.
+type progresses []backup.Progress
+
+func (ps progresses) FileDone(f metadata.File, status metadata.BackupStatus, bytes int64, err error) {
+	for _, p := range ps {
+		p.FileDone(f, status, bytes, err)
+	}
 }
 
 // progress prints a line every few seconds while a backup runs.

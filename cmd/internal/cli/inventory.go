@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mediabackups/mediabackups/inventory"
 	"github.com/mediabackups/mediabackups/mediawiki"
+	"github.com/mediabackups/mediabackups/metrics"
 )
 
 // InventoryOptions configures `inventory`.
@@ -16,6 +18,7 @@ type InventoryOptions struct {
 	F         *Factory
 	Wiki      string
 	NoDeleted bool
+	Metrics   MetricsOptions
 }
 
 func newInventoryCmd(f *Factory, runF func(context.Context, *InventoryOptions) error) *cobra.Command {
@@ -36,6 +39,9 @@ nothing already known and records each changed field in the history.`,
 			if opts.Wiki == "" {
 				return withCode(ExitUsage, fmt.Errorf("--wiki is required"))
 			}
+			if err := opts.Metrics.check(); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -44,6 +50,7 @@ nothing already known and records each changed field in the history.`,
 	}
 	cmd.Flags().StringVar(&opts.Wiki, "wiki", "", "wiki name, as in the config")
 	cmd.Flags().BoolVar(&opts.NoDeleted, "no-deleted", false, "do not list deleted versions")
+	addMetricsFlags(cmd, &opts.Metrics, false)
 	return cmd
 }
 
@@ -65,6 +72,16 @@ func inventoryRun(ctx context.Context, opts *InventoryOptions) error {
 		return err
 	}
 	defer w.Close()
+	log := f.Logger()
+	m := metrics.New(metrics.CommandInventory, log)
+	m.WatchMetadata(ctx, w.Store, metrics.Wiki{Name: w.Name, ID: w.ID})
+	m.InitErrors(metrics.CommandInventory, w.Name)
+	stopMetrics, err := opts.Metrics.start(log, m)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	started := time.Now()
 	st, err := inventory.Run(ctx, w.Client, w.Store, inventory.Options{
 		WikiID:     w.ID,
 		Containers: containers(w.Wiki),
@@ -75,12 +92,16 @@ func inventoryRun(ctx context.Context, opts *InventoryOptions) error {
 			}
 		},
 	})
+	if err != nil && ctx.Err() == nil {
+		m.Failed(metrics.CommandInventory, w.Name, err)
+	}
 	if errors.Is(err, mediawiki.ErrPermission) {
 		return fmt.Errorf("inventory of %s: %w\nthe wiki refused the login %q: give it the rights the README lists (deletedhistory for deleted files), or pass --no-deleted", w.Name, err, w.User)
 	}
 	if err != nil {
 		return fmt.Errorf("inventory of %s (the versions recorded so far are kept; run it again): %w", w.Name, err)
 	}
+	recordSuccess(ctx, log, w.Store, w.ID, w.Name, metrics.CommandInventory, started)
 	if f.JSON {
 		return f.printJSON(InventoryResult{Wiki: w.Name, Seen: st.Seen, Added: st.Added, Changed: st.Changed,
 			Unchanged: st.Unchanged, Deleted: st.Deleted, Hidden: st.Hidden})
