@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/mediabackups/mediabackups/internal/testsvc"
 )
@@ -149,6 +150,21 @@ func TestVerifyFindsDamageAndRepairsItFromProduction(t *testing.T) {
 	objs := e.storedObjects()
 	if len(objs) < 20 {
 		t.Fatalf("only %d objects backed up", len(objs))
+	}
+	// From here on the generation credential is a user that may read,
+	// write and list but not delete, as the README gives it: verify,
+	// repair included, must need no more.
+	e.WorkerUser()
+	e.WriteConfig(nil,
+		testsvc.DeployedWiki{Name: "testwiki", Type: "public", Wiki: e.public},
+		testsvc.DeployedWiki{Name: "privatewiki", Type: "private", Wiki: e.private})
+	worker, err := minio.New(strings.TrimPrefix(objs[0].endpoint, "http://"), &minio.Options{
+		Creds: credentials.NewStaticV4(e.GenerationAccessKey, e.GenerationSecretKey, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := worker.RemoveObject(context.Background(), e.Bucket, objs[0].key, minio.RemoveObjectOptions{}); err == nil {
+		t.Fatal("the worker user may delete objects: the test proves nothing")
 	}
 
 	// Everything is fine; a stray object is an orphan, listed but not
