@@ -44,6 +44,9 @@ type OrphanStats struct {
 	// than the minimum age: a backup records an object just after
 	// storing it, so they are not judged.
 	Recent int `json:"recent"`
+	// Unlisted counts the servers whose listing failed part-way or
+	// entirely (their orphans may be missing from the report).
+	Unlisted int `json:"unlisted_servers"`
 }
 
 // keyPage is how many recorded keys one metadata query returns.
@@ -55,16 +58,33 @@ const keyPage = 1000
 // listing and the recorded keys of that server in key order side by side,
 // a page at a time, so its memory does not depend on the number of
 // objects; a key the listing gives out of order is looked up on its own.
-// It never removes anything. An error of fn stops it and is returned.
+// It never removes anything.
+//
+// A server whose listing (or the metadata read beside it) fails is counted
+// in Unlisted and the others are still listed; the returned error joins
+// those failures. An error of fn, or a cancelled ctx, stops it at once and
+// is returned.
 func Orphans(ctx context.Context, store OrphanStore, servers []Lister, prefix string, minAge time.Duration, now time.Time, fn func(Orphan) error) (OrphanStats, error) {
 	var st OrphanStats
+	var errs []error
 	cutoff := now.Add(-minAge)
 	for _, srv := range servers {
-		if err := orphansOn(ctx, store, srv, prefix, cutoff, &st, fn); err != nil {
-			return st, err
+		var fnErr error
+		err := orphansOn(ctx, store, srv, prefix, cutoff, &st, func(o Orphan) error {
+			fnErr = fn(o)
+			return fnErr
+		})
+		switch {
+		case fnErr != nil:
+			return st, fnErr
+		case ctx.Err() != nil:
+			return st, ctx.Err()
+		case err != nil:
+			st.Unlisted++
+			errs = append(errs, err)
 		}
 	}
-	return st, nil
+	return st, errors.Join(errs...)
 }
 
 func orphansOn(ctx context.Context, store OrphanStore, srv Lister, prefix string, cutoff time.Time, st *OrphanStats, fn func(Orphan) error) error {
@@ -75,7 +95,7 @@ func orphansOn(ctx context.Context, store OrphanStore, srv Lister, prefix string
 	}
 	recorded := &keyWalk{ctx: ctx, store: store, loc: loc, prefix: prefix, done: !known}
 	var prev string
-	return srv.List(ctx, prefix, func(o storage.ObjectInfo) error {
+	err = srv.List(ctx, prefix, func(o storage.ObjectInfo) error {
 		st.Listed++
 		var has bool
 		var err error
@@ -102,6 +122,7 @@ func orphansOn(ctx context.Context, store OrphanStore, srv Lister, prefix string
 		st.Bytes += o.Size
 		return fn(Orphan{Endpoint: srv.Endpoint(), Key: o.Key, Size: o.Size, LastModified: o.LastModified})
 	})
+	return err // a listing error names the server; a metadata one was wrapped above
 }
 
 // keyWalk reads one location's recorded keys in order, a page at a time.

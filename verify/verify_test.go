@@ -511,3 +511,78 @@ func TestOrphansWithAListingOutOfOrder(t *testing.T) {
 		t.Errorf("orphans %v (%+v), %v; want the 3 strays of 33", got, st, err)
 	}
 }
+
+// TestServerDown stops a MinIO server of the test's own: its object is
+// not checked (and nothing is recorded), the others are; its listing fails
+// and the other servers are still listed for orphans.
+func TestServerDown(t *testing.T) {
+	w := newWorld(t, 1)
+	ctx := context.Background()
+	own := testsvc.StartOwnMinIO(t)
+	creds := storage.Credentials{AccessKey: w.d.MinIO.AccessKey, SecretKey: w.d.MinIO.SecretKey}
+	ownSrv, err := storage.NewServer(own.Endpoint, w.d.Bucket, creds, storage.WithTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ownSrv.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	up := w.add(randomBytes(100), nil)
+	// An object recorded on the server that goes down.
+	data := randomBytes(100)
+	s256 := sha256.Sum256(data)
+	key, _ := storage.ObjectKey(w.wiki, hex.EncodeToString(s256[:]), false)
+	if _, err := ownSrv.Put(ctx, key, bytes.NewReader(data), 100, nil); err != nil {
+		t.Fatal(err)
+	}
+	loc, err := w.store.EnsureLocation(ctx, own.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.d.DB.Exec(`UPDATE backups SET location_id = ?, object_key = ?, sha256 = UNHEX(?), sha1 = UNHEX(?) WHERE id = ?`,
+		loc, key, hex.EncodeToString(s256[:]), fmt.Sprintf("%x", sha1.Sum(data)), w.add(data, nil).b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ownSrv.Put(ctx, "testwiki/000/stray", strings.NewReader("x"), 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := w.servers.ByEndpoint(w.d.Endpoints[0])
+	if _, err := first.Put(ctx, "testwiki/000/stray", strings.NewReader("x"), 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	own.Stop()
+
+	health := storage.NewHealth(ownSrv, storage.HealthOptions{})
+	o := w.opts()
+	o.Locate = func(ep string) (verify.Server, bool) {
+		if ep == own.Endpoint {
+			return health, true
+		}
+		return w.servers.ByEndpoint(ep)
+	}
+	start := time.Now()
+	found, rep := w.problems(o)
+	if rep.OK != 1 || rep.Unchecked != 1 || time.Since(start) > 30*time.Second {
+		t.Fatalf("with a server down: %+v in %v, want 1 ok, 1 not checked", rep.Stats, time.Since(start))
+	}
+	if p := found[key]; p.Result != verify.Unchecked || !strings.Contains(p.Detail, own.Endpoint[len("http://"):]) {
+		t.Errorf("object on the stopped server: %+v", p)
+	}
+	if b, err := w.store.FindBackup(ctx, w.wikiID, up.b.SHA256); err != nil || b.VerifyResult != metadata.VerifyOK {
+		t.Errorf("object on the live server: %+v, %v", b, err)
+	}
+
+	var got []string
+	st, err := verify.Orphans(ctx, w.store, []verify.Lister{health, first}, "", 0, time.Now().Add(time.Minute), func(o verify.Orphan) error {
+		got = append(got, o.Endpoint+" "+o.Key)
+		return nil
+	})
+	// On the live server: the stray, and the copy add() put there before
+	// the object's row was moved to the other server.
+	sort.Strings(got)
+	want := []string{w.d.Endpoints[0] + " testwiki/000/stray", w.d.Endpoints[0] + " " + key}
+	sort.Strings(want)
+	if err == nil || st.Unlisted != 1 || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("orphans with a server down: %v, %+v, %v; want %v and an error for the other server", got, st, err, want)
+	}
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mediabackups/mediabackups/encryption"
 	"github.com/mediabackups/mediabackups/metadata"
+	"github.com/mediabackups/mediabackups/storage"
 	"github.com/mediabackups/mediabackups/verify"
 )
 
@@ -32,6 +33,8 @@ type VerifyOptions struct {
 	Repair       bool
 	Parallel     int
 	OrphanMinAge time.Duration
+	// Timeout bounds every wait on a MinIO server (storage.WithTimeout).
+	Timeout time.Duration
 }
 
 // DefaultVerifyRate is verify's read limit, in MB/s, unless --max-rate.
@@ -94,6 +97,8 @@ checked; 1 the run failed; 2 bad flags.`,
 				return withCode(ExitUsage, errors.New("--parallel must be at least 1"))
 			case opts.OrphanMinAge < 0:
 				return withCode(ExitUsage, errors.New("--orphan-min-age must not be negative"))
+			case opts.Timeout <= 0:
+				return withCode(ExitUsage, errors.New("--timeout must be positive"))
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -109,6 +114,7 @@ checked; 1 the run failed; 2 bad flags.`,
 	fl.BoolVar(&opts.Repair, "repair", false, "store missing or damaged objects again from production, when it still has them")
 	fl.IntVar(&opts.Parallel, "parallel", 4, "objects checked at once")
 	fl.DurationVar(&opts.OrphanMinAge, "orphan-min-age", time.Hour, "with --all: objects younger than this are not reported as orphans")
+	fl.DurationVar(&opts.Timeout, "timeout", storage.DefaultTimeout, "how long a MinIO server may keep a request waiting (to connect, to answer, or between two pieces of a download) before that object is not checked")
 	return cmd
 }
 
@@ -152,7 +158,9 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 		return err
 	}
 	defer s.Close()
-	servers, err := f.servers(c.Storage.Generation, "generation")
+	// Each server is behind a storage.Health: one that stops answering
+	// fails its objects at once (not checked) instead of holding the run.
+	servers, _, err := f.servers(c.Storage.Generation, "generation", opts.Timeout)
 	if err != nil {
 		return err
 	}
@@ -240,7 +248,11 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 			if ctx.Err() != nil {
 				return withCode(ExitCancelled, err)
 			}
-			return err
+			if st.Unlisted == 0 {
+				return err
+			}
+			// The other servers were listed; the report says which failed.
+			log.Error("listing for orphans failed; the orphans of these servers are not reported", "servers", st.Unlisted, "err", err)
 		}
 	}
 	out.Seconds = time.Since(start).Seconds()
@@ -257,6 +269,9 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 	}
 	if n := out.Total.Problems(); n > 0 {
 		return withCode(ExitPartial, fmt.Errorf("%s: see the ERROR lines above%s", problemSummary(out.Total), problemHints(out.Total, opts.Repair)))
+	}
+	if out.OrphanStats != nil && out.OrphanStats.Unlisted > 0 {
+		return withCode(ExitPartial, fmt.Errorf("%d server(s) could not be listed for orphans: see the ERROR line above; run --all again when they answer", out.OrphanStats.Unlisted))
 	}
 	return nil
 }
@@ -363,6 +378,9 @@ func printVerifyReport(w io.Writer, r VerifyReport, bucket string) {
 		fmt.Fprintf(w, "orphans: %d of %d listed objects (%s)", r.OrphanStats.Orphans, r.OrphanStats.Listed, humanBytes(r.OrphanStats.Bytes))
 		if r.OrphanStats.Recent > 0 {
 			fmt.Fprintf(w, "; %d younger than --orphan-min-age not judged", r.OrphanStats.Recent)
+		}
+		if r.OrphanStats.Unlisted > 0 {
+			fmt.Fprintf(w, "; %d server(s) NOT LISTED", r.OrphanStats.Unlisted)
 		}
 		fmt.Fprintln(w)
 	}

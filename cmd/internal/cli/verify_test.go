@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediabackups/mediabackups/storage"
 	"github.com/mediabackups/mediabackups/verify"
 )
 
@@ -16,10 +17,11 @@ func TestVerifyFlags(t *testing.T) {
 		want    VerifyOptions
 		wantErr string
 	}{
-		{args: []string{"--all"}, want: VerifyOptions{All: true, MaxRate: DefaultVerifyRate, Parallel: 4, OrphanMinAge: time.Hour}},
-		{args: []string{"--sample", "0.05", "--wiki", "testwiki", "--max-rate", "0", "--repair", "--parallel", "8", "--orphan-min-age", "0s"},
-			want: VerifyOptions{Sample: 0.05, Wiki: "testwiki", Repair: true, Parallel: 8}},
-		{args: []string{"--sample", "1"}, want: VerifyOptions{Sample: 1, MaxRate: DefaultVerifyRate, Parallel: 4, OrphanMinAge: time.Hour}},
+		{args: []string{"--all"}, want: VerifyOptions{All: true, MaxRate: DefaultVerifyRate, Parallel: 4, OrphanMinAge: time.Hour, Timeout: storage.DefaultTimeout}},
+		{args: []string{"--sample", "0.05", "--wiki", "testwiki", "--max-rate", "0", "--repair", "--parallel", "8", "--orphan-min-age", "0s", "--timeout", "5s"},
+			want: VerifyOptions{Sample: 0.05, Wiki: "testwiki", Repair: true, Parallel: 8, Timeout: 5 * time.Second}},
+		{args: []string{"--sample", "1"}, want: VerifyOptions{Sample: 1, MaxRate: DefaultVerifyRate, Parallel: 4, OrphanMinAge: time.Hour, Timeout: storage.DefaultTimeout}},
+		{args: []string{"--all", "--timeout", "0s"}, wantErr: "--timeout must be positive"},
 		{args: nil, wantErr: "give --all, or --sample FRACTION"},
 		{args: []string{"--all", "--sample", "0.5"}, wantErr: "give --all, or --sample"},
 		{args: []string{"--sample", "0"}, wantErr: "above 0 and at most 1"},
