@@ -97,7 +97,7 @@ func (r *runner) fetchVersion(ctx context.Context, f metadata.File) (fetched, er
 	}
 	sp, err := r.fetchFrom(ctx, src)
 	switch {
-	case errors.Is(err, mediawiki.ErrNotFound) && f.SHA1 != "":
+	case errors.Is(err, mediawiki.ErrNotServed) && f.SHA1 != "":
 		// Nothing there any more: moved, deleted or overwritten.
 		r.opts.Logger.Info("the recorded place serves nothing; asking the wiki where the version is now",
 			"title", f.Title, "uploaded", f.UploadDate.Format(time.RFC3339), "place", src.what)

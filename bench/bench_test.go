@@ -139,16 +139,17 @@ func TestBenchSmoke(t *testing.T) {
 		if r.Seconds <= 0 || r.MBPerSec <= 0 || r.PeakRSSMiB <= 0 {
 			t.Errorf("row %+v: missing measurements", r)
 		}
-		if (r.Op == "backup" || r.Op == "restore") && r.Ratio <= 0 {
+		if (r.Op == "backup" || r.Op == "restore" || r.Op == "verify") && r.Ratio <= 0 {
 			t.Errorf("row %+v: no ratio to its ceiling", r)
 		}
 	}
-	// 2 classes × (raw-put, raw-get, 2 backups, 2 restores)
-	if want := map[string]int{"raw-put": 2, "raw-get": 2, "backup": 4, "restore": 4}; !equalCounts(ops, want) {
+	// 2 classes × (raw-put, raw-get, 2 backups, 2 restores, 2 verifies)
+	if want := map[string]int{"raw-put": 2, "raw-get": 2, "backup": 4, "restore": 4, "verify": 4}; !equalCounts(ops, want) {
 		t.Errorf("ops = %v, want %v", ops, want)
 	}
 	var out bytes.Buffer
-	if err := rep.WriteTable(&out); err != nil || !strings.Contains(out.String(), "| 17MiB | private | backup ") {
+	if err := rep.WriteTable(&out); err != nil || !strings.Contains(out.String(), "| 17MiB | private | backup ") ||
+		!strings.Contains(out.String(), "| 17MiB | private | verify ") {
 		t.Errorf("table: %v\n%s", err, out.String())
 	}
 

@@ -17,7 +17,10 @@
 //     wiki: download, sha1+sha256, dedup check, age encryption (private),
 //     upload with checksum, MariaDB bookkeeping;
 //   - the raw GET ceiling ([RawTransfer] with op get) and the restore of
-//     every object the backup wrote.
+//     every object the backup wrote;
+//   - `mediabackups verify` of every object the backup wrote, without a
+//     rate limit: read back, decrypted (private), sha256 and sha1 checked,
+//     each check recorded in MariaDB. Compared with the raw GET ceiling.
 //
 // It reports files/s, MB/s, the child's peak RSS (rusage Maxrss) and the
 // ratio of each to its ceiling ([Report]).

@@ -52,7 +52,7 @@ type Options struct {
 type Row struct {
 	Class       string  `json:"class"`
 	Wiki        string  `json:"wiki"` // public, private, or "" for a raw ceiling
-	Op          string  `json:"op"`   // raw-put, backup, raw-get, restore
+	Op          string  `json:"op"`   // raw-put, backup, raw-get, restore, verify
 	Files       int     `json:"files"`
 	Bytes       int64   `json:"bytes"`
 	Seconds     float64 `json:"seconds"`
@@ -63,7 +63,7 @@ type Row struct {
 	// servers it talks to).
 	CPUSecs float64 `json:"cpu_s"`
 	// Ratio is MBPerSec over the ceiling's of the same class (raw-put for
-	// backup, raw-get for restore); 0 for the ceilings themselves.
+	// backup, raw-get for restore and verify); 0 for the ceilings themselves.
 	Ratio float64 `json:"ratio,omitempty"`
 	Note  string  `json:"note,omitempty"`
 }
@@ -259,5 +259,38 @@ func runClass(ctx context.Context, o Options, w *world, corpus *Corpus, cl Class
 		rows = append(rows, rr)
 		os.RemoveAll(filepath.Join(out, typ))
 	}
+	for _, typ := range o.Wikis {
+		wiki := wikiName(typ, cl)
+		fmt.Fprintf(o.Log, "%s: verify of %s ...\n", cl.Name(), wiki)
+		m, err := verifyClass(ctx, o, w, wiki, len(files))
+		if err != nil {
+			return rows, err
+		}
+		vr := row("verify", typ, m, "")
+		vr.Ratio = vr.MBPerSec / get.MBPerSec
+		rows = append(rows, vr)
+	}
 	return rows, nil
+}
+
+// verifyClass runs `mediabackups verify` over every object of wiki, with
+// no rate limit, at the bench's concurrency, and checks that it found each
+// one intact. (--sample 1 reads every object, like --all, without the
+// listing of the buckets for orphans, which is not what is measured.)
+func verifyClass(ctx context.Context, o Options, w *world, wiki string, files int) (measure, error) {
+	m, err := runChild(ctx, o.Binary, "--config", w.config, "--json", "verify", "--wiki", wiki, "--sample", "1",
+		"--max-rate", "0", "--parallel", strconv.Itoa(o.Workers))
+	if err != nil {
+		return m, err
+	}
+	var out struct {
+		Total struct{ Objects, OK int }
+	}
+	if err := json.Unmarshal(m.Stdout, &out); err != nil {
+		return m, fmt.Errorf("verify of %s: read its JSON output: %w", wiki, err)
+	}
+	if out.Total.Objects != files || out.Total.OK != files {
+		return m, fmt.Errorf("verify of %s: %d of %d objects checked, %d ok: the measurement is void", wiki, out.Total.Objects, files, out.Total.OK)
+	}
+	return m, nil
 }

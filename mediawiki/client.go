@@ -314,7 +314,8 @@ func (c *Client) retry(ctx context.Context, op func() error) error {
 }
 
 // classifyStatus turns a non-200 status into an error, retryable for
-// 429 and 5xx, wrapping ErrPermission for 401 and 403.
+// 429 and 5xx, wrapping ErrPermission for 401 and 403 and ErrNotServed
+// for 404 and 410.
 func classifyStatus(resp *http.Response, u string) error {
 	err := fmt.Errorf("HTTP %s from %s", resp.Status, redactURL(u))
 	switch {
@@ -322,8 +323,8 @@ func classifyStatus(resp *http.Response, u string) error {
 		return &retryableError{err: err, after: parseRetryAfter(resp.Header)}
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return fmt.Errorf("%w: %w", err, ErrPermission)
-	case resp.StatusCode == http.StatusNotFound:
-		return fmt.Errorf("%w: %w", err, ErrNotFound)
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+		return fmt.Errorf("%w: %w", err, ErrNotServed)
 	}
 	return err
 }

@@ -26,7 +26,7 @@ const maxHTMLPage = 8 << 20
 // retried before the body is returned; the body itself is not retried.
 // A non-200 status is an error naming the status and the URL; 401 and 403
 // wrap ErrPermission (after one new login, in case the session expired),
-// 404 wraps ErrNotFound.
+// 404 or 410 wraps ErrNotServed.
 // Config.Timeout bounds the wait for the response headers only.
 func (c *Client) Download(ctx context.Context, rawURL string) (io.ReadCloser, int64, error) {
 	if u, err := url.Parse(rawURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -191,11 +191,11 @@ func TestIntegrationVersions(t *testing.T) {
 				t.Errorf("Revdel_old_version.png: %+v", vs)
 			}
 			// A URL that serves nothing (a file moved or deleted since
-			// its URL was read) is ErrNotFound.
+			// its URL was read) is ErrNotServed.
 			if vs := got["Simple.png"]; len(vs) == 1 {
 				gone := strings.Replace(vs[0].URL, "Simple.png", "Never_existed.png", 1)
-				if _, _, err := c.Download(testCtx(t), gone); !errors.Is(err, ErrNotFound) {
-					t.Errorf("Download(%s) = %v, want ErrNotFound", gone, err)
+				if _, _, err := c.Download(testCtx(t), gone); !errors.Is(err, ErrNotServed) {
+					t.Errorf("Download(%s) = %v, want ErrNotServed", gone, err)
 				}
 			}
 		})

@@ -423,3 +423,36 @@ func TestNoPasswordInPrint(t *testing.T) {
 		}
 	}
 }
+
+// TestDownloadStatusKinds pins which download failures say that the wiki
+// does not serve the bytes (a repair then calls a copy lost) and which
+// only that it could not be asked.
+func TestDownloadStatusKinds(t *testing.T) {
+	for _, tc := range []struct {
+		status              int
+		notServed, refusing bool
+	}{
+		{http.StatusNotFound, true, false},
+		{http.StatusGone, true, false},
+		{http.StatusForbidden, false, true},
+		{http.StatusServiceUnavailable, false, false},
+		{http.StatusTeapot, false, false},
+	} {
+		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Error(w, "no", tc.status)
+			}))
+			defer srv.Close()
+			c := newTestClient(t, Config{APIURL: srv.URL + "/api.php", MaxRetries: 1})
+			c.backoffBase = time.Millisecond
+			_, _, err := c.Download(context.Background(), srv.URL+"/images/a/ab/A.png")
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprint(tc.status)) {
+				t.Fatalf("error = %v, want the status", err)
+			}
+			if errors.Is(err, ErrNotServed) != tc.notServed || errors.Is(err, ErrPermission) != tc.refusing {
+				t.Errorf("error %v: ErrNotServed %v, ErrPermission %v; want %v, %v",
+					err, errors.Is(err, ErrNotServed), errors.Is(err, ErrPermission), tc.notServed, tc.refusing)
+			}
+		})
+	}
+}

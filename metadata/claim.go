@@ -214,17 +214,24 @@ func (s *Store) FindBackup(ctx context.Context, wikiID int64, sha256 string) (*B
 	return b, nil
 }
 
-const backupSelect = `SELECT b.id, b.wiki_id, b.sha256, b.sha1, b.size, b.location_id, l.endpoint, b.bucket,
-	b.object_key, b.encrypted, b.stored_size, b.backup_date FROM backups AS b JOIN locations AS l ON l.id = b.location_id`
+const backupSelect = `SELECT ` + backupColumns + ` FROM backups AS b JOIN locations AS l ON l.id = b.location_id`
+
+// backupColumns is the SELECT list scanBackup scans, from backups AS b
+// and locations AS l.
+const backupColumns = `b.id, b.wiki_id, b.sha256, b.sha1, b.size, b.location_id, l.endpoint, b.bucket,
+	b.object_key, b.encrypted, b.stored_size, b.backup_date, b.verified_at, b.verify_result, b.verify_detail`
 
 func scanBackup(r scanner) (*Backup, error) {
 	var b Backup
 	var sha256, sha1 []byte
+	var verified sql.NullTime
+	var result, detail sql.NullString
 	if err := r.Scan(&b.ID, &b.WikiID, &sha256, &sha1, &b.Size, &b.LocationID, &b.Location, &b.Bucket,
-		&b.ObjectKey, &b.Encrypted, &b.StoredSize, &b.Date); err != nil {
+		&b.ObjectKey, &b.Encrypted, &b.StoredSize, &b.Date, &verified, &result, &detail); err != nil {
 		return nil, err
 	}
 	b.SHA256, b.SHA1 = mustHex(sha256), mustHex(sha1)
+	b.VerifiedAt, b.VerifyResult, b.VerifyDetail = verified.Time, VerifyResult(result.String), detail.String
 	return &b, nil
 }
 

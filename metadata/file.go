@@ -116,6 +116,11 @@ type Backup struct {
 	Encrypted  bool
 	StoredSize int64
 	Date       time.Time
+	// VerifiedAt is when verify last read the object back (zero: never),
+	// VerifyResult what it found and VerifyDetail what was wrong.
+	VerifiedAt   time.Time
+	VerifyResult VerifyResult
+	VerifyDetail string
 }
 
 func unhex(s string) ([]byte, error) {
@@ -158,7 +163,7 @@ const fileColumns = `f.id, f.wiki_id, w.name, f.title, f.production_container, f
 	f.media_type, f.production_status, f.upload_date, f.archive_date, f.delete_date, f.backup_status,
 	f.backup_date, f.attempts, f.error_reason, f.downloaded_sha1,
 	b.id, b.sha256, b.sha1, b.size, b.location_id, l.endpoint, b.bucket, b.object_key, b.encrypted,
-	b.stored_size, b.backup_date`
+	b.stored_size, b.backup_date, b.verified_at, b.verify_result, b.verify_detail`
 
 const fileFrom = `files AS f ` + fileJoins
 
@@ -209,13 +214,15 @@ func scanFile(r scanner) (File, error) {
 		bSHA256, bSHA1                               []byte
 		bEndpoint, bBucket, bKey                     sql.NullString
 		bEnc                                         sql.NullBool
-		bDate                                        sql.NullTime
+		bDate, bVerified                             sql.NullTime
+		bResult, bDetail                             sql.NullString
 	)
 	err := r.Scan(&f.ID, &f.WikiID, &f.Wiki, &f.Title, &f.Container, &f.Path,
 		&sourceURL, &archiveName, &storageKey, &faID, &sha1, &sha256, &size, &mime,
 		&mt, &status, &f.UploadDate, &archiveDate, &deleteDate, &bstatus,
 		&backupDate, &f.Attempts, &errReason, &dlSHA1,
-		&bID, &bSHA256, &bSHA1, &bSize, &bLoc, &bEndpoint, &bBucket, &bKey, &bEnc, &bStored, &bDate)
+		&bID, &bSHA256, &bSHA1, &bSize, &bLoc, &bEndpoint, &bBucket, &bKey, &bEnc, &bStored, &bDate,
+		&bVerified, &bResult, &bDetail)
 	if err != nil {
 		return File{}, err
 	}
@@ -230,6 +237,7 @@ func scanFile(r scanner) (File, error) {
 			ID: bID.Int64, WikiID: f.WikiID, SHA256: mustHex(bSHA256), SHA1: mustHex(bSHA1),
 			Size: bSize.Int64, LocationID: bLoc.Int64, Location: bEndpoint.String, Bucket: bBucket.String,
 			ObjectKey: bKey.String, Encrypted: bEnc.Bool, StoredSize: bStored.Int64, Date: bDate.Time,
+			VerifiedAt: bVerified.Time, VerifyResult: VerifyResult(bResult.String), VerifyDetail: bDetail.String,
 		}
 	}
 	return f, nil

@@ -18,6 +18,8 @@ type Summary struct {
 	ObjectsByLocation   map[string]int64 `json:"objects_by_location"`
 	BytesByLocation     map[string]int64 `json:"bytes_by_location"`
 	SHA1Mismatches      int64            `json:"sha1_mismatches"`
+	// Verify is what `mediabackups verify` last found about the objects.
+	Verify VerifySummary `json:"verify"`
 }
 
 // Summarize returns the Summary of the wiki with id wikiID.
@@ -56,6 +58,9 @@ func (s *Store) Summarize(ctx context.Context, wikiID int64, wiki string) (Summa
 	}
 	rows.Close()
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM files WHERE wiki_id = ? AND downloaded_sha1 IS NOT NULL`, wikiID).Scan(&sum.SHA1Mismatches); err != nil {
+		return sum, fmt.Errorf("summarize %s: %w", wiki, err)
+	}
+	if sum.Verify, err = s.SummarizeVerify(ctx, wikiID); err != nil {
 		return sum, fmt.Errorf("summarize %s: %w", wiki, err)
 	}
 	return sum, nil

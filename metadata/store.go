@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -136,15 +137,15 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 }
 
 // CheckSchema returns ErrSchemaOutdated unless every embedded migration has
-// been applied.
+// been applied. It compares the versions one by one, not only the highest:
+// migration numbers are handed out ahead of time, so a lower one can land
+// after a higher one was applied, and must still be asked for.
 func (s *Store) CheckSchema(ctx context.Context) error {
 	ms, err := sqlschema.Migrations()
 	if err != nil {
 		return err
 	}
-	want := ms[len(ms)-1].Version
-	var have sql.NullInt64
-	err = s.db.QueryRowContext(ctx, "SELECT MAX(version) FROM schema_migrations").Scan(&have)
+	rows, err := s.db.QueryContext(ctx, "SELECT version FROM schema_migrations")
 	var me *mysql.MySQLError
 	if errors.As(err, &me) && me.Number == 1146 { // table doesn't exist
 		return ErrSchemaOutdated
@@ -152,8 +153,26 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
-	if int(have.Int64) < want {
-		return fmt.Errorf("%w (database has version %d, this binary needs %d)", ErrSchemaOutdated, have.Int64, want)
+	defer rows.Close()
+	have := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		have[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	var missing []string
+	for _, m := range ms {
+		if !have[m.Version] {
+			missing = append(missing, fmt.Sprintf("%04d_%s", m.Version, m.Name))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w (the database lacks %s)", ErrSchemaOutdated, strings.Join(missing, ", "))
 	}
 	return nil
 }

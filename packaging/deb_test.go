@@ -30,11 +30,12 @@ const (
 	unitDir  = "/lib/systemd/system"
 )
 
-var units = []string{"mediabackups-update@.service", "mediabackups-backup@.service", "mediabackups-backup@.timer"}
+var units = []string{"mediabackups-update@.service", "mediabackups-backup@.service", "mediabackups-backup@.timer",
+	"mediabackups-verify.service", "mediabackups-verify.timer", "mediabackups-verify-all.service", "mediabackups-verify-all.timer"}
 
 // unitLink matches where a link made by systemctl enable points for one of
 // the units.
-var unitLink = regexp.MustCompile(`/mediabackups-(update@\.service|backup@\.service|backup@\.timer)$`)
+var unitLink = regexp.MustCompile(`/mediabackups-(update@\.service|backup@\.service|backup@\.timer|verify\.timer|verify-all\.timer)$`)
 
 // TestDebianPackage builds the package with scripts/package.sh, checks it
 // with lintian, and takes it through install, upgrade, remove and purge
@@ -134,7 +135,8 @@ func TestDebianPackage(t *testing.T) {
 			// Instances, as an operator enables them; verify checks the
 			// executables and the man pages they name.
 			cmd := exec.Command("systemd-analyze", "verify",
-				"mediabackups-update@testwiki.service", "mediabackups-backup@testwiki.service", "mediabackups-backup@testwiki.timer")
+				"mediabackups-update@testwiki.service", "mediabackups-backup@testwiki.service", "mediabackups-backup@testwiki.timer",
+				"mediabackups-verify.service", "mediabackups-verify.timer", "mediabackups-verify-all.service", "mediabackups-verify-all.timer")
 			out, err := cmd.CombinedOutput()
 			if err != nil || bytes.Contains(out, []byte("mediabackups")) {
 				t.Errorf("systemd-analyze verify: %v\n%s", err, out)
@@ -143,9 +145,10 @@ func TestDebianPackage(t *testing.T) {
 		if _, err := exec.LookPath("systemctl"); err == nil {
 			// Enabled as the README says (without --now: nothing starts),
 			// so that purge has links to clean up.
-			m.run(t, "systemctl", "enable", "mediabackups-update@testwiki.service", "mediabackups-backup@testwiki.timer")
-			if n := m.enabledLinks(); n != 2 {
-				t.Errorf("%d links to the units after systemctl enable, want 2", n)
+			m.run(t, "systemctl", "enable", "mediabackups-update@testwiki.service", "mediabackups-backup@testwiki.timer",
+				"mediabackups-verify.timer", "mediabackups-verify-all.timer")
+			if n := m.enabledLinks(); n != 4 {
+				t.Errorf("%d links to the units after systemctl enable, want 4", n)
 			}
 		}
 	})

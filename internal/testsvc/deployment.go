@@ -40,6 +40,9 @@ type Deployment struct {
 	// RecoveryAccessKey and RecoverySecretKey, when set (RecoveryUser), are
 	// the storage.recovery credential; else the root user is.
 	RecoveryAccessKey, RecoverySecretKey string
+	// GenerationAccessKey and GenerationSecretKey, when set (WorkerUser),
+	// are the storage.generation credential; else the root user is.
+	GenerationAccessKey, GenerationSecretKey string
 }
 
 // DeployedWiki is one wiki in a Deployment's config.
@@ -99,7 +102,7 @@ func (d *Deployment) WriteConfig(tune func(*config.Config), wikis ...DeployedWik
 		Storage: config.Storage{
 			Bucket:     d.Bucket,
 			Endpoints:  d.Endpoints,
-			Generation: config.Credential{AccessKey: d.MinIO.AccessKey, SecretKeyFile: d.Secret("minio-generation", d.MinIO.SecretKey)},
+			Generation: d.generationCredential(),
 			Recovery:   d.recoveryCredential(),
 		},
 		Encryption: config.Encryption{IdentityFile: d.IdentityFile},
@@ -134,6 +137,13 @@ func (d *Deployment) WriteConfig(tune func(*config.Config), wikis ...DeployedWik
 	if err := os.WriteFile(d.ConfigPath, b, 0o600); err != nil {
 		d.t.Fatal(err)
 	}
+}
+
+func (d *Deployment) generationCredential() config.Credential {
+	if d.GenerationAccessKey != "" {
+		return config.Credential{AccessKey: d.GenerationAccessKey, SecretKeyFile: d.Secret("minio-generation", d.GenerationSecretKey)}
+	}
+	return config.Credential{AccessKey: d.MinIO.AccessKey, SecretKeyFile: d.Secret("minio-generation", d.MinIO.SecretKey)}
 }
 
 func (d *Deployment) recoveryCredential() config.Credential {

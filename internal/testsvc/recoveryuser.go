@@ -16,11 +16,30 @@ import (
 // removed when the test ends.
 func (d *Deployment) RecoveryUser() {
 	d.t.Helper()
-	user := RandomName("mbtest-recovery-")
+	d.RecoveryAccessKey, d.RecoverySecretKey = d.limitedUser("mbtest-recovery-", `"s3:GetObject","s3:DeleteObject"`, `"s3:ListBucket","s3:GetBucketLocation"`)
+}
+
+// WorkerUser creates, on every one of the deployment's servers, a MinIO
+// user that may create the deployment's bucket and read, write and list
+// its objects, but not delete them (the generation policy the README
+// gives), and makes WriteConfig give it as the storage.generation
+// credential. It is removed when the test ends.
+func (d *Deployment) WorkerUser() {
+	d.t.Helper()
+	d.GenerationAccessKey, d.GenerationSecretKey = d.limitedUser("mbtest-worker-", `"s3:GetObject","s3:PutObject"`,
+		`"s3:ListBucket","s3:GetBucketLocation","s3:CreateBucket"`)
+}
+
+// limitedUser creates a user allowed objectActions on the objects of the
+// deployment's bucket and bucketActions on the bucket, on every server,
+// and returns its access and secret key.
+func (d *Deployment) limitedUser(prefix, objectActions, bucketActions string) (string, string) {
+	d.t.Helper()
+	user := RandomName(prefix)
 	secret := RandomName("secret-")
 	policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[
-		{"Effect":"Allow","Action":["s3:GetObject","s3:DeleteObject"],"Resource":["arn:aws:s3:::%[1]s/*"]},
-		{"Effect":"Allow","Action":["s3:ListBucket","s3:GetBucketLocation"],"Resource":["arn:aws:s3:::%[1]s"]}]}`, d.Bucket)
+		{"Effect":"Allow","Action":[%[2]s],"Resource":["arn:aws:s3:::%[1]s/*"]},
+		{"Effect":"Allow","Action":[%[3]s],"Resource":["arn:aws:s3:::%[1]s"]}]}`, d.Bucket, objectActions, bucketActions)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, ep := range d.Endpoints {
@@ -44,5 +63,5 @@ func (d *Deployment) RecoveryUser() {
 			adm.RemoveCannedPolicy(ctx, user)
 		})
 	}
-	d.RecoveryAccessKey, d.RecoverySecretKey = user, secret
+	return user, secret
 }

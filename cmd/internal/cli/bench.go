@@ -53,7 +53,7 @@ func newBenchCmdRun(f *Factory, runF func(context.Context, *BenchOptions) error)
 	opts := &BenchOptions{F: f}
 	cmd := &cobra.Command{
 		Use:   "bench [--class COUNTxSIZE]... [--workers N] [--huge] [--meta-rows N]",
-		Short: "Measure backup and restore against the raw MinIO ceiling, and the metadata at scale",
+		Short: "Measure backup, restore and verify against the raw MinIO ceiling, and the metadata at scale",
 		Long: `Measure how fast this machine backs up and restores, against a ceiling
 measured in the same run, and how the metadata store scales. It needs a
 MariaDB account that may create databases and the MinIO servers; by default
@@ -68,7 +68,8 @@ The run:
   3. for each size class, each as a child process at the same concurrency:
      the raw ceiling (the same bytes PUT with minio-go into the same
      servers), 'mediabackups backup' of the public and of the private wiki,
-     then the raw GET ceiling and the restore of both;
+     then the raw GET ceiling, the restore of both, and 'mediabackups
+     verify' of both (every object read back and checked, no rate limit);
   4. loads --meta-rows synthetic file versions through the inventory's code
      path and times claims and lookups, with their EXPLAIN plans;
   5. prints files/s, MB/s, the child's peak RSS and the ratio to the ceiling

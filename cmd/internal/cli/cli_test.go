@@ -87,6 +87,8 @@ func TestMainExitCodes(t *testing.T) {
 		{[]string{"--help"}, ExitOK, "schema apply"},
 		{[]string{"backup", "--help"}, ExitOK, "--retry-errors"},
 		{[]string{"backup", "--no-such-flag"}, ExitUsage, "unknown flag"},
+		{[]string{"verify", "--help"}, ExitOK, "ONLY COPY LOST"},
+		{[]string{"verify"}, ExitUsage, "give --all, or --sample"},
 		{[]string{"--config", "/nonexistent/mediabackups.yaml", "status"}, ExitError, "MEDIABACKUPS_CONFIG"},
 		{[]string{"--json", "--config", "/nonexistent/x.yaml", "status"}, ExitError, `"exit_code":1`},
 		// Unknown commands and stray words are usage errors, in JSON too.
@@ -204,6 +206,9 @@ func TestEveryNumberFlagHasARange(t *testing.T) {
 			case *intRange:
 				bad = []string{fmt.Sprint(v.min - 1), fmt.Sprint(v.max + 1), "x"}
 				span = fmt.Sprintf("%d to %d", v.min, v.max)
+			case *floatRange:
+				bad = []string{fmt.Sprint(v.min - 1), fmt.Sprint(v.max * 2 + 1), "x", "NaN", "+Inf"}
+				span = fmt.Sprintf("%g to %g", v.min, v.max)
 			case *durationRange:
 				for _, b := range []string{(v.min - time.Nanosecond).String(), (v.max + time.Second).String(), "0", "-5s", "1ns", "10"} {
 					if d, err := time.ParseDuration(b); err != nil || d < v.min || d > v.max {
@@ -213,7 +218,7 @@ func TestEveryNumberFlagHasARange(t *testing.T) {
 				span = fmt.Sprintf("%s to %s", fmtDuration(v.min), fmtDuration(v.max))
 			default:
 				if tp := fl.Value.Type(); strings.HasPrefix(tp, "int") || strings.HasPrefix(tp, "uint") || strings.HasPrefix(tp, "float") || strings.HasPrefix(tp, "duration") {
-					t.Errorf("%s --%s is a %s without a range: define it with intFlag or durationFlag", c.CommandPath(), fl.Name, tp)
+					t.Errorf("%s --%s is a %s without a range: define it with intFlag, floatFlag or durationFlag", c.CommandPath(), fl.Name, tp)
 				}
 				return
 			}

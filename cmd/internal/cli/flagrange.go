@@ -10,7 +10,7 @@ import (
 )
 
 // Every number and duration flag of every command is declared with
-// intFlag or durationFlag, which carry its valid range: a value outside it
+// intFlag, floatFlag or durationFlag, which carry its valid range: a value outside it
 // is refused while the flags are parsed (a usage error, exit 2, that gives
 // the range), before anything else runs. TestEveryNumberFlagHasARange
 // walks the command tree to keep it so.
@@ -44,6 +44,35 @@ func (v *intRange) Set(s string) error {
 func intFlag(fs *pflag.FlagSet, p *int, name string, def, min, max int, usage string) {
 	*p = def
 	fs.Var(&intRange{p: p, min: min, max: max}, name, fmt.Sprintf("%s (%d to %d)", usage, min, max))
+}
+
+// floatRange is the value of a float flag that must lie in [min, max]
+// (a NaN or an infinity never does).
+type floatRange struct {
+	p        *float64
+	min, max float64
+}
+
+func (v *floatRange) String() string { return strconv.FormatFloat(*v.p, 'g', -1, 64) }
+func (v *floatRange) Type() string   { return "float" }
+
+func (v *floatRange) Set(s string) error {
+	x, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || x != x {
+		return fmt.Errorf("not a number: give one from %g to %g", v.min, v.max)
+	}
+	if x < v.min || x > v.max {
+		return fmt.Errorf("out of range: give a number from %g to %g", v.min, v.max)
+	}
+	*v.p = x
+	return nil
+}
+
+// floatFlag defines a float flag that accepts only min..max; the usage
+// text gets the range.
+func floatFlag(fs *pflag.FlagSet, p *float64, name string, def, min, max float64, usage string) {
+	*p = def
+	fs.Var(&floatRange{p: p, min: min, max: max}, name, fmt.Sprintf("%s (%g to %g)", usage, min, max))
 }
 
 // durationRange is the value of a duration flag that must lie in

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mediabackups/mediabackups/metadata"
+	"github.com/mediabackups/mediabackups/verify"
 )
 
 // Match is a file version as the recovery tools print it, in text and in
@@ -36,6 +37,10 @@ type Match struct {
 	BackupLocation      *string `json:"backup_location"`
 	BackupContainer     *string `json:"backup_container"`
 	BackupPath          *string `json:"backup_path"`
+	// VerifyDate and VerifyResult are when `mediabackups verify` last
+	// read the object back and what it found (null: never).
+	VerifyDate   *string `json:"verify_date"`
+	VerifyResult *string `json:"verify_result"`
 }
 
 func fmtDate(t time.Time) string {
@@ -63,6 +68,7 @@ func newMatch(f metadata.File) Match {
 	}
 	if b := f.Backup; b != nil {
 		m.BackupLocation, m.BackupContainer, m.BackupPath = ptr(b.Location), ptr(b.Bucket), ptr(b.ObjectKey)
+		m.VerifyDate, m.VerifyResult = ptr(fmtDate(b.VerifiedAt)), ptr(string(b.VerifyResult))
 	}
 	return m
 }
@@ -145,7 +151,8 @@ func (p *matchPrinter) write(files []metadata.File) error {
 			{"archive_date", none(m.ArchiveDate)}, {"delete_date", none(m.DeleteDate)},
 			{"backup_status", m.BackupStatus}, {"backup_reason", none(m.BackupReason)}, {"backup_date", none(m.BackupDate)},
 			{"backup_location", none(m.BackupLocation)}, {"backup_container", none(m.BackupContainer)},
-			{"backup_path", none(m.BackupPath)},
+			{"backup_path", none(m.BackupPath)}, {"verify_date", none(m.VerifyDate)},
+			{"verify_result", none(m.VerifyResult)},
 		} {
 			if _, err := fmt.Fprintf(p.w, "%-21s %s\n", kv[0]+":", printable(kv[1])); err != nil {
 				return err
@@ -283,4 +290,57 @@ func pluralOf(noun string) string {
 		return noun + "es"
 	}
 	return noun + "s"
+}
+
+// VerifyReport is what `verify --json` prints.
+type VerifyReport struct {
+	Mode   string  `json:"mode"`   // "all" or "sample"
+	Sample float64 `json:"sample"` // the fraction, 1 with --all
+	Repair bool    `json:"repair"`
+	// MaxRateMBs is the read limit in MB/s; 0: none.
+	MaxRateMBs float64      `json:"max_rate_mb_s"`
+	Wikis      []VerifyWiki `json:"wikis"`
+	Total      verify.Stats `json:"total"`
+	// Problems are the objects that were not ok: missing, damaged,
+	// repaired, lost (the only copy) or not checked.
+	Problems []VerifyProblem `json:"problems"`
+	// VersionsWithoutObject are versions whose backup status says stored
+	// but that point to no object.
+	VersionsWithoutObject []Match `json:"versions_without_object"`
+	// Orphans are listed with --all only (null otherwise).
+	Orphans     []VerifyOrphan      `json:"orphans"`
+	OrphanStats *verify.OrphanStats `json:"orphan_stats"`
+	Seconds     float64             `json:"seconds"`
+}
+
+// VerifyWiki is what verify did for one wiki.
+type VerifyWiki struct {
+	Wiki string `json:"wiki"`
+	verify.Stats
+}
+
+// VerifyProblem is an object whose check did not find it ok.
+type VerifyProblem struct {
+	Wiki     string `json:"wiki"`
+	Location string `json:"location"`
+	Bucket   string `json:"bucket"`
+	Object   string `json:"object"`
+	SHA256   string `json:"sha256"`
+	SHA1     string `json:"sha1"`
+	// Found is missing, damaged or unchecked; Result is the same, or
+	// repaired or lost after --repair.
+	Found  string `json:"found"`
+	Result string `json:"result"`
+	Detail string `json:"detail"`
+	// Repair says where the repaired copy came from, or why there is none.
+	Repair   *string `json:"repair"`
+	Versions []Match `json:"versions"`
+}
+
+// VerifyOrphan is a stored object that no version refers to.
+type VerifyOrphan struct {
+	Location     string `json:"location"`
+	Object       string `json:"object"`
+	Size         int64  `json:"size"`
+	LastModified string `json:"last_modified"`
 }

@@ -109,6 +109,7 @@ A typical first run against a new database:
   mediabackups backup --wiki testwiki       # back up everything pending
   mediabackups status --wiki testwiki       # what is backed up, and where
   mediabackups update --wiki testwiki --follow   # then follow the wiki's log
+  mediabackups verify --sample 0.05         # daily: read back a twentieth of the objects
 
 For a bad day: query-media-file, restore-media-file and delete-media-file
 (also 'mediabackups query|restore|delete').
@@ -125,6 +126,7 @@ The configuration is read from --config, else $` + config.EnvPath + `, else
 		newMismatchesCmd(f, nil),
 		newShardsCmd(f, nil),
 		newUpdateCmd(f, nil),
+		newVerifyCmd(f, nil),
 		newBenchCmd(f),
 	)
 	root.AddCommand(newRecoveryCmds(f)...)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -97,6 +98,22 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 		if sum.ByBackupStatus[string(metadata.Unavailable)] > 0 {
 			fmt.Fprintf(f.IO.Out, "  (unavailable: production serves their bytes nowhere right now; `query-media-file` shows why; "+
 				"`mediabackups update` then `backup --retry-errors` tries again)\n")
+		}
+		if v := sum.Verify; len(v.ByResult) > 0 {
+			var parts []string
+			for _, r := range metadata.VerifyResults {
+				if n := v.ByResult[string(r)]; n > 0 || r == metadata.VerifyOK {
+					parts = append(parts, fmt.Sprintf("%d %s", n, outcomeLabel(r)))
+				}
+			}
+			if n := v.ByResult["never"]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%d never checked", n))
+			}
+			oldest := "never"
+			if v.OldestCheck != nil {
+				oldest = fmtDate(*v.OldestCheck)
+			}
+			fmt.Fprintf(f.IO.Out, "  last verify of each object: %s; oldest check %s\n", strings.Join(parts, ", "), oldest)
 		}
 	}
 	return nil
