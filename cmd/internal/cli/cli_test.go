@@ -207,7 +207,7 @@ func TestEveryNumberFlagHasARange(t *testing.T) {
 				bad = []string{fmt.Sprint(v.min - 1), fmt.Sprint(v.max + 1), "x"}
 				span = fmt.Sprintf("%d to %d", v.min, v.max)
 			case *floatRange:
-				bad = []string{fmt.Sprint(v.min - 1), fmt.Sprint(v.max * 2 + 1), "x", "NaN", "+Inf"}
+				bad = []string{fmt.Sprint(v.min - 1), fmt.Sprint(v.max*2 + 1), "x", "NaN", "+Inf"}
 				span = fmt.Sprintf("%g to %g", v.min, v.max)
 			case *durationRange:
 				for _, b := range []string{(v.min - time.Nanosecond).String(), (v.max + time.Second).String(), "0", "-5s", "1ns", "10"} {
