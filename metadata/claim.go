@@ -186,15 +186,20 @@ type Result struct {
 	DownloadedSHA1 string // non-empty when it differs from production's sha1
 	// Backup is the object written for it (nil when it is a duplicate).
 	Backup *Backup
-	// Err is the failure, when the backup of the file failed.
+	// Err is the failure, when the backup of the file failed, or the
+	// reason it cannot be backed up (see Status).
 	Err error
+	// Status, with Err, is the status to record instead of Error for a
+	// version that is not a failure to retry: Unreadable (the login may
+	// not read it) or Gone (production erased it). Err is then the reason.
+	Status BackupStatus
 }
 
 // Record stores the results of a worker's claimed files in one transaction:
 // a result with a Backup inserts the object and marks the file backedup; a
 // result whose content the wiki already has (inserted by another worker, or
-// Backup == nil) marks it duplicate; a result with Err marks it error with
-// the reason. A file the worker no longer holds is left alone and reported
+// Backup == nil) marks it duplicate; a result with Err marks it error (or
+// its Status) with the reason. A file the worker no longer holds is left alone and reported
 // with ErrLostClaim. It returns the final status of each file by id.
 func (s *Store) Record(ctx context.Context, worker string, results []Result) (map[int64]BackupStatus, error) {
 	if len(results) == 0 {
@@ -248,11 +253,15 @@ func (s *Store) record(ctx context.Context, worker string, results []Result) (ma
 			if len(reason) > 4000 {
 				reason = reason[:4000]
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE files SET backup_status = 'error', error_reason = ?, worker = NULL,
-				lease_until = NULL, updated_at = ? WHERE id = ?`, reason, now, r.FileID); err != nil {
-				return nil, fmt.Errorf("record error of file %d: %w", r.FileID, err)
+			status := Error
+			if r.Status == Unreadable || r.Status == Gone {
+				status = r.Status
 			}
-			out[r.FileID] = Error
+			if _, err := tx.ExecContext(ctx, `UPDATE files SET backup_status = ?, error_reason = ?, worker = NULL,
+				lease_until = NULL, updated_at = ? WHERE id = ?`, string(status), reason, now, r.FileID); err != nil {
+				return nil, fmt.Errorf("record %s of file %d: %w", status, r.FileID, err)
+			}
+			out[r.FileID] = status
 			continue
 		}
 		sha256, err := unhex(r.SHA256)
@@ -426,10 +435,21 @@ func backupIDs(ctx context.Context, tx *sql.Tx, keys []backupKey, lock bool) (ma
 
 // RetryErrors puts a wiki's files in error back to pending and returns how many.
 func (s *Store) RetryErrors(ctx context.Context, wikiID int64) (int64, error) {
+	return s.Requeue(ctx, wikiID, Error)
+}
+
+// Requeue puts a wiki's files in status from back to pending, keeping
+// their reason until the next attempt, and returns how many. Only Error
+// and Unreadable can be requeued: a Gone version has nothing to back up,
+// and the other statuses are not at rest.
+func (s *Store) Requeue(ctx context.Context, wikiID int64, from BackupStatus) (int64, error) {
+	if from != Error && from != Unreadable {
+		return 0, fmt.Errorf("requeue files in status %s: only error and unreadable files can be tried again", from)
+	}
 	res, err := s.db.ExecContext(ctx, `UPDATE files SET backup_status = 'pending', updated_at = UTC_TIMESTAMP()
-		WHERE wiki_id = ? AND backup_status = 'error'`, wikiID)
+		WHERE wiki_id = ? AND backup_status = ? AND production_status <> 'hard-deleted'`, wikiID, string(from))
 	if err != nil {
-		return 0, fmt.Errorf("retry errors: %w", err)
+		return 0, fmt.Errorf("requeue %s files: %w", from, err)
 	}
 	return res.RowsAffected()
 }
