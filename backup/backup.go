@@ -13,6 +13,13 @@
 // same bytes under the same name, never a record without an object. Each
 // failure is recorded on the file with its reason (status error) and can be
 // retried; it never stops the other files.
+//
+// Two outcomes are not failures and are never retried as errors: a version
+// the wiki refuses to the configured login is recorded as unreadable with
+// the right it needs (Recheck makes such versions pending again once the
+// credentials allow), and a version the wiki lists but whose bytes it
+// answers 404 for (erased, e.g. by eraseArchivedFile.php) is recorded as
+// gone.
 package backup
 
 import (
@@ -27,6 +34,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/mediabackups/mediabackups/encryption"
+	"github.com/mediabackups/mediabackups/mediawiki"
 	"github.com/mediabackups/mediabackups/metadata"
 	"github.com/mediabackups/mediabackups/storage"
 )
@@ -103,6 +111,8 @@ type Stats struct {
 	BackedUp   int   `json:"backedup"`
 	Duplicates int   `json:"duplicate"`
 	Errors     int   `json:"error"`
+	Unreadable int   `json:"unreadable"` // the login may not read them (not failures)
+	Gone       int   `json:"gone"`       // erased in production (not failures)
 	Lost       int   `json:"lost_claims"`
 	Mismatches int   `json:"sha1_mismatches"`
 	Bytes      int64 `json:"bytes"`
@@ -316,6 +326,10 @@ func (r *runner) record(ctx context.Context, results <-chan outcome) error {
 				r.stats.Duplicates++
 			case st == metadata.Error:
 				r.stats.Errors++
+			case st == metadata.Unreadable:
+				r.stats.Unreadable++
+			case st == metadata.Gone:
+				r.stats.Gone++
 			}
 			if o.result.DownloadedSHA1 != "" {
 				r.stats.Mismatches++
@@ -389,12 +403,41 @@ func (r *runner) finish(ctx context.Context, p prepared) metadata.Result {
 		res.Backup, err = r.upload(ctx, &p)
 	}
 	if err != nil {
+		res := Classify(p.file, err)
 		if ctx.Err() == nil {
-			r.opts.Logger.Error("backup failed", "wiki", r.opts.Wiki, "title", p.file.Title, "id", p.file.ID, "err", err)
+			switch res.Status {
+			case metadata.Unreadable:
+				r.opts.Logger.Warn("unreadable with these credentials", "wiki", r.opts.Wiki, "title", p.file.Title, "id", p.file.ID, "reason", res.Err.Error())
+			case metadata.Gone:
+				r.opts.Logger.Warn("erased in production: nothing to back up", "wiki", r.opts.Wiki, "title", p.file.Title, "id", p.file.ID, "err", err)
+			default:
+				r.opts.Logger.Error("backup failed", "wiki", r.opts.Wiki, "title", p.file.Title, "id", p.file.ID, "err", err)
+			}
 		}
-		return metadata.Result{FileID: p.file.ID, Err: err}
+		return res
 	}
 	return res
+}
+
+// GoneReason is the reason recorded for a version that production lists
+// but whose bytes it no longer has.
+const GoneReason = "erased in production: the wiki lists the version but answered 404 Not Found for its bytes (eraseArchivedFile.php leaves it listed)"
+
+// Classify describes the failure err of file f as the result to record:
+// Gone when production answered 404 for the bytes of a version it lists
+// (mediawiki.ErrGone), Unreadable with the right it needs when the wiki
+// refused them to the login (mediawiki.ErrPermission), else Error.
+func Classify(f metadata.File, err error) metadata.Result {
+	var re *mediawiki.RightError
+	switch {
+	case errors.Is(err, mediawiki.ErrGone):
+		return metadata.Result{FileID: f.ID, Status: metadata.Gone, Err: errors.New(GoneReason)}
+	case errors.As(err, &re):
+		return metadata.Result{FileID: f.ID, Status: metadata.Unreadable, Err: re}
+	case errors.Is(err, mediawiki.ErrPermission):
+		return metadata.Result{FileID: f.ID, Status: metadata.Unreadable, Err: fmt.Errorf("the wiki refused it to the configured login: %w", err)}
+	}
+	return metadata.Result{FileID: f.ID, Err: err}
 }
 
 func (r *runner) prepareErr(ctx context.Context, p *prepared) (metadata.Result, error) {
@@ -447,6 +490,26 @@ func (r *runner) prepareErr(ctx context.Context, p *prepared) (metadata.Result, 
 }
 
 func (r *runner) download(ctx context.Context, f metadata.File) (*spool, error) {
+	body, size, what, err := Open(ctx, r.fetch, f)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	sp := newSpool(r.opts.TmpDir, r.opts.MemoryLimit)
+	sp.expect(size)
+	if _, err := io.Copy(sp, body); err != nil {
+		sp.Close()
+		return nil, fmt.Errorf("download %s: %w", what, err)
+	}
+	return sp, nil
+}
+
+// Open starts the download of f's bytes from production, the way its kind
+// needs: a revision-deleted old version through DownloadHidden, a deleted
+// one through DownloadDeleted, others from their URL. It returns the body
+// (closed by the caller), its size (-1 if unknown) and what was
+// downloaded, for messages.
+func Open(ctx context.Context, fetch Fetcher, f metadata.File) (io.ReadCloser, int64, string, error) {
 	var (
 		body io.ReadCloser
 		size int64
@@ -458,27 +521,20 @@ func (r *runner) download(ctx context.Context, f metadata.File) (*spool, error) 
 		// A revision-deleted old version: still an oldimage row, not in
 		// the file archive (see package update).
 		what = "hidden version " + f.ArchiveName
-		body, _, err = r.fetch.DownloadHidden(ctx, f.Title, f.ArchiveName)
+		body, _, err = fetch.DownloadHidden(ctx, f.Title, f.ArchiveName)
 	case f.Status == metadata.Deleted && f.StorageKey != "":
 		what = "deleted file " + f.StorageKey
-		body, size, err = r.fetch.DownloadDeleted(ctx, f.Title, f.StorageKey)
+		body, size, err = fetch.DownloadDeleted(ctx, f.Title, f.StorageKey)
 	case f.SourceURL != "":
 		what = f.SourceURL
-		body, size, err = r.fetch.Download(ctx, f.SourceURL)
+		body, size, err = fetch.Download(ctx, f.SourceURL)
 	default:
-		return nil, fmt.Errorf("download %s: production gave no URL or storage key for it", f.Title)
+		return nil, 0, f.Title, fmt.Errorf("download %s: production gave no URL or storage key for it", f.Title)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("download %s: %w", what, err)
+		return nil, 0, what, fmt.Errorf("download %s: %w", what, err)
 	}
-	defer body.Close()
-	sp := newSpool(r.opts.TmpDir, r.opts.MemoryLimit)
-	sp.expect(size)
-	if _, err := io.Copy(sp, body); err != nil {
-		sp.Close()
-		return nil, fmt.Errorf("download %s: %w", what, err)
-	}
-	return sp, nil
+	return body, size, what, nil
 }
 
 func (r *runner) upload(ctx context.Context, p *prepared) (*metadata.Backup, error) {

@@ -44,8 +44,13 @@ claims, which another run takes over once their --lease has passed.
 
 Statuses: pending (to do), processing (claimed), backedup (stored), duplicate
 (same content already stored), error (failed; reason recorded; retry with
---retry-errors). A sha1 that differs from production's is retried once, then
-backed up anyway and listed by 'mediabackups mismatches'.`,
+--retry-errors), unreadable (the wiki refuses it to the configured login; the
+reason names the right needed; each run first checks whether the credentials
+now allow it, and if so makes all of them pending again), gone (production
+lists it but erased its bytes: nothing to back up, never retried). A sha1 that
+differs from production's is retried once, then backed up anyway and listed by
+'mediabackups mismatches'. The command ends with a WARNING line for the
+versions it cannot back up (also under "warnings" in --json).`,
 		Example: `  mediabackups backup --wiki testwiki
   mediabackups backup --workers 16          # every configured wiki in turn
   mediabackups backup --wiki testwiki --retry-errors`,
@@ -71,8 +76,10 @@ backed up anyway and listed by 'mediabackups mismatches'.`,
 
 // BackupResult is what `backup --json` prints.
 type BackupResult struct {
-	Wikis map[string]backup.Stats `json:"wikis"`
-	Total backup.Stats            `json:"total"`
+	Wikis    map[string]backup.Stats `json:"wikis"`
+	Total    backup.Stats            `json:"total"`
+	Requeued map[string]int64        `json:"requeued"` // unreadable versions made pending again, by wiki
+	Warnings []Warning               `json:"warnings"`
 }
 
 // newWorkerID names this process uniquely in the claims it makes.
@@ -114,9 +121,11 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	log := f.Logger()
 	var total backup.Stats
 	perWiki := map[string]backup.Stats{}
+	requeued := map[string]int64{}
+	warnings := []Warning{}
 	for _, w := range wikis {
-		st, err := backupWiki(ctx, f, c, s, w, place, worker, opts)
-		perWiki[w.Name] = st
+		st, n, err := backupWiki(ctx, f, c, s, w, place, worker, opts)
+		perWiki[w.Name], requeued[w.Name] = st, n
 		addStats(&total, st)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -124,18 +133,28 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 			}
 			return err
 		}
+		id, err := s.WikiID(ctx, w.Name)
+		if err != nil {
+			return err
+		}
+		ws, err := unreadableWarnings(ctx, s, id, w.Name)
+		if err != nil {
+			return err
+		}
+		warnings = append(warnings, ws...)
 	}
 	log.Debug("backup finished", "worker", worker)
 	if f.JSON {
-		if err := f.printJSON(BackupResult{Wikis: perWiki, Total: total}); err != nil {
+		if err := f.printJSON(BackupResult{Wikis: perWiki, Total: total, Requeued: requeued, Warnings: warnings}); err != nil {
 			return err
 		}
 	} else {
 		for _, w := range wikis {
 			st := perWiki[w.Name]
-			fmt.Fprintf(f.IO.Out, "%s: %d files: %d backed up (%s), %d duplicate, %d error, %d sha1 mismatch\n",
-				w.Name, st.Files, st.BackedUp, humanBytes(st.Bytes), st.Duplicates, st.Errors, st.Mismatches)
+			fmt.Fprintf(f.IO.Out, "%s: %d files: %d backed up (%s), %d duplicate, %d error, %d unreadable, %d gone, %d sha1 mismatch\n",
+				w.Name, st.Files, st.BackedUp, humanBytes(st.Bytes), st.Duplicates, st.Errors, st.Unreadable, st.Gone, st.Mismatches)
 		}
+		printWarnings(f.IO.Out, warnings)
 	}
 	if total.Errors > 0 {
 		return withCode(ExitPartial, fmt.Errorf("%d files failed: see the errors above or `mediabackups status`; retry with --retry-errors", total.Errors))
@@ -143,19 +162,29 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	return nil
 }
 
-func backupWiki(ctx context.Context, f *Factory, c *config.Config, s *metadata.Store, w config.Wiki, place backup.Placer, worker string, opts *BackupOptions) (backup.Stats, error) {
+// backupWiki backs up the pending versions of one wiki, after making its
+// unreadable versions pending again if the credentials now allow it; it
+// returns what the backup did and how many versions that made pending.
+func backupWiki(ctx context.Context, f *Factory, c *config.Config, s *metadata.Store, w config.Wiki, place backup.Placer, worker string, opts *BackupOptions) (backup.Stats, int64, error) {
 	client, err := f.wikiClient(w)
 	if err != nil {
-		return backup.Stats{}, err
+		return backup.Stats{}, 0, err
 	}
 	wikiID, err := s.EnsureWiki(ctx, w.Name, w.Type)
 	if err != nil {
-		return backup.Stats{}, err
+		return backup.Stats{}, 0, err
+	}
+	requeued, err := backup.Recheck(ctx, s, client, wikiID)
+	if err != nil {
+		return backup.Stats{}, 0, fmt.Errorf("backup of %s: %w", w.Name, err)
+	}
+	if requeued > 0 {
+		fmt.Fprintf(f.IO.ErrOut, "%s: the credentials now read what was unreadable: %s pending again\n", w.Name, plural(requeued, "version", "versions"))
 	}
 	if opts.RetryErrors {
 		n, err := s.RetryErrors(ctx, wikiID)
 		if err != nil {
-			return backup.Stats{}, err
+			return backup.Stats{}, requeued, err
 		}
 		fmt.Fprintf(f.IO.ErrOut, "%s: %d files in error put back to pending\n", w.Name, n)
 	}
@@ -165,7 +194,7 @@ func backupWiki(ctx context.Context, f *Factory, c *config.Config, s *metadata.S
 	}
 	if w.Encrypted() {
 		if bo.Recipients, err = f.recipients(); err != nil {
-			return backup.Stats{}, fmt.Errorf("wiki %s is %s and must be encrypted: %w", w.Name, w.Type, err)
+			return backup.Stats{}, requeued, fmt.Errorf("wiki %s is %s and must be encrypted: %w", w.Name, w.Type, err)
 		}
 	}
 	p := &progress{f: f, wiki: w.Name, every: 2 * time.Second, last: time.Now()}
@@ -174,9 +203,9 @@ func backupWiki(ctx context.Context, f *Factory, c *config.Config, s *metadata.S
 	}
 	st, err := backup.Run(ctx, s, client, place, bo)
 	if err != nil && !errors.Is(err, context.Canceled) {
-		return st, fmt.Errorf("backup of %s: %w", w.Name, err)
+		return st, requeued, fmt.Errorf("backup of %s: %w", w.Name, err)
 	}
-	return st, ctx.Err()
+	return st, requeued, ctx.Err()
 }
 
 func addStats(t *backup.Stats, s backup.Stats) {
@@ -184,6 +213,8 @@ func addStats(t *backup.Stats, s backup.Stats) {
 	t.BackedUp += s.BackedUp
 	t.Duplicates += s.Duplicates
 	t.Errors += s.Errors
+	t.Unreadable += s.Unreadable
+	t.Gone += s.Gone
 	t.Lost += s.Lost
 	t.Mismatches += s.Mismatches
 	t.Bytes += s.Bytes
@@ -212,11 +243,15 @@ func (p *progress) FileDone(_ metadata.File, status metadata.BackupStatus, bytes
 		p.st.Duplicates++
 	case metadata.Error:
 		p.st.Errors++
+	case metadata.Unreadable:
+		p.st.Unreadable++
+	case metadata.Gone:
+		p.st.Gone++
 	}
 	if time.Since(p.last) >= p.every {
 		p.last = time.Now()
-		fmt.Fprintf(p.f.IO.ErrOut, "backup %s: %d files done (%d backed up, %s; %d duplicate; %d error)\n",
-			p.wiki, p.st.Files, p.st.BackedUp, humanBytes(p.st.Bytes), p.st.Duplicates, p.st.Errors)
+		fmt.Fprintf(p.f.IO.ErrOut, "backup %s: %d files done (%d backed up, %s; %d duplicate; %d error; %d unreadable; %d gone)\n",
+			p.wiki, p.st.Files, p.st.BackedUp, humanBytes(p.st.Bytes), p.st.Duplicates, p.st.Errors, p.st.Unreadable, p.st.Gone)
 	}
 }
 

@@ -27,10 +27,14 @@ type Match struct {
 	ArchiveDate         *string `json:"archive_date"`
 	DeleteDate          *string `json:"delete_date"`
 	BackupStatus        string  `json:"backup_status"`
-	BackupDate          *string `json:"backup_date"`
-	BackupLocation      *string `json:"backup_location"`
-	BackupContainer     *string `json:"backup_container"`
-	BackupPath          *string `json:"backup_path"`
+	// BackupReason says why a version failed or cannot be backed up
+	// (error, unavailable, unreadable, gone), or why it is pending again;
+	// null when there is nothing to say.
+	BackupReason    *string `json:"backup_reason"`
+	BackupDate      *string `json:"backup_date"`
+	BackupLocation  *string `json:"backup_location"`
+	BackupContainer *string `json:"backup_container"`
+	BackupPath      *string `json:"backup_path"`
 }
 
 func fmtDate(t time.Time) string {
@@ -54,6 +58,9 @@ func newMatch(f metadata.File) Match {
 		SHA1: f.SHA1, SHA256: f.SHA256, Size: f.Size, Type: f.MIME, ProductionStatus: string(f.Status),
 		ProductionURL: ptr(f.SourceURL), UploadDate: ptr(fmtDate(f.UploadDate)), ArchiveDate: ptr(fmtDate(f.ArchiveDate)),
 		DeleteDate: ptr(fmtDate(f.DeleteDate)), BackupStatus: string(f.BackupStatus), BackupDate: ptr(fmtDate(f.BackupDate)),
+	}
+	if f.BackupStatus != metadata.BackedUp && f.BackupStatus != metadata.Duplicate {
+		m.BackupReason = ptr(f.ErrorReason)
 	}
 	if b := f.Backup; b != nil {
 		m.BackupLocation, m.BackupContainer, m.BackupPath = ptr(b.Location), ptr(b.Bucket), ptr(b.ObjectKey)
@@ -93,7 +100,7 @@ func (s *session) printMatches(w io.Writer, files []metadata.File) {
 			{"size", fmt.Sprint(m.Size)}, {"type", none(ptr(m.Type))}, {"production_status", m.ProductionStatus},
 			{"production_url", none(m.ProductionURL)}, {"upload_date", none(m.UploadDate)},
 			{"archive_date", none(m.ArchiveDate)}, {"delete_date", none(m.DeleteDate)},
-			{"backup_status", m.BackupStatus}, {"backup_date", none(m.BackupDate)},
+			{"backup_status", m.BackupStatus}, {"backup_reason", oneLine(none(m.BackupReason))}, {"backup_date", none(m.BackupDate)},
 			{"backup_location", none(m.BackupLocation)}, {"backup_container", none(m.BackupContainer)},
 			{"backup_path", none(m.BackupPath)},
 		} {

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mediabackups/mediabackups/metadata"
 )
 
 // QueryOptions configures `query`.
@@ -41,6 +43,23 @@ Exit codes: 0 found, 4 nothing matched, 5 aborted, 2 bad flags or values.`,
 	return cmd
 }
 
+// countByStatus counts files by backup status, as log attributes in the
+// order of metadata.BackupStatuses: "backedup", 2, "gone", 1. Statuses no
+// file has are left out.
+func countByStatus(files []metadata.File) []any {
+	n := map[metadata.BackupStatus]int{}
+	for _, f := range files {
+		n[f.BackupStatus]++
+	}
+	var out []any
+	for _, st := range metadata.BackupStatuses {
+		if n[st] > 0 {
+			out = append(out, string(st), n[st])
+		}
+	}
+	return out
+}
+
 func queryRun(ctx context.Context, opts *QueryOptions) (err error) {
 	s, err := opts.openSession(ctx)
 	if err != nil {
@@ -57,7 +76,7 @@ func queryRun(ctx context.Context, opts *QueryOptions) (err error) {
 			return err
 		}
 	}
-	s.log.Info("query done", "matches", len(files))
+	s.log.Info("query done", append([]any{"matches", len(files)}, countByStatus(files)...)...)
 	if len(files) == 0 {
 		return notFound()
 	}

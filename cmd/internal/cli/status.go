@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -21,7 +22,12 @@ func newStatusCmd(f *Factory, runF func(context.Context, *StatusOptions) error) 
 	cmd := &cobra.Command{
 		Use:   "status [--wiki NAME]",
 		Short: "Count file versions by backup status, and objects by MinIO server",
-		Args:  cobra.NoArgs,
+		Long: `Count each wiki's file versions by backup status (every status, 0 included):
+pending, processing, backedup, duplicate, error, unavailable, unreadable and
+gone. Under error, unavailable, unreadable and gone it shows their most
+frequent reasons (why they failed, or why they cannot be backed up), then the
+objects and bytes stored on each MinIO server.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -51,7 +57,7 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	for _, w := range wikis {
 		id, err := s.WikiID(ctx, w.Name)
 		if err != nil {
-			out = append(out, metadata.Summary{Wiki: w.Name})
+			out = append(out, metadata.NewSummary(w.Name))
 			continue
 		}
 		sum, err := s.Summarize(ctx, id, w.Name)
@@ -65,12 +71,21 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	}
 	for _, sum := range out {
 		fmt.Fprintf(f.IO.Out, "%s\n", sum.Wiki)
-		if len(sum.ByBackupStatus) == 0 {
+		if sum.Versions == 0 {
 			fmt.Fprintln(f.IO.Out, "  no files yet: run `mediabackups inventory --wiki "+sum.Wiki+"`")
 			continue
 		}
-		for _, st := range []string{"pending", "processing", "backedup", "duplicate", "error"} {
-			fmt.Fprintf(f.IO.Out, "  %-10s %d\n", st, sum.ByBackupStatus[st])
+		for _, st := range metadata.BackupStatuses {
+			fmt.Fprintf(f.IO.Out, "  %-11s %d\n", st, sum.ByBackupStatus[string(st)])
+			rs := sum.Reasons[string(st)]
+			shown := int64(0)
+			for _, r := range rs {
+				fmt.Fprintf(f.IO.Out, "    %d: %s\n", r.Count, printable(oneLine(r.Reason)))
+				shown += r.Count
+			}
+			if rest := sum.ByBackupStatus[string(st)] - shown; len(rs) > 0 && rest > 0 {
+				fmt.Fprintf(f.IO.Out, "    %d: other reasons\n", rest)
+			}
 		}
 		if sum.SHA1Mismatches > 0 {
 			fmt.Fprintf(f.IO.Out, "  sha1 mismatches: %d (see `mediabackups mismatches --wiki %s`)\n", sum.SHA1Mismatches, sum.Wiki)
@@ -80,6 +95,17 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 		}
 	}
 	return nil
+}
+
+// oneLine shortens a reason to one line of at most 200 bytes.
+func oneLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i] + " …"
+	}
+	if len(s) > 200 {
+		s = strings.ToValidUTF8(s[:200], "") + " …"
+	}
+	return s
 }
 
 // MismatchesOptions configures `mismatches`.

@@ -83,8 +83,11 @@ func updateRun(ctx context.Context, opts *UpdateOptions) error {
 	uo := update.Options{
 		WikiID:     w.ID,
 		Containers: containers(w.Wiki),
-		Deleted:    w.User != "",
+		Deleted:    true,
 		Logger:     f.Logger(),
+	}
+	if err := w.Client.CanReadDeleted(); err != nil {
+		uo.DeletedUnreadable = err.Error()
 	}
 	if opts.Since != "" {
 		uo.Since, _ = time.Parse(time.RFC3339, opts.Since)
@@ -103,5 +106,9 @@ func updateRun(ctx context.Context, opts *UpdateOptions) error {
 	}
 	fmt.Fprintf(f.IO.Out, "%s: %d log events (%d already applied), %d versions added, %d changed, %d renamed; %d hidden versions unreadable\n",
 		w.Name, st.Events, st.Skipped, st.Added, st.Changed, st.Renamed, st.Unreadable)
+	if st.DeletedRefused != "" {
+		printWarnings(f.IO.Out, []Warning{{Wiki: w.Name, What: "deletions not followed: the wiki refuses to list deleted versions to this login",
+			Reason: "needs the deletedhistory right: " + st.DeletedRefused}})
+	}
 	return nil
 }
