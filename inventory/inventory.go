@@ -48,6 +48,7 @@ type Lister interface {
 // Store records versions.
 type Store interface {
 	SyncVersions(ctx context.Context, wikiID int64, versions []metadata.File, source string) (metadata.SyncStats, error)
+	VersionsOf(ctx context.Context, wikiID int64, titles ...string) ([]metadata.File, error)
 	UndatedDeletions(ctx context.Context, wikiID int64, titles []string) (map[string][]metadata.File, error)
 	SetDeleteDates(ctx context.Context, dates []metadata.DeleteDate) (int, error)
 }
@@ -219,6 +220,22 @@ func (r *run) hidden(ctx context.Context) error {
 	}
 	for _, h := range r.seen {
 		v := h.v
+		known, err := r.knownHidden(ctx, v)
+		if err != nil {
+			return err
+		}
+		if known != nil {
+			// Read before: its sha1 is known, no need to download it again.
+			f := HiddenRow(v.Title, known.ArchiveName, known.SHA1, *known, r.opts.Containers)
+			if f.DeleteDate.IsZero() {
+				f.DeleteDate = revs.HiddenAt(v.Title, f.ArchiveName)
+			}
+			r.st.HiddenRead++
+			if err := r.add(ctx, f); err != nil {
+				return err
+			}
+			continue
+		}
 		hv := Hidden{Title: v.Title, UploadDate: v.Timestamp.UTC(), Size: v.Size, MIME: v.MIME,
 			Candidates: revs.Candidates(v.Title, h.next)}
 		f, err := LearnHidden(ctx, r.l, hv, r.opts.Containers)
@@ -236,6 +253,24 @@ func (r *run) hidden(ctx context.Context) error {
 		}
 	}
 	return r.flush(ctx)
+}
+
+// knownHidden returns the recorded row of a hidden version, nil when the
+// metadata does not know it: a version of its title uploaded at the same
+// time, of the same size, deleted but not in the file archive, as update
+// and an earlier inventory record it.
+func (r *run) knownHidden(ctx context.Context, v mediawiki.FileVersion) (*metadata.File, error) {
+	rows, err := r.s.VersionsOf(ctx, r.opts.WikiID, v.Title)
+	if err != nil {
+		return nil, err
+	}
+	for i, f := range rows {
+		if f.Status == metadata.Deleted && f.FilearchiveID == 0 && f.ArchiveName != "" && f.SHA1 != "" &&
+			f.UploadDate.Equal(v.Timestamp) && (v.Size == 0 || f.Size == 0 || f.Size == v.Size) {
+			return &rows[i], nil
+		}
+	}
+	return nil, nil
 }
 
 // hiddenReason says why a hidden version could not be read.

@@ -171,6 +171,49 @@ func TestWikiWithoutLoginCoversDeletedFilesVisibly(t *testing.T) {
 	e.checkWiki("testwiki", e.public, false)
 }
 
+// A login the wiki refuses deleted bytes to (the test wikis' Reader, a main
+// account without deletedtext): the deleted versions are listed, and the
+// backup records each as unreadable with the refusal, not as an error. The
+// next backup checks one, still refused, and leaves them; with a login
+// that may read them, they are pending again and backed up.
+func TestLoginWithoutTheRightRecordsUnreadable(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 2)
+	wantDeleted, wantHidden := wikiVersions(t, e.public)
+	reader := testsvc.DeployedWiki{Name: "testwiki", Type: "public", Wiki: e.public, Tune: func(c *config.Wiki) {
+		// Reader is made by testenv/testwiki/start.sh: it can read, no more.
+		c.User, c.PasswordFile = "Reader", e.Secret("reader-password", "testwiki-reader-pass")
+		c.WebUser, c.WebPasswordFile = "", ""
+	}}
+	e.WriteConfig(nil, reader)
+	var inv inventoryJSON
+	e.runJSON(&inv, "inventory", "--wiki", "testwiki")
+	if inv.Deleted != wantDeleted || len(inv.NotRecorded) != 1 || inv.NotRecorded[0].Count != wantHidden ||
+		!strings.Contains(inv.NotRecorded[0].Reason, `Special:RevisionDelete refused the login "Reader"`) {
+		t.Errorf("inventory as Reader: %d deleted, not recorded %+v", inv.Deleted, inv.NotRecorded)
+	}
+	var b backupJSON
+	e.runJSON(&b, "backup", "--workers", "4")
+	if b.Total.Unreadable != wantDeleted || b.Total.Error != 0 {
+		t.Errorf("backup as Reader: %+v, want the %d deleted versions unreadable, no error", b.Total, wantDeleted)
+	}
+	if len(b.Warnings) != 1 || b.Warnings[0].Versions != int64(wantDeleted) ||
+		!strings.Contains(b.Warnings[0].Reason, `needs a login with the deletedtext right (Special:Undelete refused the login "Reader"`) {
+		t.Errorf("backup warnings as Reader: %+v", b.Warnings)
+	}
+	b = backupJSON{}
+	e.runJSON(&b, "backup")
+	if b.Requeued["testwiki"] != 0 || b.Total.Files != 0 {
+		t.Errorf("second backup as Reader: %+v, requeued %v; want nothing retried", b.Total, b.Requeued)
+	}
+	e.WriteConfig(nil, testsvc.DeployedWiki{Name: "testwiki", Type: "public", Wiki: e.public})
+	b = backupJSON{}
+	e.runJSON(&b, "backup", "--workers", "4")
+	if b.Requeued["testwiki"] != int64(wantDeleted) || b.Total.Unreadable+b.Total.Error != 0 || len(b.Warnings) != 0 {
+		t.Errorf("backup with a login that may read them: %+v, requeued %v, warnings %+v", b.Total, b.Requeued, b.Warnings)
+	}
+}
+
 // An inventory alone covers what `update` records from the whole log: the
 // revision-deleted version (read through Special:RevisionDelete) and the
 // delete dates. Replaying the log after it finds nothing to add or change.
@@ -189,6 +232,12 @@ func TestInventoryCoversWhatUpdateRecords(t *testing.T) {
 	st := e.update("testwiki")
 	if st.Added != 0 || st.Changed != 0 || st.Unreadable != 0 {
 		t.Errorf("update after the inventory: %+v, want nothing added or changed", st)
+	}
+	// A second inventory knows the revision-deleted version: nothing changes.
+	inv = inventoryJSON{}
+	e.runJSON(&inv, "inventory", "--wiki", "testwiki")
+	if inv.Added != 0 || inv.Changed != 0 || inv.HiddenRead != wantHidden {
+		t.Errorf("second inventory: %+v", inv)
 	}
 
 	// The delete dates: whole files deleted by deleteBatch.php at 09:00,
