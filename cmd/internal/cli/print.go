@@ -132,8 +132,11 @@ func red(w io.Writer, msg string) string {
 
 // QueryResult is what `query --json` prints.
 type QueryResult struct {
-	Matches []Match      `json:"matches"`
-	Batch   *BatchCounts `json:"batch"` // null unless in batch mode
+	Matches []Match `json:"matches"`
+	// ByBackupStatus counts the matches by backup status: every status of
+	// metadata.BackupStatuses, 0 included.
+	ByBackupStatus map[string]int `json:"by_backup_status"`
+	Batch          *BatchCounts   `json:"batch"` // null unless in batch mode
 }
 
 // RestoreResult is what `restore --json` prints.

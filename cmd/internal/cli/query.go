@@ -43,19 +43,25 @@ Exit codes: 0 found, 4 nothing matched, 5 aborted, 2 bad flags or values.`,
 	return cmd
 }
 
-// countByStatus counts files by backup status, as log attributes in the
-// order of metadata.BackupStatuses: "backedup", 2, "gone", 1. Statuses no
-// file has are left out.
-func countByStatus(files []metadata.File) []any {
-	n := map[metadata.BackupStatus]int{}
-	for _, f := range files {
-		n[f.BackupStatus]++
+// countByStatus counts files by backup status: every status of
+// metadata.BackupStatuses, 0 included.
+func countByStatus(files []metadata.File) map[string]int {
+	n := map[string]int{}
+	for _, st := range metadata.BackupStatuses {
+		n[string(st)] = 0
 	}
+	for _, f := range files {
+		n[string(f.BackupStatus)]++
+	}
+	return n
+}
+
+// statusAttrs are the counts of countByStatus as log attributes, in the
+// order of metadata.BackupStatuses: "pending", 0, "processing", 0, ...
+func statusAttrs(n map[string]int) []any {
 	var out []any
 	for _, st := range metadata.BackupStatuses {
-		if n[st] > 0 {
-			out = append(out, string(st), n[st])
-		}
+		out = append(out, string(st), n[string(st)])
 	}
 	return out
 }
@@ -72,11 +78,11 @@ func queryRun(ctx context.Context, opts *QueryOptions) (err error) {
 	}
 	s.printMatches(s.f.IO.Out, files)
 	if s.f.JSON && len(files) > 0 { // else the error, as JSON
-		if err := s.f.printJSON(QueryResult{Matches: newMatches(files), Batch: batch}); err != nil {
+		if err := s.f.printJSON(QueryResult{Matches: newMatches(files), ByBackupStatus: countByStatus(files), Batch: batch}); err != nil {
 			return err
 		}
 	}
-	s.log.Info("query done", append([]any{"matches", len(files)}, countByStatus(files)...)...)
+	s.log.Info("query done", append([]any{"matches", len(files)}, statusAttrs(countByStatus(files))...)...)
 	if len(files) == 0 {
 		return notFound()
 	}

@@ -83,7 +83,8 @@ func TestDeleteAfterProductionErased(t *testing.T) {
 	// A status says what is true: a hard-deleted version has no bytes
 	// anywhere, and query, status and restore say so alike.
 	var q struct {
-		Matches []struct {
+		ByBackupStatus map[string]int `json:"by_backup_status"`
+		Matches        []struct {
 			Title          string  `json:"title"`
 			Status         string  `json:"production_status"`
 			BackupStatus   string  `json:"backup_status"`
@@ -94,6 +95,9 @@ func TestDeleteAfterProductionErased(t *testing.T) {
 	r = e.mustRun("query-media-file", "--json", "--title", "To_be_deleted.png")
 	if err := json.Unmarshal([]byte(r.stdout), &q); err != nil || len(q.Matches) != 2 {
 		t.Fatalf("query after the delete: %v\n%s", err, r)
+	}
+	if len(q.ByBackupStatus) != 8 || q.ByBackupStatus["gone"] != 2 || q.ByBackupStatus["backedup"] != 0 {
+		t.Errorf("query counts by backup status: %v, want every status, 2 gone", q.ByBackupStatus)
 	}
 	for _, m := range q.Matches {
 		if m.Status != "hard-deleted" || m.BackupStatus != "gone" || m.BackupLocation != nil ||
