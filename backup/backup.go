@@ -66,7 +66,12 @@ type Putter interface {
 // Placer returns the server an object with the given sha256 goes to.
 type Placer func(sha256hex string) (Putter, error)
 
-// Progress receives one call per finished file. It must be safe for
+// Progress receives one call per finished file: the file with the status
+// recorded (empty when the claim was lost before the result could be
+// recorded) and, when it was stored as a new object, that object (Backup:
+// server and stored size; a content that two files uploaded at once is
+// recorded, and reported, once); the size of the file as downloaded; and
+// for a failure its error, which wraps a *StepError. It must be safe for
 // concurrent use.
 type Progress interface {
 	FileDone(f metadata.File, status metadata.BackupStatus, bytes int64, err error)
@@ -334,7 +339,7 @@ func (r *runner) record(ctx context.Context, results <-chan outcome) error {
 			if o.result.DownloadedSHA1 != "" {
 				r.stats.Mismatches++
 			}
-			r.opts.Progress.FileDone(o.file, st, o.result.Size, o.result.Err)
+			r.opts.Progress.FileDone(doneFile(o, st), st, o.result.Size, o.result.Err)
 		}
 		r.mu.Unlock()
 		pending = pending[:0]
@@ -358,6 +363,17 @@ func (r *runner) record(ctx context.Context, results <-chan outcome) error {
 			}
 		}
 	}
+}
+
+// doneFile is the file of an outcome as recorded with status st: with the
+// new object, for one stored as one.
+func doneFile(o outcome, st metadata.BackupStatus) metadata.File {
+	f := o.file
+	f.BackupStatus = st
+	if st == metadata.BackedUp {
+		f.Backup = o.result.Backup
+	}
+	return f
 }
 
 // prepared is a file between the two stages: downloaded, hashed and
@@ -387,6 +403,9 @@ func (p *prepared) close() {
 func (r *runner) prepare(ctx context.Context, f metadata.File) prepared {
 	p := prepared{file: f}
 	p.result, p.err = r.prepareErr(ctx, &p)
+	if se := (*StepError)(nil); p.err != nil && !errors.As(p.err, &se) {
+		p.err = &StepError{Step: StepDownload, Err: p.err} // the steps after the download tag their own
+	}
 	if p.err != nil {
 		p.close()
 		p.plain, p.cipher, p.upload = nil, nil, false
@@ -466,7 +485,7 @@ func (r *runner) prepareErr(ctx context.Context, p *prepared) (metadata.Result, 
 	if _, err := r.store.FindBackup(ctx, f.WikiID, res.SHA256); err == nil {
 		return res, nil // duplicate: this wiki already has the content
 	} else if !errors.Is(err, metadata.ErrNotFound) {
-		return metadata.Result{}, fmt.Errorf("dedup check: %w", err)
+		return metadata.Result{}, &StepError{Step: StepMetadata, Err: fmt.Errorf("dedup check: %w", err)}
 	}
 	p.upload = true
 	if len(r.opts.Recipients) > 0 && sp.Size() <= r.opts.MemoryLimit {
@@ -483,7 +502,7 @@ func (r *runner) prepareErr(ctx context.Context, p *prepared) (metadata.Result, 
 			}
 		}
 		if err != nil {
-			return metadata.Result{}, fmt.Errorf("encrypt %s: %w", f.Title, err)
+			return metadata.Result{}, &StepError{Step: StepEncrypt, Err: fmt.Errorf("encrypt %s: %w", f.Title, err)}
 		}
 	}
 	return res, nil
@@ -542,11 +561,11 @@ func (r *runner) upload(ctx context.Context, p *prepared) (*metadata.Backup, err
 	encrypted := len(r.opts.Recipients) > 0
 	key, err := storage.ObjectKey(r.opts.Wiki, res.SHA256, encrypted)
 	if err != nil {
-		return nil, err
+		return nil, &StepError{Step: StepUpload, Err: err}
 	}
 	srv, err := r.place(res.SHA256)
 	if err != nil {
-		return nil, fmt.Errorf("choose a server for %s: %w", key, err)
+		return nil, &StepError{Step: StepUpload, Err: fmt.Errorf("choose a server for %s: %w", key, err)}
 	}
 	var (
 		body   io.Reader = sp.Reader()
@@ -567,11 +586,11 @@ func (r *runner) upload(ctx context.Context, p *prepared) (*metadata.Backup, err
 	}
 	stored, err := srv.Put(ctx, key, body, size, want)
 	if err != nil {
-		return nil, err // it names the key and the server
+		return nil, &StepError{Step: StepUpload, Err: err} // it names the key and the server
 	}
 	loc, err := r.location(ctx, srv.Endpoint())
 	if err != nil {
-		return nil, err
+		return nil, &StepError{Step: StepMetadata, Err: err}
 	}
 	return &metadata.Backup{
 		SHA256: res.SHA256, SHA1: res.SHA1, Size: res.Size, LocationID: loc, Location: srv.Endpoint(),

@@ -109,8 +109,9 @@ func syntheticVersions(total, n int, fn func([]metadata.File) error) error {
 
 // MetadataScale loads Rows synthetic versions into a database of its own
 // through SyncVersions (what the inventory runs), marks half of them backed
-// up, then times claiming a batch of pending files and each of the eight
-// search methods, and runs EXPLAIN on their queries. It drops the database
+// up, then times claiming a batch of pending files, each of the eight
+// search methods and the oldest-pending read of the metrics, and runs
+// EXPLAIN on their queries. It drops the database
 // at the end unless Keep.
 func MetadataScale(ctx context.Context, o ScaleOptions) (_ *ScaleReport, err error) {
 	if o.Rows <= 0 {
@@ -276,6 +277,25 @@ func MetadataScale(ctx context.Context, o ScaleOptions) (_ *ScaleReport, err err
 		return nil, err
 	}
 	rep.Queries = append(rep.Queries, summarize("claim 64 pending", lat, append(plan1, plan2...), idx1 && idx2))
+
+	// The read every scrape of a backup's metrics makes (the others are
+	// primary-key lookups of small tables).
+	lat = lat[:0]
+	for range o.Runs {
+		t0 := time.Now()
+		_, err := st.OldestPending(ctx, wikiID)
+		lat = append(lat, time.Since(t0))
+		if err != nil {
+			return nil, err
+		}
+	}
+	// The query of metadata.Store.OldestPending; keep it in step.
+	plan, idx, err := explain(ctx, db, `SELECT created_at FROM files WHERE wiki_id = ? AND backup_status = 'pending'
+		AND production_status <> 'hard-deleted' ORDER BY lease_until, id LIMIT 1`, wikiID)
+	if err != nil {
+		return nil, err
+	}
+	rep.Queries = append(rep.Queries, summarize("oldest pending (metrics)", lat, plan, idx))
 	return rep, nil
 }
 

@@ -18,6 +18,17 @@
 // lines and lines starting with '#' ignored. [LoadIdentity] refuses a file that
 // every user on the host can read.
 //
+// # Key rotation
+//
+// An age file's payload is encrypted with a random file key, and its
+// header wraps that key once per recipient. [Rewrap] opens a header with an
+// identity and writes a new header that wraps the same file key for a new
+// list of recipients: the new header followed by the old payload, byte
+// for byte, is a file that the new recipients' identities decrypt and the
+// dropped ones do not. Rekeying thus never decrypts, re-encrypts or
+// re-uploads the payload. [ReadHeader] returns a file's header exactly as
+// stored, so the payload starts at len(header).
+//
 // # Compatibility
 //
 // The output is a standard binary (not armored) age v1 file, named with

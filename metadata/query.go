@@ -7,11 +7,15 @@ import (
 )
 
 // Summary counts a wiki's file versions by backup status and its objects
-// by location.
+// by location. Making one reads every row of the wiki (a scan of minutes
+// at Commons' size): it is for `status`, not for every scrape.
 type Summary struct {
 	Wiki string `json:"wiki"`
 	// ByBackupStatus has every status of BackupStatuses, 0 included.
 	ByBackupStatus map[string]int64 `json:"by_backup_status"`
+	// BytesByBackupStatus adds up the sizes production gives (or, once
+	// downloaded, the downloaded size) of the versions in each status.
+	BytesByBackupStatus map[string]int64 `json:"bytes_by_backup_status"`
 	// Reasons has, for each status of ReasonStatuses that some versions
 	// have, their most frequent reasons (at most MaxReasons), most
 	// frequent first.
@@ -63,10 +67,11 @@ func (s *Store) Reasons(ctx context.Context, wikiID int64, st BackupStatus, limi
 // NewSummary returns the Summary of a wiki without any version: every
 // status counted 0.
 func NewSummary(wiki string) Summary {
-	sum := Summary{Wiki: wiki, ByBackupStatus: map[string]int64{}, Reasons: map[string][]ReasonCount{},
-		ObjectsByLocation: map[string]int64{}, BytesByLocation: map[string]int64{}}
+	sum := Summary{Wiki: wiki, ByBackupStatus: map[string]int64{}, BytesByBackupStatus: map[string]int64{},
+		Reasons: map[string][]ReasonCount{}, ObjectsByLocation: map[string]int64{}, BytesByLocation: map[string]int64{}}
 	for _, st := range BackupStatuses {
 		sum.ByBackupStatus[string(st)] = 0
+		sum.BytesByBackupStatus[string(st)] = 0
 	}
 	return sum
 }
@@ -74,18 +79,19 @@ func NewSummary(wiki string) Summary {
 // Summarize returns the Summary of the wiki with id wikiID.
 func (s *Store) Summarize(ctx context.Context, wikiID int64, wiki string) (Summary, error) {
 	sum := NewSummary(wiki)
-	rows, err := s.db.QueryContext(ctx, `SELECT backup_status, COUNT(*) FROM files WHERE wiki_id = ? GROUP BY backup_status`, wikiID)
+	rows, err := s.db.QueryContext(ctx, `SELECT backup_status, COUNT(*), COALESCE(SUM(size), 0) FROM files WHERE wiki_id = ? GROUP BY backup_status`, wikiID)
 	if err != nil {
 		return sum, fmt.Errorf("summarize %s: %w", wiki, err)
 	}
 	for rows.Next() {
 		var st string
-		var n int64
-		if err := rows.Scan(&st, &n); err != nil {
+		var n, bytes int64
+		if err := rows.Scan(&st, &n, &bytes); err != nil {
 			rows.Close()
 			return sum, fmt.Errorf("summarize %s: %w", wiki, err)
 		}
 		sum.ByBackupStatus[st] = n
+		sum.BytesByBackupStatus[st] = bytes
 		sum.Versions += n
 	}
 	rows.Close()

@@ -14,7 +14,9 @@ cd "$ROOT"
 log() { echo "[testenv] $*" >&2; }
 command -v go >/dev/null || PATH=/usr/local/go/bin:$PATH
 
-env_file=$(bash testenv/up.sh)
+# The Debian package test (packaging/) checks the .deb with lintian and
+# reads the installed man pages with man.
+env_file=$(MBTEST_APT_EXTRA="lintian man-db ${MBTEST_APT_EXTRA:-}" bash testenv/up.sh)
 # shellcheck disable=SC1090
 source "$env_file"
 

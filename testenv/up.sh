@@ -28,6 +28,8 @@
 #   MBTEST_PORT_BASE      first port of the block of 300 [9100]
 #   MBTEST_MINIO_COUNT    number of MinIO servers, 1..49 [5]
 #   MEDIABACKUPS_CACHE    where the MinIO binary is built [$HOME/.cache/mediabackups]
+#   MBTEST_APT_EXTRA      more Debian packages to install, space-separated []
+#                         (scripts/test.sh: lintian and man-db, for packaging/)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -127,6 +129,8 @@ sweep_fresh
 
 # ------------------------------------------------------------- 1. packages
 PKGS=(mariadb-server age curl jq ca-certificates)
+read -ra extra_pkgs <<<"${MBTEST_APT_EXTRA:-}"
+PKGS+=("${extra_pkgs[@]}")
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing+=("$p")

@@ -51,6 +51,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Progress, when set, is called after every applied event.
 	Progress func(Stats)
+	// RoundDone, when set, is called at the end of every round (a Run, or
+	// each read of the log by Follow) that was not interrupted, with the
+	// time the round started and its error. A nil error means the round
+	// read the log to its end: every event logged before started is
+	// applied.
+	RoundDone func(ctx context.Context, started time.Time, err error)
 }
 
 // Stats counts what the follower did.
@@ -89,6 +95,15 @@ func Run(ctx context.Context, w Wiki, s Store, opts Options) (Stats, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	started := time.Now()
+	st, err := run(ctx, w, s, opts)
+	if opts.RoundDone != nil && ctx.Err() == nil {
+		opts.RoundDone(ctx, started, err)
+	}
+	return st, err
+}
+
+func run(ctx context.Context, w Wiki, s Store, opts Options) (Stats, error) {
 	var st Stats
 	cur, err := s.Cursor(ctx, opts.WikiID)
 	if err != nil {

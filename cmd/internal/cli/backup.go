@@ -16,6 +16,7 @@ import (
 	"github.com/mediabackups/mediabackups/backup"
 	"github.com/mediabackups/mediabackups/config"
 	"github.com/mediabackups/mediabackups/metadata"
+	"github.com/mediabackups/mediabackups/metrics"
 )
 
 // BackupOptions configures `backup`.
@@ -26,6 +27,7 @@ type BackupOptions struct {
 	Batch       int
 	Lease       time.Duration
 	RetryErrors bool
+	Metrics     MetricsOptions
 }
 
 func newBackupCmd(f *Factory, runF func(context.Context, *BackupOptions) error) *cobra.Command {
@@ -50,7 +52,13 @@ now allow it, and if so makes all of them pending again), gone (production
 lists it but erased its bytes: nothing to back up, never retried). A sha1 that
 differs from production's is retried once, then backed up anyway and listed by
 'mediabackups mismatches'. The command ends with a WARNING line for the
-versions it cannot back up (also under "warnings" in --json).`,
+versions it cannot back up (also under "warnings" in --json).
+
+Monitoring: --metrics-file writes Prometheus metrics for node_exporter's
+textfile collector (every 30s and at the end); --metrics-listen serves them
+at /metrics while the run lasts. Every successful run is recorded in the
+metadata (mediabackups_last_success_timestamp_seconds). See the README,
+"Monitoring".`,
 		Example: `  mediabackups backup --wiki testwiki
   mediabackups backup --workers 16          # every configured wiki in turn
   mediabackups backup --wiki testwiki --retry-errors`,
@@ -58,6 +66,9 @@ versions it cannot back up (also under "warnings" in --json).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Workers < 0 || opts.Batch < 0 {
 				return withCode(ExitUsage, fmt.Errorf("--workers and --batch must not be negative"))
+			}
+			if err := opts.Metrics.check(); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -70,6 +81,7 @@ versions it cannot back up (also under "warnings" in --json).`,
 	cmd.Flags().IntVar(&opts.Batch, "batch", 0, "files per claim (default 4 × workers)")
 	cmd.Flags().DurationVar(&opts.Lease, "lease", 10*time.Minute, "how long a claim lasts if this process dies")
 	cmd.Flags().BoolVar(&opts.RetryErrors, "retry-errors", false, "put files in status error back to pending first")
+	addMetricsFlags(cmd, &opts.Metrics, true)
 	addProfileFlags(cmd)
 	return cmd
 }
@@ -116,28 +128,51 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	if err := os.MkdirAll(c.TmpDir, 0o700); err != nil {
 		return fmt.Errorf("tmpdir: %w", err)
 	}
-	place := func(sha256 string) (backup.Putter, error) { return servers.For(sha256) }
 	worker := newWorkerID()
 	log := f.Logger()
+	m := metrics.New(metrics.CommandBackup, log)
+	ids := make([]metrics.Wiki, len(wikis))
+	for i, w := range wikis {
+		id, err := s.EnsureWiki(ctx, w.Name, w.Type)
+		if err != nil {
+			return err
+		}
+		ids[i] = metrics.Wiki{Name: w.Name, ID: id}
+	}
+	m.WatchMetadata(ctx, s, ids...)
+	stopMetrics, err := opts.Metrics.start(log, m)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	var total backup.Stats
 	perWiki := map[string]backup.Stats{}
 	requeued := map[string]int64{}
 	warnings := []Warning{}
-	for _, w := range wikis {
-		st, n, err := backupWiki(ctx, f, c, s, w, place, worker, opts)
+	for i, w := range wikis {
+		for _, srv := range servers.Servers() {
+			m.Storage(w.Name, srv) // its failure counter starts at zero
+		}
+		place := func(sha256 string) (backup.Putter, error) {
+			p, err := servers.For(sha256)
+			if err != nil {
+				return nil, err
+			}
+			return m.Storage(w.Name, p), nil
+		}
+		started := time.Now()
+		st, n, err := backupWiki(ctx, f, c, s, w, place, worker, opts, m.BackupProgress(w.Name))
 		perWiki[w.Name], requeued[w.Name] = st, n
 		addStats(&total, st)
 		if err != nil {
 			if ctx.Err() != nil {
 				return withCode(ExitCancelled, err)
 			}
+			m.Failed(metrics.CommandBackup, w.Name, err)
 			return err
 		}
-		id, err := s.WikiID(ctx, w.Name)
-		if err != nil {
-			return err
-		}
-		ws, err := unreadableWarnings(ctx, s, id, w.Name)
+		recordSuccess(ctx, log, s, ids[i].ID, w.Name, metrics.CommandBackup, started)
+		ws, err := unreadableWarnings(ctx, s, ids[i].ID, w.Name)
 		if err != nil {
 			return err
 		}
@@ -165,7 +200,8 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 // backupWiki backs up the pending versions of one wiki, after making its
 // unreadable versions pending again if the credentials now allow it; it
 // returns what the backup did and how many versions that made pending.
-func backupWiki(ctx context.Context, f *Factory, c *config.Config, s *metadata.Store, w config.Wiki, place backup.Placer, worker string, opts *BackupOptions) (backup.Stats, int64, error) {
+func backupWiki(ctx context.Context, f *Factory, c *config.Config, s *metadata.Store, w config.Wiki, place backup.Placer, worker string,
+	opts *BackupOptions, counter backup.Progress) (backup.Stats, int64, error) {
 	client, err := f.wikiClient(w)
 	if err != nil {
 		return backup.Stats{}, 0, err
@@ -197,9 +233,9 @@ func backupWiki(ctx context.Context, f *Factory, c *config.Config, s *metadata.S
 			return backup.Stats{}, requeued, fmt.Errorf("wiki %s is %s and must be encrypted: %w", w.Name, w.Type, err)
 		}
 	}
-	p := &progress{f: f, wiki: w.Name, every: 2 * time.Second, last: time.Now()}
+	bo.Progress = counter
 	if !f.JSON {
-		bo.Progress = p
+		bo.Progress = progresses{counter, &progress{f: f, wiki: w.Name, every: 2 * time.Second, last: time.Now()}}
 	}
 	st, err := backup.Run(ctx, s, client, place, bo)
 	if err != nil && !errors.Is(err, context.Canceled) {
@@ -218,6 +254,15 @@ func addStats(t *backup.Stats, s backup.Stats) {
 	t.Lost += s.Lost
 	t.Mismatches += s.Mismatches
 	t.Bytes += s.Bytes
+}
+
+// progresses passes every call to each of its elements.
+type progresses []backup.Progress
+
+func (ps progresses) FileDone(f metadata.File, status metadata.BackupStatus, bytes int64, err error) {
+	for _, p := range ps {
+		p.FileDone(f, status, bytes, err)
+	}
 }
 
 // progress prints a line every few seconds while a backup runs.

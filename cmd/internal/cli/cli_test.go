@@ -3,9 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 func testFactory() (*Factory, *bytes.Buffer, *bytes.Buffer) {
@@ -92,5 +95,57 @@ func TestHumanBytes(t *testing.T) {
 		if got := humanBytes(n); got != want {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestMetricsFlags: the monitoring flags reach the options of every command
+// that has them, and a textfile node_exporter would ignore is a usage error
+// before anything runs.
+func TestMetricsFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		listen bool
+		cmd    func(f *Factory, got *MetricsOptions) *cobra.Command
+	}{
+		{"backup", true, func(f *Factory, got *MetricsOptions) *cobra.Command {
+			return newBackupCmd(f, func(_ context.Context, o *BackupOptions) error { *got = o.Metrics; return nil })
+		}},
+		{"update", true, func(f *Factory, got *MetricsOptions) *cobra.Command {
+			return newUpdateCmd(f, func(_ context.Context, o *UpdateOptions) error { *got = o.Metrics; return nil })
+		}},
+		{"inventory", false, func(f *Factory, got *MetricsOptions) *cobra.Command {
+			return newInventoryCmd(f, func(_ context.Context, o *InventoryOptions) error { *got = o.Metrics; return nil })
+		}},
+		{"status", false, func(f *Factory, got *MetricsOptions) *cobra.Command {
+			return newStatusCmd(f, func(_ context.Context, o *StatusOptions) error { *got = o.Metrics; return nil })
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := func(args ...string) (MetricsOptions, error) {
+				f, _, _ := testFactory()
+				var got MetricsOptions
+				cmd := tc.cmd(f, &got)
+				cmd.SetArgs(append([]string{"--wiki", "testwiki"}, args...))
+				cmd.SetOut(&bytes.Buffer{})
+				cmd.SetErr(&bytes.Buffer{})
+				return got, cmd.Execute()
+			}
+			got, err := run("--metrics-file", "/var/lib/prometheus/node-exporter/x.prom")
+			if err != nil || got.File != "/var/lib/prometheus/node-exporter/x.prom" {
+				t.Errorf("--metrics-file: %+v, %v", got, err)
+			}
+			_, err = run("--metrics-file", "/tmp/x.txt")
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.code != ExitUsage || !strings.Contains(err.Error(), ".prom") {
+				t.Errorf("--metrics-file x.txt: %v, want a usage error naming .prom", err)
+			}
+			got, err = run("--metrics-listen", "127.0.0.1:9791")
+			if tc.listen && (err != nil || got.Listen != "127.0.0.1:9791") {
+				t.Errorf("--metrics-listen: %+v, %v", got, err)
+			}
+			if !tc.listen && err == nil {
+				t.Errorf("%s accepted --metrics-listen, which only long-running commands have", tc.name)
+			}
+		})
 	}
 }

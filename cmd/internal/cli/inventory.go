@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mediabackups/mediabackups/backup"
 	"github.com/mediabackups/mediabackups/inventory"
 	"github.com/mediabackups/mediabackups/mediawiki"
+	"github.com/mediabackups/mediabackups/metrics"
 )
 
 // InventoryOptions configures `inventory`.
@@ -18,6 +20,7 @@ type InventoryOptions struct {
 	F         *Factory
 	Wiki      string
 	NoDeleted bool
+	Metrics   MetricsOptions
 }
 
 func newInventoryCmd(f *Factory, runF func(context.Context, *InventoryOptions) error) *cobra.Command {
@@ -48,6 +51,9 @@ of versions it could not cover (and lists them under "warnings" in --json).`,
 			if opts.Wiki == "" {
 				return withCode(ExitUsage, fmt.Errorf("--wiki is required"))
 			}
+			if err := opts.Metrics.check(); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -56,6 +62,7 @@ of versions it could not cover (and lists them under "warnings" in --json).`,
 	}
 	cmd.Flags().StringVar(&opts.Wiki, "wiki", "", "wiki name, as in the config")
 	cmd.Flags().BoolVar(&opts.NoDeleted, "no-deleted", false, "do not list deleted versions")
+	addMetricsFlags(cmd, &opts.Metrics, false)
 	return cmd
 }
 
@@ -82,6 +89,16 @@ func inventoryRun(ctx context.Context, opts *InventoryOptions) error {
 		return err
 	}
 	defer w.Close()
+	log := f.Logger()
+	m := metrics.New(metrics.CommandInventory, log)
+	m.WatchMetadata(ctx, w.Store, metrics.Wiki{Name: w.Name, ID: w.ID})
+	m.InitErrors(metrics.CommandInventory, w.Name)
+	stopMetrics, err := opts.Metrics.start(log, m)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	started := time.Now()
 	// Versions unreadable before: pending again if the credentials now allow.
 	requeued, err := backup.Recheck(ctx, w.Store, w.Client, w.ID)
 	if err != nil {
@@ -101,6 +118,9 @@ func inventoryRun(ctx context.Context, opts *InventoryOptions) error {
 		iopts.DeletedUnreadable = err.Error()
 	}
 	st, err := inventory.Run(ctx, w.Client, w.Store, iopts)
+	if err != nil && ctx.Err() == nil {
+		m.Failed(metrics.CommandInventory, w.Name, err)
+	}
 	if errors.Is(err, mediawiki.ErrPermission) {
 		who := "the login " + strconv.Quote(w.User)
 		if w.User == "" {
@@ -111,6 +131,7 @@ func inventoryRun(ctx context.Context, opts *InventoryOptions) error {
 	if err != nil {
 		return fmt.Errorf("inventory of %s (the versions recorded so far are kept; run it again): %w", w.Name, err)
 	}
+	recordSuccess(ctx, log, w.Store, w.ID, w.Name, metrics.CommandInventory, started)
 	warnings := notRecordedWarnings(w.Name, st.NotRecorded)
 	unreadable, err := unreadableWarnings(ctx, w.Store, w.ID, w.Name)
 	if err != nil {

@@ -13,6 +13,18 @@ import (
 // returns the exit code, as Main does.
 func MainAs(name, command string, args []string, in io.Reader, out, errOut io.Writer) ExitCode {
 	f := &Factory{IO: IO{In: in, Out: out, ErrOut: errOut}}
+	cmd, err := recoveryBinaryCmd(f, name, command)
+	if err != nil {
+		fmt.Fprintf(errOut, "%s: %v\n", name, err)
+		return ExitUsage
+	}
+	return execute(f, cmd, name, args)
+}
+
+// recoveryBinaryCmd is the command tree MainAs runs for binary name: the
+// recovery command ("query", "restore" or "delete") with the global flags,
+// its usage line written for name. The man pages are built from it too.
+func recoveryBinaryCmd(f *Factory, name, command string) (*cobra.Command, error) {
 	var cmd *cobra.Command
 	switch command {
 	case "query":
@@ -22,10 +34,9 @@ func MainAs(name, command string, args []string, in io.Reader, out, errOut io.Wr
 	case "delete":
 		cmd = newDeleteCmd(f, nil)
 	default:
-		fmt.Fprintf(errOut, "%s: unknown recovery command %q\n", name, command)
-		return ExitUsage
+		return nil, fmt.Errorf("unknown recovery command %q", command)
 	}
 	cmd.Use = name + " [flags] [FILE]"
 	addGlobalFlags(f, cmd)
-	return execute(f, cmd, name, args)
+	return cmd, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mediabackups/mediabackups/metrics"
 	"github.com/mediabackups/mediabackups/update"
 )
 
@@ -17,6 +18,7 @@ type UpdateOptions struct {
 	Follow   bool
 	Interval time.Duration
 	Since    string // RFC 3339; only for a wiki without a cursor
+	Metrics  MetricsOptions
 }
 
 func newUpdateCmd(f *Factory, runF func(context.Context, *UpdateOptions) error) *cobra.Command {
@@ -37,7 +39,13 @@ is read from --since, else from the beginning of its log.
 
 Without --follow it catches up and exits. With --follow it reads the log again
 every --interval until SIGINT or SIGTERM, which end it cleanly (exit 0) after
-the event being applied. Run 'mediabackups backup' to back up what it added.`,
+the event being applied. Run 'mediabackups backup' to back up what it added.
+
+Monitoring: --metrics-listen serves Prometheus metrics at /metrics (for
+--follow), --metrics-file writes them for node_exporter's textfile collector
+(every 30s and at the end), among them how far the metadata is behind the
+wiki's log (mediabackups_update_caught_up_timestamp_seconds). See the README,
+"Monitoring".`,
 		Example: `  mediabackups update --wiki testwiki
   mediabackups update --wiki commonswiki --follow --interval 60s
   mediabackups update --wiki commonswiki --since 2025-01-01T00:00:00Z`,
@@ -54,6 +62,9 @@ the event being applied. Run 'mediabackups backup' to back up what it added.`,
 					return withCode(ExitUsage, fmt.Errorf("--since %q: want an RFC 3339 time such as 2025-01-01T00:00:00Z", opts.Since))
 				}
 			}
+			if err := opts.Metrics.check(); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -64,6 +75,7 @@ the event being applied. Run 'mediabackups backup' to back up what it added.`,
 	cmd.Flags().BoolVar(&opts.Follow, "follow", false, "keep reading the log until interrupted")
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 60*time.Second, "with --follow: time between two reads of the log")
 	cmd.Flags().StringVar(&opts.Since, "since", "", "for a wiki never updated: read the log from this time (RFC 3339), not from its beginning")
+	addMetricsFlags(cmd, &opts.Metrics, true)
 	return cmd
 }
 
@@ -80,11 +92,27 @@ func updateRun(ctx context.Context, opts *UpdateOptions) error {
 		return err
 	}
 	defer w.Close()
+	log := f.Logger()
+	m := metrics.New(metrics.CommandUpdate, log)
+	m.WatchMetadata(ctx, w.Store, metrics.Wiki{Name: w.Name, ID: w.ID})
+	m.InitErrors(metrics.CommandUpdate, w.Name)
+	stopMetrics, err := opts.Metrics.start(log, m)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	uo := update.Options{
 		WikiID:     w.ID,
 		Containers: containers(w.Wiki),
 		Deleted:    true,
-		Logger:     f.Logger(),
+		Logger:     log,
+		RoundDone: func(ctx context.Context, started time.Time, err error) {
+			if err != nil {
+				m.Failed(metrics.CommandUpdate, w.Name, err)
+				return
+			}
+			recordSuccess(ctx, log, w.Store, w.ID, w.Name, metrics.CommandUpdate, started)
+		},
 	}
 	if err := w.Client.CanReadDeleted(); err != nil {
 		uo.DeletedUnreadable = err.Error()
