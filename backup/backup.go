@@ -71,8 +71,9 @@ type Placer func(sha256hex string) (Putter, error)
 // recorded) and, when it was stored as a new object, that object (Backup:
 // server and stored size; a content that two files uploaded at once is
 // recorded, and reported, once); the size of the file as downloaded; and
-// for a failure its error, which wraps a *StepError. It must be safe for
-// concurrent use.
+// for a failure (status error) its error, which wraps a *StepError, or for
+// a version that cannot be backed up (unreadable, gone) the reason
+// recorded. It must be safe for concurrent use.
 type Progress interface {
 	FileDone(f metadata.File, status metadata.BackupStatus, bytes int64, err error)
 }
@@ -526,7 +527,7 @@ func (r *runner) download(ctx context.Context, f metadata.File) (*spool, error) 
 // Open starts the download of f's bytes from production, the way its kind
 // needs: a revision-deleted old version through DownloadHidden, a deleted
 // one through DownloadDeleted, others from their URL. It returns the body
-// (closed by the caller), its size (-1 if unknown) and what was
+// (closed by the caller), its size (0 or -1 when unknown) and what was
 // downloaded, for messages.
 func Open(ctx context.Context, fetch Fetcher, f metadata.File) (io.ReadCloser, int64, string, error) {
 	var (
