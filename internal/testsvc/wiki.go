@@ -43,46 +43,66 @@ func RepoRoot(t testing.TB) string {
 }
 
 // FreshDir is the folder, under the state directory, that holds the wikis
-// of FreshWiki: <state dir>/fresh/<name>, each with a lock file
-// <name>.lock held while its test runs. testenv/up.sh removes the ones
-// whose lock is free (left by a test that was killed), and
-// testenv/down.sh stops their servers.
+// tests start for themselves (FreshWiki, FreshSwiftWiki):
+// <state dir>/fresh/<name>, each with a lock file <name>.lock held while
+// its test runs. testenv/up.sh removes the ones whose lock is free (left by
+// a test that was killed), and testenv/down.sh stops their servers.
 const FreshDir = "fresh"
 
-// FreshWiki starts a wiki of its own for a test that changes it: a new
-// install, populated with the same fixed history as the shared test wikis
-// (testenv/testwiki), under $MEDIABACKUPS_TEST_DIR/fresh/<name>. When the
-// test ends, passed or failed, the wiki is stopped and its folder removed
-// (MEDIABACKUPS_TEST_KEEP=1 keeps the folder for a look). slot (0 to 17)
-// picks its port, PortBase+102+slot (see testenv/ports.sh); use a slot no
-// other test package uses, as packages run in parallel. It takes about 10
-// seconds on a quiet machine.
-func FreshWiki(t testing.TB, name string, slot int, private bool) Wiki {
+// freshDir reserves $MEDIABACKUPS_TEST_DIR/fresh/<name> for a wiki of the
+// test's own and returns it. It takes the lock first, so that up.sh never
+// removes a folder a running test is still setting up (the kernel drops
+// the lock when the process dies, however it dies), and registers a
+// cleanup that stops the wiki's server and removes the folder and the lock
+// when the test ends, passed or failed (MEDIABACKUPS_TEST_KEEP=1 keeps the
+// folder for a look). Register the cleanups of the wiki itself after it:
+// they run before.
+func freshDir(t testing.TB, name string) string {
 	t.Helper()
 	base := Need(t, "MEDIABACKUPS_TEST_DIR")
-	if slot < 0 || slot > 17 {
-		t.Fatalf("FreshWiki: slot %d is not in 0-17", slot)
-	}
 	if name == "" || strings.ContainsAny(name, "/.") {
-		t.Fatalf("FreshWiki: %q is not a plain folder name", name)
+		t.Fatalf("%q is not a plain folder name for a test's wiki", name)
 	}
-	port := PortBase(t) + 102 + slot
 	fresh := filepath.Join(base, FreshDir)
 	if err := os.MkdirAll(fresh, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// The lock first, then the folder: up.sh never takes a folder that a
-	// running test is still setting up. The kernel releases the lock when
-	// the process dies, however it dies.
 	lock, err := os.OpenFile(filepath.Join(fresh, name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
-		t.Fatalf("FreshWiki %s: another test holds %s (%v): give each test its own name", name, lock.Name(), err)
+		t.Fatalf("the wiki %s: another test holds %s (%v): give each test's wiki its own name", name, lock.Name(), err)
 	}
 	dir := filepath.Join(fresh, name)
+	stop := exec.Command("bash", filepath.Join(RepoRoot(t), "testenv", "testwiki", "stop.sh"))
+	stop.Env = append(os.Environ(), "TESTWIKI_DIR="+dir)
+	t.Cleanup(func() {
+		stop.Run() // again, in case the wiki failed to start half-way
+		if os.Getenv("MEDIABACKUPS_TEST_KEEP") == "" {
+			os.RemoveAll(dir)
+			os.Remove(lock.Name())
+		}
+		lock.Close() // releases the lock
+	})
+	return dir
+}
+
+// FreshWiki starts a wiki of its own for a test that changes it: a new
+// install, populated with the same fixed history as the shared test wikis
+// (testenv/testwiki), under $MEDIABACKUPS_TEST_DIR/fresh/<name>. When the
+// test ends, passed or failed, the wiki is stopped and its folder removed
+// (see freshDir). slot (0 to 17) picks its port, PortBase+102+slot (see
+// testenv/ports.sh); use a slot no other test package uses, as packages run
+// in parallel. It takes about 10 seconds on a quiet machine.
+func FreshWiki(t testing.TB, name string, slot int, private bool) Wiki {
+	t.Helper()
+	if slot < 0 || slot > 17 {
+		t.Fatalf("FreshWiki: slot %d is not in 0-17", slot)
+	}
+	port := PortBase(t) + 102 + slot
+	dir := freshDir(t, name)
 	root := RepoRoot(t)
 	env := append(os.Environ(), "TESTWIKI_DIR="+dir, fmt.Sprintf("TESTWIKI_PORT=%d", port), "TESTWIKI_RESET=1")
 	if private {
@@ -90,23 +110,9 @@ func FreshWiki(t testing.TB, name string, slot int, private bool) Wiki {
 	} else {
 		env = append(env, "TESTWIKI_PRIVATE=0")
 	}
-	script := func(name string) *exec.Cmd {
+	run := func(name string) string {
 		cmd := exec.Command("bash", filepath.Join(root, "testenv", "testwiki", name))
 		cmd.Env = env
-		return cmd
-	}
-	// Registered before the wiki starts, so that a failed start is cleaned
-	// up too. Cleanups run however the test ends.
-	t.Cleanup(func() {
-		script("stop.sh").Run()
-		if os.Getenv("MEDIABACKUPS_TEST_KEEP") == "" {
-			os.RemoveAll(dir)
-			os.Remove(lock.Name())
-		}
-		lock.Close() // releases the lock
-	})
-	run := func(name string) string {
-		cmd := script(name)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
