@@ -29,13 +29,13 @@ var _ RecheckStore = (*metadata.Store)(nil)
 // the next of a few versions is tried, and if none tells, nothing changes.
 // It returns how many versions became pending. inventory and backup call
 // it once per run and wiki, before they start.
-func Recheck(ctx context.Context, s RecheckStore, fetch Fetcher, wikiID int64) (int64, error) {
+func Recheck(ctx context.Context, s RecheckStore, dl Downloader, wikiID int64) (int64, error) {
 	some, err := s.List(ctx, metadata.Filter{WikiID: wikiID, BackupStatus: metadata.Unreadable, Limit: 3})
 	if err != nil {
 		return 0, err
 	}
 	for _, f := range some {
-		body, _, _, err := Open(ctx, fetch, f)
+		body, err := Open(ctx, dl, f)
 		switch {
 		case ctx.Err() != nil:
 			return 0, ctx.Err()

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"io"
 	"os/exec"
-		"strings"
+	"strings"
 	"testing"
 
 	"filippo.io/age"

@@ -314,7 +314,7 @@ func (c *Client) retry(ctx context.Context, op func() error) error {
 }
 
 // classifyStatus turns a non-200 status into an error, retryable for
-// 429 and 5xx, wrapping ErrPermission for 401 and 403 and errNotFound for
+// 429 and 5xx, wrapping ErrPermission for 401 and 403 and ErrNotFound for
 // 404.
 func classifyStatus(resp *http.Response, u string) error {
 	err := fmt.Errorf("HTTP %s from %s", resp.Status, redactURL(u))
@@ -324,21 +324,10 @@ func classifyStatus(resp *http.Response, u string) error {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return fmt.Errorf("%w: %w", err, ErrPermission)
 	case resp.StatusCode == http.StatusNotFound:
-		return notFoundError{err}
+		return fmt.Errorf("%w: %w", err, ErrNotFound)
 	}
 	return err
 }
-
-// errNotFound is matched (errors.Is) by the error of an HTTP 404 answer,
-// for callers that give it a meaning (see downloadViaForm).
-var errNotFound = errors.New("not found")
-
-// notFoundError is an HTTP 404 answer: its message is the status line's,
-// and it is errNotFound.
-type notFoundError struct{ err error }
-
-func (e notFoundError) Error() string        { return e.err.Error() }
-func (e notFoundError) Is(target error) bool { return target == errNotFound }
 
 // netError wraps a transport failure; it is retryable unless the
 // caller's context ended.

@@ -25,7 +25,8 @@ const maxHTMLPage = 8 << 20
 // and the Content-Length (-1 if unknown). Network errors, 429 and 5xx are
 // retried before the body is returned; the body itself is not retried.
 // A non-200 status is an error naming the status and the URL; 401 and 403
-// wrap ErrPermission (after one new login, in case the session expired).
+// wrap ErrPermission (after one new login, in case the session expired),
+// 404 wraps ErrNotFound.
 // Config.Timeout bounds the wait for the response headers only.
 func (c *Client) Download(ctx context.Context, rawURL string) (io.ReadCloser, int64, error) {
 	if u, err := url.Parse(rawURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -210,10 +211,12 @@ func (c *Client) downloadViaForm(ctx context.Context, what, page string, q url.V
 		tokenURL, ok := findTokenForm(html, c.indexURL)
 		if ok {
 			body, n, html, err = c.getFile(ctx, hc, tokenURL)
-			if errors.Is(err, errNotFound) {
+			if errors.Is(err, ErrNotFound) {
 				// The page checked that the version exists and that we may
 				// see it, then found no file to stream (HTTPFileStreamer's
 				// "File not found"): its bytes were erased.
+				// Not ErrNotFound: nowhere else serves erased bytes, and
+				// no retry brings them back.
 				return nil, 0, fmt.Errorf("%s: %s answered 404 Not Found for its bytes: the version is listed but its file was erased (e.g. by eraseArchivedFile.php): %w",
 					what, page, ErrGone)
 			}

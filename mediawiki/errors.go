@@ -12,6 +12,12 @@ import (
 // right (read, deletedhistory, undelete...) or a main account as WebUser.
 var ErrPermission = errors.New("permission denied by the wiki")
 
+// ErrNotFound is wrapped by the error of a download that the server
+// answered with HTTP 404: nothing is served at that URL (any more). For a
+// file version it usually means that the file was moved, deleted or
+// overwritten since its URL was read; ask the API where it is now.
+var ErrNotFound = errors.New("not found on the server")
+
 // ErrGone is wrapped by errors that mean production no longer has the
 // bytes of a version it still lists: index.php answered 404 Not Found for
 // a deleted or revision-deleted version's bytes (their file was erased,

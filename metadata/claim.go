@@ -228,30 +228,89 @@ func scanBackup(r scanner) (*Backup, error) {
 	return &b, nil
 }
 
+// ErrUnavailable marks a Result.Err that is not a failure of the backup:
+// production serves no bytes with the version's sha1 at the moment (it was
+// overwritten, moved or hidden since it was listed, and no place the API
+// names holds it). Record gives such a file the status Unavailable, with
+// the error's text (where the worker looked) as its reason.
+var ErrUnavailable = errors.New("production serves no bytes with this version's sha1")
+
+// ErrUnreadable marks a Result.Err that is not a failure of the backup:
+// the wiki refuses the version's bytes to the configured login. Record
+// gives such a file the status Unreadable, with the error's text (the
+// right it needs) as its reason. Mark it with Mark.
+var ErrUnreadable = errors.New("the wiki refuses its bytes to the configured login")
+
+// ErrGone marks a Result.Err that is not a failure of the backup:
+// production erased the version's bytes although it still lists the
+// version. Record gives such a file the status Gone, with the error's text
+// as its reason. Mark it with Mark.
+var ErrGone = errors.New("production no longer has its bytes")
+
+// notFailures is the one table of the outcomes of a backup attempt that
+// are not failures: the mark a Result.Err carries, and the status Record
+// gives the file instead of Error.
+var notFailures = []struct {
+	mark   error
+	status BackupStatus
+}{
+	{ErrUnavailable, Unavailable},
+	{ErrUnreadable, Unreadable},
+	{ErrGone, Gone},
+}
+
+// statusOf is the status Record gives a file whose attempt failed with err.
+func statusOf(err error) BackupStatus {
+	for _, n := range notFailures {
+		if errors.Is(err, n.mark) {
+			return n.status
+		}
+	}
+	return Error
+}
+
+// Mark returns an error whose message is reason's and which is mark
+// (errors.Is), for a Result.Err: Record then gives the file the status
+// mark stands for (ErrUnreadable, ErrGone), with reason's text as its
+// reason, the text alone.
+func Mark(mark, reason error) error { return markedError{reason, mark} }
+
+type markedError struct{ reason, mark error }
+
+func (e markedError) Error() string   { return e.reason.Error() }
+func (e markedError) Unwrap() []error { return []error{e.reason, e.mark} }
+
 // Result is what a worker learned about one claimed file.
 type Result struct {
-	FileID         int64
-	SHA1           string // of the downloaded bytes
-	SHA256         string
-	Size           int64
-	DownloadedSHA1 string // non-empty when it differs from production's sha1
+	FileID int64
+	SHA1   string // of the downloaded bytes
+	SHA256 string
+	Size   int64
+	// DownloadedSHA1 is set only when production itself serves other bytes
+	// for the version than its sha1 says (corruption in production: the
+	// bytes match no version the wiki knows of the file). It is then
+	// SHA1, and the bytes are kept under their own sha256.
+	DownloadedSHA1 string
 	// Backup is the object written for it (nil when it is a duplicate).
 	Backup *Backup
-	// Err is the failure, when the backup of the file failed, or the
-	// reason it cannot be backed up (see Status).
+	// Err is the failure, when the backup of the file failed; one that is
+	// one of the marks of notFailures (ErrUnavailable, ErrUnreadable,
+	// ErrGone) records that status instead of Error, with Err's text as
+	// the reason.
 	Err error
-	// Status, with Err, is the status to record instead of Error for a
-	// version that is not a failure to retry: Unreadable (the login may
-	// not read it) or Gone (production erased it). Err is then the reason.
-	Status BackupStatus
 }
 
 // Record stores the results of a worker's claimed files in one transaction:
 // a result with a Backup inserts the object and marks the file backedup; a
 // result whose content the wiki already has (inserted by another worker, or
-// Backup == nil) marks it duplicate; a result with Err marks it error (or
-// its Status) with the reason. A file the worker no longer holds is left alone and reported
-// with ErrLostClaim. It returns the final status of each file by id.
+// Backup == nil) marks it duplicate; a result with Err marks it error with
+// the reason, or the status its mark stands for (see notFailures). A file
+// the worker no longer holds is left alone and reported with ErrLostClaim.
+// It returns the final status of each file by id.
+//
+// Record refuses (with an error, recording nothing) a result whose SHA1 is
+// not the version's sha1 unless DownloadedSHA1 says so: a version is never
+// recorded with bytes of another content by mistake.
 func (s *Store) Record(ctx context.Context, worker string, results []Result) (map[int64]BackupStatus, error) {
 	if len(results) == 0 {
 		return map[int64]BackupStatus{}, nil
@@ -294,7 +353,8 @@ func (s *Store) record(ctx context.Context, worker string, results []Result) (ma
 	}
 	var ok []done
 	for _, r := range results {
-		wikiID, have := held[r.FileID]
+		h, have := held[r.FileID]
+		wikiID := h.wikiID
 		if !have {
 			lost = append(lost, r.FileID)
 			continue
@@ -304,16 +364,17 @@ func (s *Store) record(ctx context.Context, worker string, results []Result) (ma
 			if len(reason) > 4000 {
 				reason = reason[:4000]
 			}
-			status := Error
-			if r.Status == Unreadable || r.Status == Gone {
-				status = r.Status
-			}
+			status := statusOf(r.Err)
 			if _, err := tx.ExecContext(ctx, `UPDATE files SET backup_status = ?, error_reason = ?, worker = NULL,
 				lease_until = NULL, updated_at = ? WHERE id = ?`, string(status), reason, now, r.FileID); err != nil {
 				return nil, fmt.Errorf("record %s of file %d: %w", status, r.FileID, err)
 			}
 			out[r.FileID] = status
 			continue
+		}
+		if want := held[r.FileID].sha1; want != "" && r.SHA1 != want && r.DownloadedSHA1 != r.SHA1 {
+			return nil, fmt.Errorf("record file %d: its bytes have sha1 %s, the version's is %s, and the result does not say "+
+				"that production serves them: refusing to record a version with another version's bytes", r.FileID, r.SHA1, want)
 		}
 		sha256, err := unhex(r.SHA256)
 		if err != nil || len(sha256) != 32 {
@@ -417,27 +478,34 @@ func nullBytes(b []byte) any {
 	return b
 }
 
+// heldFile is a claimed file as Record needs it.
+type heldFile struct {
+	wikiID int64
+	sha1   string // the version's, hex
+}
+
 // heldFiles locks the files of results that worker still holds and returns
-// their wiki ids.
-func heldFiles(ctx context.Context, tx *sql.Tx, worker string, results []Result) (map[int64]int64, error) {
+// their wiki ids and sha1s.
+func heldFiles(ctx context.Context, tx *sql.Tx, worker string, results []Result) (map[int64]heldFile, error) {
 	args := make([]any, 0, len(results)+1)
 	args = append(args, worker)
 	for _, r := range results {
 		args = append(args, r.FileID)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, wiki_id FROM files WHERE worker = ? AND backup_status = 'processing'
+	rows, err := tx.QueryContext(ctx, `SELECT id, wiki_id, sha1 FROM files WHERE worker = ? AND backup_status = 'processing'
 		AND id IN (?`+strings.Repeat(",?", len(results)-1)+`) FOR UPDATE`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("record results: lock the claimed files: %w", err)
 	}
 	defer rows.Close()
-	held := make(map[int64]int64, len(results))
+	held := make(map[int64]heldFile, len(results))
 	for rows.Next() {
 		var id, wiki int64
-		if err := rows.Scan(&id, &wiki); err != nil {
+		var sha1 []byte
+		if err := rows.Scan(&id, &wiki, &sha1); err != nil {
 			return nil, fmt.Errorf("record results: lock the claimed files: %w", err)
 		}
-		held[id] = wiki
+		held[id] = heldFile{wikiID: wiki, sha1: mustHex(sha1)}
 	}
 	return held, rows.Err()
 }
@@ -484,23 +552,32 @@ func backupIDs(ctx context.Context, tx *sql.Tx, keys []backupKey, lock bool) (ma
 	return ids, nil
 }
 
-// RetryErrors puts a wiki's files in error back to pending and returns how many.
+// RetryErrors puts a wiki's files in error or unavailable back to pending
+// and returns how many.
 func (s *Store) RetryErrors(ctx context.Context, wikiID int64) (int64, error) {
-	return s.Requeue(ctx, wikiID, Error)
+	return s.requeue(ctx, wikiID, Error, Unavailable)
 }
 
 // Requeue puts a wiki's files in status from back to pending, keeping
-// their reason until the next attempt, and returns how many. Only Error
-// and Unreadable can be requeued: a Gone version has nothing to back up,
-// and the other statuses are not at rest.
+// their reason until the next attempt, and returns how many. Only Error,
+// Unavailable and Unreadable can be requeued: a Gone version has nothing
+// to back up, and the other statuses are not at rest.
 func (s *Store) Requeue(ctx context.Context, wikiID int64, from BackupStatus) (int64, error) {
-	if from != Error && from != Unreadable {
-		return 0, fmt.Errorf("requeue files in status %s: only error and unreadable files can be tried again", from)
+	if from != Error && from != Unavailable && from != Unreadable {
+		return 0, fmt.Errorf("requeue files in status %s: only error, unavailable and unreadable files can be tried again", from)
+	}
+	return s.requeue(ctx, wikiID, from)
+}
+
+func (s *Store) requeue(ctx context.Context, wikiID int64, from ...BackupStatus) (int64, error) {
+	args := []any{wikiID}
+	for _, st := range from {
+		args = append(args, string(st))
 	}
 	res, err := s.db.ExecContext(ctx, `UPDATE files SET backup_status = 'pending', updated_at = UTC_TIMESTAMP()
-		WHERE wiki_id = ? AND backup_status = ? AND production_status <> 'hard-deleted'`, wikiID, string(from))
+		WHERE wiki_id = ? AND backup_status IN (?`+strings.Repeat(", ?", len(from)-1)+`) AND production_status <> 'hard-deleted'`, args...)
 	if err != nil {
-		return 0, fmt.Errorf("requeue %s files: %w", from, err)
+		return 0, fmt.Errorf("requeue %v files: %w", from, err)
 	}
 	return res.RowsAffected()
 }

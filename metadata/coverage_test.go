@@ -44,7 +44,7 @@ func TestUnreadableAndGoneVersions(t *testing.T) {
 		t.Fatalf("claim = %+v, %v; want C.png only", got, err)
 	}
 	// A worker records gone: not an error, never retried.
-	st, err := s.Record(ctx, "w", []metadata.Result{{FileID: got[0].ID, Status: metadata.Gone, Err: errors.New("erased in production")}})
+	st, err := s.Record(ctx, "w", []metadata.Result{{FileID: got[0].ID, Err: metadata.Mark(metadata.ErrGone, errors.New("erased in production"))}})
 	if err != nil || st[got[0].ID] != metadata.Gone {
 		t.Fatalf("record gone = %v, %v", st, err)
 	}

@@ -52,7 +52,7 @@ func TestFreshWikiIsRemovedWhenItsTestEnds(t *testing.T) {
 	}
 	base := Need(t, "MEDIABACKUPS_TEST_DIR")
 	et := &endedTest{TB: t}
-	defer et.end() // also when FreshWiki fails the test
+	defer et.end()                                // also when FreshWiki fails the test
 	w := FreshWiki(et, "testsvc-fresh", 4, false) // slot 5 is production/filesystem's
 	if !answers(w.API) {
 		t.Fatalf("the fresh wiki does not answer on %s", w.API)

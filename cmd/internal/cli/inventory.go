@@ -110,7 +110,7 @@ func inventoryRun(ctx context.Context, opts *InventoryOptions) error {
 		Deleted:    !opts.NoDeleted,
 		Progress: func(st inventory.Stats) {
 			if !f.JSON {
-				fmt.Fprintf(f.IO.ErrOut, "inventory %s: %d versions seen, %d new, %d changed\n", w.Name, st.Seen, st.Added, st.Changed)
+				fmt.Fprintf(f.IO.ErrOut, "inventory %s: %s seen, %d new, %d changed\n", w.Name, count(st.Seen, "version"), st.Added, st.Changed)
 			}
 		},
 	}
@@ -154,11 +154,11 @@ func inventoryRun(ctx context.Context, opts *InventoryOptions) error {
 		return f.printJSON(res)
 	}
 	if requeued > 0 {
-		fmt.Fprintf(f.IO.ErrOut, "%s: the credentials now read what was unreadable: %s pending again\n", w.Name, plural(requeued, "version", "versions"))
+		fmt.Fprintf(f.IO.ErrOut, "%s: the credentials now read what was unreadable: %s pending again\n", w.Name, count(requeued, "version"))
 	}
 	fmt.Fprintf(f.IO.Out, "%s: %s (%d deleted, %d of %d revision-deleted read), %d new, %d changed, %d unchanged; %s dated from the deletion log\n",
-		w.Name, plural(int64(st.Seen), "version", "versions"), st.Deleted, st.HiddenRead, st.Hidden, st.Added, st.Changed, st.Unchanged,
-		plural(int64(st.Dated), "deleted version", "deleted versions"))
+		w.Name, count(st.Seen, "version"), st.Deleted, st.HiddenRead, st.Hidden, st.Added, st.Changed, st.Unchanged,
+		count(st.Dated, "deleted version"))
 	printWarnings(f.IO.Out, warnings)
 	return nil
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
-
-	"github.com/mediabackups/mediabackups/metadata"
 )
 
 // QueryOptions configures `query`.
@@ -30,7 +28,7 @@ Exit codes: 0 found, 4 nothing matched, 5 aborted, 2 bad flags or values.`,
 			if len(args) == 1 {
 				opts.BatchFile = args[0]
 			}
-			if _, _, err := opts.method(); err != nil {
+			if err := opts.check(); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -40,30 +38,8 @@ Exit codes: 0 found, 4 nothing matched, 5 aborted, 2 bad flags or values.`,
 		},
 	}
 	opts.addFlags(cmd)
+	addProfileFlags(cmd)
 	return cmd
-}
-
-// countByStatus counts files by backup status: every status of
-// metadata.BackupStatuses, 0 included.
-func countByStatus(files []metadata.File) map[string]int {
-	n := map[string]int{}
-	for _, st := range metadata.BackupStatuses {
-		n[string(st)] = 0
-	}
-	for _, f := range files {
-		n[string(f.BackupStatus)]++
-	}
-	return n
-}
-
-// statusAttrs are the counts of countByStatus as log attributes, in the
-// order of metadata.BackupStatuses: "pending", 0, "processing", 0, ...
-func statusAttrs(n map[string]int) []any {
-	var out []any
-	for _, st := range metadata.BackupStatuses {
-		out = append(out, string(st), n[string(st)])
-	}
-	return out
 }
 
 func queryRun(ctx context.Context, opts *QueryOptions) (err error) {
@@ -71,20 +47,20 @@ func queryRun(ctx context.Context, opts *QueryOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	defer func() { s.close(err) }()
-	files, batch, err := s.find(ctx)
+	defer func() { err = s.close(err) }()
+	p := s.newMatchPrinter(s.f.IO.Out, s.f.JSON)
+	batch, err := s.find(ctx, p.print)
 	if err != nil {
 		return err
 	}
-	s.printMatches(s.f.IO.Out, files)
-	if s.f.JSON && len(files) > 0 { // else the error, as JSON
-		if err := s.f.printJSON(QueryResult{Matches: newMatches(files), ByBackupStatus: countByStatus(files), Batch: batch}); err != nil {
-			return err
-		}
+	if err := s.record("reporting", "query done", append([]any{"matches", p.n}, p.countAttrs()...)...); err != nil {
+		return err
 	}
-	s.log.Info("query done", append([]any{"matches", len(files)}, statusAttrs(countByStatus(files))...)...)
-	if len(files) == 0 {
-		return notFound()
+	if p.n == 0 {
+		return s.notFound()
+	}
+	if err := p.end(batch); err != nil {
+		return err
 	}
 	if batch != nil && batch.Missing > 0 {
 		return withCode(ExitPartial, batchMissing(batch))

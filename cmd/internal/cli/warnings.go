@@ -39,14 +39,6 @@ func printWarnings(w io.Writer, ws []Warning) {
 	}
 }
 
-// plural is "1 version" or "2 versions".
-func plural(n int64, one, many string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}
-
 // unreadableWarnings describes the versions of a wiki recorded as
 // unreadable, one warning per reason.
 func unreadableWarnings(ctx context.Context, s *metadata.Store, wikiID int64, wiki string) ([]Warning, error) {
@@ -56,10 +48,11 @@ func unreadableWarnings(ctx context.Context, s *metadata.Store, wikiID int64, wi
 	}
 	var ws []Warning
 	for _, r := range rs {
-		what := "versions unreadable with these credentials, not backed up until they allow it"
+		what := pluralOf("version")
 		if r.Count == 1 {
-			what = "version unreadable with these credentials, not backed up until they allow it"
+			what = "version"
 		}
+		what += " unreadable with these credentials, not backed up until they allow it"
 		ws = append(ws, Warning{Wiki: wiki, Versions: r.Count, Status: string(metadata.Unreadable), What: what, Reason: r.Reason})
 	}
 	return ws, nil
@@ -70,7 +63,7 @@ func unreadableWarnings(ctx context.Context, s *metadata.Store, wikiID int64, wi
 func notRecordedWarnings(wiki string, nr []inventory.NotRecorded) []Warning {
 	var ws []Warning
 	for _, n := range nr {
-		what := n.What + "s"
+		what := pluralOf(n.What)
 		if n.Count == 1 {
 			what = n.What
 		}
