@@ -15,6 +15,13 @@
 // retried; it never stops the other files. A file whose server does not
 // answer fails with a *ServerDownError; the others go on.
 //
+// Two outcomes are not failures and are never retried as errors: a version
+// the wiki refuses to the configured login is recorded as unreadable with
+// the right it needs (Recheck makes such versions pending again once the
+// credentials allow), and a version the wiki lists but whose bytes it
+// answers 404 for (erased, e.g. by eraseArchivedFile.php) is recorded as
+// gone.
+//
 // A database that goes away does not end a run: every call waits for it
 // (Options.Patience) while the files done meanwhile wait to be recorded. A
 // run that gives up records what it can and gives its claims back once the
@@ -49,6 +56,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/mediabackups/mediabackups/encryption"
+	"github.com/mediabackups/mediabackups/mediawiki"
 	"github.com/mediabackups/mediabackups/metadata"
 	"github.com/mediabackups/mediabackups/storage"
 )
@@ -67,6 +75,11 @@ type Store interface {
 // version is when its recorded place serves other bytes.
 type Fetcher interface {
 	Finder
+	Downloader
+}
+
+// Downloader downloads production bytes of a wiki, by kind of version.
+type Downloader interface {
 	Download(ctx context.Context, url string) (io.ReadCloser, int64, error)
 	DownloadDeleted(ctx context.Context, title, storageKey string) (io.ReadCloser, int64, error)
 	// DownloadHidden fetches a revision-deleted old version by archive name.
@@ -87,8 +100,9 @@ type Placer func(sha256hex string) (Putter, error)
 // recorded) and, when it was stored as a new object, that object (Backup:
 // server and stored size; a content that two files uploaded at once is
 // recorded, and reported, once); the size of the file as downloaded; and
-// for a failure its error, which wraps a *StepError. It must be safe for
-// concurrent use.
+// for a failure (status error) its error, which wraps a *StepError, or for
+// a version that cannot be backed up (unreadable, gone) the reason
+// recorded. It must be safe for concurrent use.
 type Progress interface {
 	FileDone(f metadata.File, status metadata.BackupStatus, bytes int64, err error)
 }
@@ -151,7 +165,12 @@ type Stats struct {
 	Errors     int `json:"error"`
 	// Unavailable versions: production serves their bytes nowhere now.
 	Unavailable int `json:"unavailable"`
-	Lost        int `json:"lost_claims"`
+	// Unreadable versions: the wiki refuses their bytes to the configured
+	// login (not failures; see Recheck).
+	Unreadable int `json:"unreadable"`
+	// Gone versions: production erased their bytes (not failures).
+	Gone int `json:"gone"`
+	Lost int `json:"lost_claims"`
 	// GivenBack counts the files this run claimed but did not finish, and
 	// handed back as pending when it stopped early.
 	GivenBack int `json:"given_back"`
@@ -534,6 +553,10 @@ func (r *runner) flush(ctx context.Context, store Store, pending []outcome) erro
 			r.stats.Duplicates++
 		case st == metadata.Unavailable:
 			r.stats.Unavailable++
+		case st == metadata.Unreadable:
+			r.stats.Unreadable++
+		case st == metadata.Gone:
+			r.stats.Gone++
 		case st == metadata.Error:
 			r.stats.Errors++
 			var down *ServerDownError
@@ -607,9 +630,15 @@ func (r *runner) finish(ctx context.Context, p prepared) metadata.Result {
 		// own: the outage is logged once, and the file is given back.
 		// Nor is one whose server is known to be down: that is logged once
 		// per server (by whoever watches the storage.Health); the file's
-		// error is recorded all the same.
+		// error is recorded all the same. Unreadable and gone versions are
+		// not failures: they are recorded as such, with their reason.
+		err = Classify(err)
 		switch {
 		case ctx.Err() != nil || errors.Is(err, metadata.ErrGaveUp):
+		case errors.Is(err, metadata.ErrUnreadable):
+			r.opts.Logger.Warn("unreadable with these credentials; recorded as unreadable", "wiki", r.opts.Wiki, "title", p.file.Title, "id", p.file.ID, "reason", err)
+		case errors.Is(err, metadata.ErrGone):
+			r.opts.Logger.Warn("erased in production: nothing to back up; recorded as gone", "wiki", r.opts.Wiki, "title", p.file.Title, "id", p.file.ID, "reason", err)
 		case errors.Is(err, storage.ErrUnavailable):
 			r.opts.Logger.Debug("backup failed", "wiki", r.opts.Wiki, "title", p.file.Title, "id", p.file.ID, "err", err)
 		case errors.Is(err, metadata.ErrUnavailable):
@@ -621,6 +650,29 @@ func (r *runner) finish(ctx context.Context, p prepared) metadata.Result {
 		return metadata.Result{FileID: p.file.ID, Err: err}
 	}
 	return res
+}
+
+// GoneReason is the reason recorded for a version that production lists
+// but whose bytes it no longer has.
+const GoneReason = "erased in production: the wiki lists the version but answered 404 Not Found for its bytes (eraseArchivedFile.php leaves it listed)"
+
+// Classify marks the failure err of a file's backup for Record when it is
+// not a failure: metadata.ErrGone, with GoneReason, when production
+// answered 404 for the bytes of a version it lists (mediawiki.ErrGone);
+// metadata.ErrUnreadable, with the right the login lacks as the reason,
+// when the wiki refused them (mediawiki.ErrPermission). Any other error is
+// returned as it is.
+func Classify(err error) error {
+	var re *mediawiki.RightError
+	switch {
+	case errors.Is(err, mediawiki.ErrGone):
+		return metadata.Mark(metadata.ErrGone, errors.New(GoneReason))
+	case errors.As(err, &re):
+		return metadata.Mark(metadata.ErrUnreadable, re)
+	case errors.Is(err, mediawiki.ErrPermission):
+		return metadata.Mark(metadata.ErrUnreadable, fmt.Errorf("the wiki refused it to the configured login: %w", err))
+	}
+	return err
 }
 
 func (r *runner) prepareErr(ctx context.Context, p *prepared) (metadata.Result, error) {

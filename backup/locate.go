@@ -34,32 +34,57 @@ type source struct {
 }
 
 // recorded returns the place the metadata records for f.
-func (r *runner) recorded(f metadata.File) (source, error) {
+func (r *runner) recorded(f metadata.File) (source, error) { return recordedSource(r.fetch, f) }
+
+func (r *runner) urlSource(u string) source { return urlSource(r.fetch, u) }
+
+func (r *runner) deletedSource(title, key string) source { return deletedSource(r.fetch, title, key) }
+
+// recordedSource returns the place the metadata records for f, the way its
+// kind is downloaded: a revision-deleted old version through
+// DownloadHidden, a deleted one through DownloadDeleted, others from their
+// URL.
+func recordedSource(dl Downloader, f metadata.File) (source, error) {
 	switch {
 	case f.Status == metadata.Deleted && f.FilearchiveID == 0 && f.ArchiveName != "":
 		// A revision-deleted old version: still an oldimage row, not in
 		// the file archive (see package update).
 		return source{"hidden version " + f.ArchiveName, func(ctx context.Context) (io.ReadCloser, int64, error) {
-			body, _, err := r.fetch.DownloadHidden(ctx, f.Title, f.ArchiveName)
+			body, _, err := dl.DownloadHidden(ctx, f.Title, f.ArchiveName)
 			return body, -1, err
 		}}, nil
 	case f.Status == metadata.Deleted && f.StorageKey != "":
-		return r.deletedSource(f.Title, f.StorageKey), nil
+		return deletedSource(dl, f.Title, f.StorageKey), nil
 	case f.SourceURL != "":
-		return r.urlSource(f.SourceURL), nil
+		return urlSource(dl, f.SourceURL), nil
 	default:
 		return source{}, fmt.Errorf("download %s: production gave no URL or storage key for it", f.Title)
 	}
 }
 
-func (r *runner) urlSource(u string) source {
-	return source{u, func(ctx context.Context) (io.ReadCloser, int64, error) { return r.fetch.Download(ctx, u) }}
+func urlSource(dl Downloader, u string) source {
+	return source{u, func(ctx context.Context) (io.ReadCloser, int64, error) { return dl.Download(ctx, u) }}
 }
 
-func (r *runner) deletedSource(title, key string) source {
+func deletedSource(dl Downloader, title, key string) source {
 	return source{fmt.Sprintf("deleted file %s of %s", key, title), func(ctx context.Context) (io.ReadCloser, int64, error) {
-		return r.fetch.DownloadDeleted(ctx, title, key)
+		return dl.DownloadDeleted(ctx, title, key)
 	}}
+}
+
+// Open starts the download of f's bytes from the place the metadata
+// records for it (see recordedSource) and returns the body, which the
+// caller closes. Its errors name the place.
+func Open(ctx context.Context, dl Downloader, f metadata.File) (io.ReadCloser, error) {
+	src, err := recordedSource(dl, f)
+	if err != nil {
+		return nil, err
+	}
+	body, _, err := src.open(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("download %s: %w", src.what, err)
+	}
+	return body, nil
 }
 
 // fetched is the outcome of fetchVersion: bytes to store, and where from.

@@ -132,16 +132,18 @@ func (b *cancelBody) Close() error {
 // DeletedVersion's Title and StorageKey) through index.php's
 // Special:Undelete, in two steps: the confirmation form, then the token
 // URL of its action. It needs the main-account web session (WebUser, or
-// User without '@') with the undelete right; without one it fails with
-// ErrPermission at once. An HTML answer instead of the file is an error,
-// wrapping ErrPermission when it is MediaWiki's permission error page
-// or a page for anonymous visitors such as "Login required" (after one new
-// login, in case the session expired). The caller closes
-// the body and should check the sha1 of the bytes.
+// User without '@') with the deletedtext right; without one it fails at
+// once with a *RightError (which wraps ErrPermission). An HTML answer
+// instead of the file is an error, a *RightError when it is MediaWiki's
+// permission error page or a page for anonymous visitors such as "Login
+// required" (after one new login, in case the session expired). A 404 for
+// the bytes themselves wraps ErrGone: the version is listed but its file
+// was erased. The caller closes the body and should check the sha1 of the
+// bytes.
 func (c *Client) DownloadDeleted(ctx context.Context, title, storageKey string) (io.ReadCloser, int64, error) {
 	q := url.Values{"title": {"Special:Undelete"}, "target": {"File:" + DBKey(title)}, "file": {storageKey}}
 	what := fmt.Sprintf("download deleted version %q of %q", storageKey, DBKey(title))
-	return c.downloadViaForm(ctx, what, q)
+	return c.downloadViaForm(ctx, what, "Special:Undelete", q)
 }
 
 // DownloadHidden streams the bytes of a revision-deleted old version
@@ -150,14 +152,43 @@ func (c *Client) DownloadDeleted(ctx context.Context, title, storageKey string) 
 func (c *Client) DownloadHidden(ctx context.Context, title, archiveName string) (io.ReadCloser, int64, error) {
 	q := url.Values{"title": {"Special:RevisionDelete"}, "target": {"File:" + DBKey(title)}, "file": {archiveName}}
 	what := fmt.Sprintf("download hidden version %q of %q", archiveName, DBKey(title))
-	return c.downloadViaForm(ctx, what, q)
+	return c.downloadViaForm(ctx, what, "Special:RevisionDelete", q)
+}
+
+// deletedRight is the right MediaWiki checks before it shows the bytes of
+// a deleted or revision-deleted file (SpecialUndelete::execute,
+// SpecialRevisionDelete::tryShowFile).
+const deletedRight = "deletedtext"
+
+// WebUser returns the main account the Client uses on index.php and
+// img_auth.php, "" when it has none there and is anonymous (no WebUser,
+// and User is a bot password or empty). An anonymous Client cannot read
+// deleted or revision-deleted bytes at all (CanReadDeleted).
+func (c *Client) WebUser() string {
+	if c.web == nil {
+		return ""
+	}
+	return c.web.user
+}
+
+// CanReadDeleted returns nil when the Client has a main-account session
+// for index.php and so may try DownloadDeleted and DownloadHidden (the
+// wiki still decides whether that account has the deletedtext right), and
+// otherwise the *RightError those would fail with, without asking the
+// wiki.
+func (c *Client) CanReadDeleted() error {
+	if c.web != nil {
+		return nil
+	}
+	return &RightError{Right: deletedRight, Detail: "no main-account login (web_user) is configured for index.php; " +
+		"anonymous and bot-password sessions cannot read deleted files"}
 }
 
 // downloadViaForm fetches the special page given by q from index.php,
 // takes the token URL from its form and fetches that.
-func (c *Client) downloadViaForm(ctx context.Context, what string, q url.Values) (io.ReadCloser, int64, error) {
-	if c.web == nil {
-		return nil, 0, fmt.Errorf("%s: needs a main-account web session (set Config.WebUser, or Config.User to a main account): %w", what, ErrPermission)
+func (c *Client) downloadViaForm(ctx context.Context, what, page string, q url.Values) (io.ReadCloser, int64, error) {
+	if err := c.CanReadDeleted(); err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", what, err)
 	}
 	formURL := c.indexURL + "?" + q.Encode()
 	relogged := false
@@ -170,16 +201,25 @@ func (c *Client) downloadViaForm(ctx context.Context, what string, q url.Values)
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s: %w", what, err)
 		}
-		body, n, page, err := c.getFile(ctx, hc, formURL)
+		body, n, html, err := c.getFile(ctx, hc, formURL)
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s: %w", what, err)
 		}
 		if body != nil {
 			return body, n, nil // served directly, without a form
 		}
-		tokenURL, ok := findTokenForm(page, c.indexURL)
+		tokenURL, ok := findTokenForm(html, c.indexURL)
 		if ok {
-			body, n, page, err = c.getFile(ctx, hc, tokenURL)
+			body, n, html, err = c.getFile(ctx, hc, tokenURL)
+			if errors.Is(err, ErrNotServed) {
+				// The page checked that the version exists and that we may
+				// see it, then found no file to stream (HTTPFileStreamer's
+				// "File not found"): its bytes were erased.
+				// Not ErrNotServed: nowhere else serves erased bytes, and
+				// no retry brings them back.
+				return nil, 0, fmt.Errorf("%s: %s answered 404 Not Found for its bytes: the version is listed but its file was erased (e.g. by eraseArchivedFile.php): %w",
+					what, page, ErrGone)
+			}
 			if err != nil {
 				return nil, 0, fmt.Errorf("%s: %w", what, err)
 			}
@@ -187,7 +227,7 @@ func (c *Client) downloadViaForm(ctx context.Context, what string, q url.Values)
 				return body, n, nil
 			}
 		}
-		if isPermissionPage(page) {
+		if isPermissionPage(html) {
 			if !relogged {
 				relogged = true
 				if err := c.relogin(ctx, c.web, gen); err != nil {
@@ -195,7 +235,8 @@ func (c *Client) downloadViaForm(ctx context.Context, what string, q url.Values)
 				}
 				continue
 			}
-			return nil, 0, fmt.Errorf("%s: index.php refused: permission error or login page (does %q have the undelete right?): %w", what, c.web.user, ErrPermission)
+			return nil, 0, fmt.Errorf("%s: %w", what, &RightError{Right: deletedRight,
+				Detail: fmt.Sprintf("%s refused the login %q with a permission error or login page", page, c.web.user)})
 		}
 		if ok {
 			if tokenTries++; tokenTries < 4 {
@@ -204,9 +245,9 @@ func (c *Client) downloadViaForm(ctx context.Context, what string, q url.Values)
 				}
 				continue
 			}
-			return nil, 0, fmt.Errorf("%s: index.php answered the token URL with an HTML page (%q) instead of the file", what, pageTitle(page))
+			return nil, 0, fmt.Errorf("%s: index.php answered the token URL with an HTML page (%q) instead of the file", what, pageTitle(html))
 		}
-		return nil, 0, fmt.Errorf("%s: index.php sent no download form (page %q)", what, pageTitle(page))
+		return nil, 0, fmt.Errorf("%s: index.php sent no download form (page %q)", what, pageTitle(html))
 	}
 }
 

@@ -19,6 +19,34 @@ var ErrPermission = errors.New("permission denied by the wiki")
 // API where it is now. Check with errors.Is.
 var ErrNotServed = errors.New("the wiki does not serve it")
 
+// ErrGone is wrapped by errors that mean production no longer has the
+// bytes of a version it still lists: index.php answered 404 Not Found for
+// a deleted or revision-deleted version's bytes (their file was erased,
+// e.g. with eraseArchivedFile.php, which leaves the filearchive row). No
+// retry or credential brings them back.
+var ErrGone = errors.New("production no longer has the bytes")
+
+// RightError is a refusal of the wiki that a login with Right would not
+// get: reading deleted bytes needs deletedtext, for example. It wraps
+// ErrPermission. Its message says what is needed and who was refused,
+// e.g. "needs a login with the deletedtext right (Special:Undelete refused
+// the anonymous session)", so that it can be shown to the operator as the
+// reason a version cannot be backed up.
+type RightError struct {
+	Right  string // e.g. "deletedtext"
+	Detail string // who was refused, where, and how to fix it
+}
+
+func (e *RightError) Error() string {
+	if e.Detail == "" {
+		return fmt.Sprintf("needs a login with the %s right", e.Right)
+	}
+	return fmt.Sprintf("needs a login with the %s right (%s)", e.Right, e.Detail)
+}
+
+// Unwrap makes errors.Is(err, ErrPermission) true.
+func (e *RightError) Unwrap() error { return ErrPermission }
+
 // ErrLoginFailed is wrapped by errors from a login that the wiki refused
 // (wrong name or password, a bot password without the grants, or a login
 // that needs an interactive step such as two-factor authentication).

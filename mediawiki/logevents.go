@@ -222,3 +222,34 @@ func (c *Client) LogEvents(ctx context.Context, since time.Time, fn func(LogEven
 		return next, nil
 	})
 }
+
+// FileLogOf calls fn for every file-namespace log event of one action
+// ("delete/delete", "delete/restore", "delete/revision", ...), oldest
+// first, from the beginning of the log, following continuation to the end.
+// It reads a small part of the log where LogEvents reads all of it: the
+// inventory uses it to date deletions and to find the archive names of
+// revision-deleted versions. An error from fn stops the listing and is
+// returned as is.
+func (c *Client) FileLogOf(ctx context.Context, action string, fn func(LogEvent) error) error {
+	params := url.Values{
+		"action":      {"query"},
+		"list":        {"logevents"},
+		"leaction":    {action},
+		"lenamespace": {"6"},
+		"ledir":       {"newer"},
+		"lelimit":     {"max"},
+		"leprop":      {"ids|title|type|user|timestamp|comment|details"},
+	}
+	return c.list(ctx, "list the "+action+" log of files", params, func(body []byte) (map[string]string, error) {
+		evs, next, err := ParseLogEvents(body)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range evs {
+			if err := fn(e); err != nil {
+				return nil, callbackError{err}
+			}
+		}
+		return next, nil
+	})
+}

@@ -242,6 +242,51 @@ func scanBackup(r scanner) (*Backup, error) {
 // the error's text (where the worker looked) as its reason.
 var ErrUnavailable = errors.New("production serves no bytes with this version's sha1")
 
+// ErrUnreadable marks a Result.Err that is not a failure of the backup:
+// the wiki refuses the version's bytes to the configured login. Record
+// gives such a file the status Unreadable, with the error's text (the
+// right it needs) as its reason. Mark it with Mark.
+var ErrUnreadable = errors.New("the wiki refuses its bytes to the configured login")
+
+// ErrGone marks a Result.Err that is not a failure of the backup:
+// production erased the version's bytes although it still lists the
+// version. Record gives such a file the status Gone, with the error's text
+// as its reason. Mark it with Mark.
+var ErrGone = errors.New("production no longer has its bytes")
+
+// notFailures is the one table of the outcomes of a backup attempt that
+// are not failures: the mark a Result.Err carries, and the status Record
+// gives the file instead of Error.
+var notFailures = []struct {
+	mark   error
+	status BackupStatus
+}{
+	{ErrUnavailable, Unavailable},
+	{ErrUnreadable, Unreadable},
+	{ErrGone, Gone},
+}
+
+// statusOf is the status Record gives a file whose attempt failed with err.
+func statusOf(err error) BackupStatus {
+	for _, n := range notFailures {
+		if errors.Is(err, n.mark) {
+			return n.status
+		}
+	}
+	return Error
+}
+
+// Mark returns an error whose message is reason's and which is mark
+// (errors.Is), for a Result.Err: Record then gives the file the status
+// mark stands for (ErrUnreadable, ErrGone), with reason's text as its
+// reason, the text alone.
+func Mark(mark, reason error) error { return markedError{reason, mark} }
+
+type markedError struct{ reason, mark error }
+
+func (e markedError) Error() string   { return e.reason.Error() }
+func (e markedError) Unwrap() []error { return []error{e.reason, e.mark} }
+
 // Result is what a worker learned about one claimed file.
 type Result struct {
 	FileID int64
@@ -255,8 +300,10 @@ type Result struct {
 	DownloadedSHA1 string
 	// Backup is the object written for it (nil when it is a duplicate).
 	Backup *Backup
-	// Err is the failure, when the backup of the file failed; one that
-	// wraps ErrUnavailable records the status Unavailable instead of Error.
+	// Err is the failure, when the backup of the file failed; one that is
+	// one of the marks of notFailures (ErrUnavailable, ErrUnreadable,
+	// ErrGone) records that status instead of Error, with Err's text as
+	// the reason.
 	Err error
 }
 
@@ -264,9 +311,9 @@ type Result struct {
 // a result with a Backup inserts the object and marks the file backedup; a
 // result whose content the wiki already has (inserted by another worker, or
 // Backup == nil) marks it duplicate; a result with Err marks it error with
-// the reason (unavailable when Err wraps ErrUnavailable). A file the worker
-// no longer holds is left alone and reported with ErrLostClaim. It returns
-// the final status of each file by id.
+// the reason, or the status its mark stands for (see notFailures). A file
+// the worker no longer holds is left alone and reported with ErrLostClaim.
+// It returns the final status of each file by id.
 //
 // Record refuses (with an error, recording nothing) a result whose SHA1 is
 // not the version's sha1 unless DownloadedSHA1 says so: a version is never
@@ -324,10 +371,7 @@ func (s *Store) record(ctx context.Context, worker string, results []Result) (ma
 			if len(reason) > 4000 {
 				reason = reason[:4000]
 			}
-			status := Error
-			if errors.Is(r.Err, ErrUnavailable) {
-				status = Unavailable
-			}
+			status := statusOf(r.Err)
 			if _, err := tx.ExecContext(ctx, `UPDATE files SET backup_status = ?, error_reason = ?, worker = NULL,
 				lease_until = NULL, updated_at = ? WHERE id = ?`, string(status), reason, now, r.FileID); err != nil {
 				return nil, fmt.Errorf("record %s of file %d: %w", status, r.FileID, err)
@@ -518,10 +562,29 @@ func backupIDs(ctx context.Context, tx *sql.Tx, keys []backupKey, lock bool) (ma
 // RetryErrors puts a wiki's files in error or unavailable back to pending
 // and returns how many.
 func (s *Store) RetryErrors(ctx context.Context, wikiID int64) (int64, error) {
+	return s.requeue(ctx, wikiID, Error, Unavailable)
+}
+
+// Requeue puts a wiki's files in status from back to pending, keeping
+// their reason until the next attempt, and returns how many. Only Error,
+// Unavailable and Unreadable can be requeued: a Gone version has nothing
+// to back up, and the other statuses are not at rest.
+func (s *Store) Requeue(ctx context.Context, wikiID int64, from BackupStatus) (int64, error) {
+	if from != Error && from != Unavailable && from != Unreadable {
+		return 0, fmt.Errorf("requeue files in status %s: only error, unavailable and unreadable files can be tried again", from)
+	}
+	return s.requeue(ctx, wikiID, from)
+}
+
+func (s *Store) requeue(ctx context.Context, wikiID int64, from ...BackupStatus) (int64, error) {
+	args := []any{wikiID}
+	for _, st := range from {
+		args = append(args, string(st))
+	}
 	res, err := s.db.ExecContext(ctx, `UPDATE files SET backup_status = 'pending', updated_at = UTC_TIMESTAMP()
-		WHERE wiki_id = ? AND backup_status IN ('error', 'unavailable')`, wikiID)
+		WHERE wiki_id = ? AND backup_status IN (?`+strings.Repeat(", ?", len(from)-1)+`) AND production_status <> 'hard-deleted'`, args...)
 	if err != nil {
-		return 0, fmt.Errorf("retry errors: %w", err)
+		return 0, fmt.Errorf("requeue %v files: %w", from, err)
 	}
 	return res.RowsAffected()
 }

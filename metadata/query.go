@@ -10,22 +10,77 @@ import (
 // by location. Making one reads every row of the wiki (a scan of minutes
 // at Commons' size): it is for `status`, not for every scrape.
 type Summary struct {
-	Wiki           string           `json:"wiki"`
+	Wiki string `json:"wiki"`
+	// ByBackupStatus has every status of BackupStatuses, 0 included.
 	ByBackupStatus map[string]int64 `json:"by_backup_status"`
 	// BytesByBackupStatus adds up the sizes production gives (or, once
 	// downloaded, the downloaded size) of the versions in each status.
 	BytesByBackupStatus map[string]int64 `json:"bytes_by_backup_status"`
-	ObjectsByLocation   map[string]int64 `json:"objects_by_location"`
-	BytesByLocation     map[string]int64 `json:"bytes_by_location"`
-	SHA1Mismatches      int64            `json:"sha1_mismatches"`
+	// Reasons has, for each status of ReasonStatuses that some versions
+	// have, their most frequent reasons (at most MaxReasons), most
+	// frequent first.
+	Reasons           map[string][]ReasonCount `json:"reasons"`
+	ObjectsByLocation map[string]int64         `json:"objects_by_location"`
+	BytesByLocation   map[string]int64         `json:"bytes_by_location"`
+	SHA1Mismatches    int64                    `json:"sha1_mismatches"`
+	// Versions is the number of versions, whatever their status.
+	Versions int64 `json:"versions"`
 	// Verify is what `mediabackups verify` last found about the objects.
 	Verify VerifySummary `json:"verify"`
 }
 
+// ReasonCount is how many versions of a status have one reason.
+type ReasonCount struct {
+	Reason string `json:"reason"`
+	Count  int64  `json:"count"`
+}
+
+// ReasonStatuses are the backup statuses whose versions carry a reason
+// worth showing: why they failed or cannot be backed up.
+var ReasonStatuses = []BackupStatus{Error, Unavailable, Unreadable, Gone}
+
+// MaxReasons bounds the reasons Summarize returns per status.
+const MaxReasons = 5
+
+// Reasons returns how many versions of the wiki with id wikiID have status
+// st, by reason, most frequent first, at most limit of them (0: all).
+func (s *Store) Reasons(ctx context.Context, wikiID int64, st BackupStatus, limit int) ([]ReasonCount, error) {
+	q := `SELECT COALESCE(error_reason, ''), COUNT(*) AS n FROM files WHERE wiki_id = ? AND backup_status = ?
+		GROUP BY error_reason ORDER BY n DESC, error_reason`
+	if limit > 0 {
+		q += fmt.Sprintf(` LIMIT %d`, limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, wikiID, string(st))
+	if err != nil {
+		return nil, fmt.Errorf("count the reasons of %s versions: %w", st, err)
+	}
+	defer rows.Close()
+	var out []ReasonCount
+	for rows.Next() {
+		var rc ReasonCount
+		if err := rows.Scan(&rc.Reason, &rc.Count); err != nil {
+			return nil, fmt.Errorf("count the reasons of %s versions: %w", st, err)
+		}
+		out = append(out, rc)
+	}
+	return out, rows.Err()
+}
+
+// NewSummary returns the Summary of a wiki without any version: every
+// status counted 0.
+func NewSummary(wiki string) Summary {
+	sum := Summary{Wiki: wiki, ByBackupStatus: map[string]int64{}, BytesByBackupStatus: map[string]int64{},
+		Reasons: map[string][]ReasonCount{}, ObjectsByLocation: map[string]int64{}, BytesByLocation: map[string]int64{}}
+	for _, st := range BackupStatuses {
+		sum.ByBackupStatus[string(st)] = 0
+		sum.BytesByBackupStatus[string(st)] = 0
+	}
+	return sum
+}
+
 // Summarize returns the Summary of the wiki with id wikiID.
 func (s *Store) Summarize(ctx context.Context, wikiID int64, wiki string) (Summary, error) {
-	sum := Summary{Wiki: wiki, ByBackupStatus: map[string]int64{}, BytesByBackupStatus: map[string]int64{},
-		ObjectsByLocation: map[string]int64{}, BytesByLocation: map[string]int64{}}
+	sum := NewSummary(wiki)
 	rows, err := s.db.QueryContext(ctx, `SELECT backup_status, COUNT(*), COALESCE(SUM(size), 0) FROM files WHERE wiki_id = ? GROUP BY backup_status`, wikiID)
 	if err != nil {
 		return sum, fmt.Errorf("summarize %s: %w", wiki, err)
@@ -39,8 +94,22 @@ func (s *Store) Summarize(ctx context.Context, wikiID int64, wiki string) (Summa
 		}
 		sum.ByBackupStatus[st] = n
 		sum.BytesByBackupStatus[st] = bytes
+		sum.Versions += n
 	}
 	rows.Close()
+	if err := rows.Err(); err != nil {
+		return sum, fmt.Errorf("summarize %s: %w", wiki, err)
+	}
+	for _, st := range ReasonStatuses {
+		if sum.ByBackupStatus[string(st)] == 0 {
+			continue
+		}
+		rs, err := s.Reasons(ctx, wikiID, st, MaxReasons)
+		if err != nil {
+			return sum, fmt.Errorf("summarize %s: %w", wiki, err)
+		}
+		sum.Reasons[string(st)] = rs
+	}
 	rows, err = s.db.QueryContext(ctx, `SELECT l.endpoint, COUNT(*), COALESCE(SUM(b.stored_size), 0) FROM backups AS b
 		JOIN locations AS l ON l.id = b.location_id WHERE b.wiki_id = ? GROUP BY l.endpoint`, wikiID)
 	if err != nil {

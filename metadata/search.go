@@ -274,15 +274,33 @@ func (s *Store) SharedContent(ctx context.Context, wikiID int64, sha256 string, 
 }
 
 // HardDelete marks the file version id hard-deleted, so that no backup
-// ever takes it again, and unlinks it from its stored object; each change
-// is written to the history with source SourceRecoveryDelete. When
-// objectRemoved is true the object itself is gone: its backups row is
-// deleted too, and any other version still linked to it loses its link and
-// goes back to pending (its bytes are no longer backed up), with history.
-// Everything is one transaction. It returns an error wrapping ErrNotFound
-// when there is no such file.
+// ever takes it again, and unlinks it from its stored object; its backup
+// status becomes Gone, with a reason that says when and by what it was
+// erased (a hard-deleted version has no bytes anywhere, and that is not a
+// failure). Each change is written to the history with source
+// SourceRecoveryDelete. When objectRemoved is true the object itself is
+// gone: its backups row is deleted too, and any other version still linked
+// to it loses its link and goes back to pending (its bytes are no longer
+// backed up; the next backup takes them from production again), with a
+// reason that says why, and history. Everything is one transaction. It
+// returns an error wrapping ErrNotFound when there is no such file.
 func (s *Store) HardDelete(ctx context.Context, id int64, objectRemoved bool) error {
 	return retryDeadlock(ctx, func() error { return s.hardDelete(ctx, id, objectRemoved) })
+}
+
+// HardDeletedReason is the reason HardDelete records for the version it
+// erases, given the day it does.
+func HardDeletedReason(day time.Time) string {
+	return fmt.Sprintf("hard-deleted on %s with delete-media-file: erased in production, unlinked from the backups, never backed up again",
+		day.UTC().Format("2006-01-02"))
+}
+
+// LostObjectReason is the reason HardDelete records for a version whose
+// stored object it removed although the version is not being deleted
+// (delete-media-file --delete-shared).
+func LostObjectReason(day time.Time) string {
+	return fmt.Sprintf("its stored object was removed on %s by delete-media-file --delete-shared; it is backed up again from production",
+		day.UTC().Format("2006-01-02"))
 }
 
 func (s *Store) hardDelete(ctx context.Context, id int64, objectRemoved bool) error {
@@ -292,10 +310,12 @@ func (s *Store) hardDelete(ctx context.Context, id int64, objectRemoved bool) er
 	}
 	defer tx.Rollback()
 	var (
-		status   string
-		backupID sql.NullInt64
+		status, bstatus string
+		reason          sql.NullString
+		backupID        sql.NullInt64
 	)
-	err = tx.QueryRowContext(ctx, `SELECT production_status, backup_id FROM files WHERE id = ? FOR UPDATE`, id).Scan(&status, &backupID)
+	err = tx.QueryRowContext(ctx, `SELECT production_status, backup_status, error_reason, backup_id FROM files WHERE id = ? FOR UPDATE`,
+		id).Scan(&status, &bstatus, &reason, &backupID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("hard-delete file %d: %w", id, ErrNotFound)
 	}
@@ -306,6 +326,11 @@ func (s *Store) hardDelete(ctx context.Context, id int64, objectRemoved bool) er
 	var cs []change
 	if status != string(HardDeleted) {
 		cs = append(cs, change{"production_status", status, string(HardDeleted), status, string(HardDeleted)})
+		why := HardDeletedReason(now)
+		cs = append(cs, change{"error_reason", reason, why, reason.String, why})
+	}
+	if bstatus != string(Gone) {
+		cs = append(cs, change{"backup_status", bstatus, string(Gone), bstatus, string(Gone)})
 	}
 	if backupID.Valid {
 		cs = append(cs, change{"backup_id", backupID, nil, fmt.Sprint(backupID.Int64), ""})
@@ -318,12 +343,17 @@ func (s *Store) hardDelete(ctx context.Context, id int64, objectRemoved bool) er
 		if err != nil {
 			return fmt.Errorf("hard-delete file %d: find other versions of object %d: %w", id, backupID.Int64, err)
 		}
+		why := LostObjectReason(now)
 		for _, o := range others {
-			var bs string
-			if err := tx.QueryRowContext(ctx, `SELECT backup_status FROM files WHERE id = ?`, o).Scan(&bs); err != nil {
+			var (
+				bs      string
+				oreason sql.NullString
+			)
+			if err := tx.QueryRowContext(ctx, `SELECT backup_status, error_reason FROM files WHERE id = ?`, o).Scan(&bs, &oreason); err != nil {
 				return fmt.Errorf("hard-delete file %d: read file %d: %w", id, o, err)
 			}
-			ocs := []change{{"backup_id", backupID, nil, fmt.Sprint(backupID.Int64), ""}}
+			ocs := []change{{"backup_id", backupID, nil, fmt.Sprint(backupID.Int64), ""},
+				{"error_reason", oreason, why, oreason.String, why}}
 			if bs != string(Pending) {
 				ocs = append(ocs, change{"backup_status", bs, string(Pending), bs, string(Pending)})
 			}

@@ -136,6 +136,10 @@ func TestHardDeleteKeepsOrDropsSharedObjects(t *testing.T) {
 			if f.Status != metadata.HardDeleted || f.Backup != nil {
 				t.Errorf("A.png: %s, backup %+v; want hard-deleted without backup", f.Status, f.Backup)
 			}
+			// A status says what is true: no bytes anywhere, not a failure.
+			if f.BackupStatus != metadata.Gone || f.ErrorReason != metadata.HardDeletedReason(time.Now()) {
+				t.Errorf("A.png: backup status %s (%q), want gone (%q)", f.BackupStatus, f.ErrorReason, metadata.HardDeletedReason(time.Now()))
+			}
 		case "B.png":
 			if f.Status != metadata.Public || f.Backup == nil {
 				t.Errorf("B.png: %s, backup %+v; want untouched", f.Status, f.Backup)
@@ -153,8 +157,9 @@ func TestHardDeleteKeepsOrDropsSharedObjects(t *testing.T) {
 		t.Errorf("backup record after removing the object: %v, want ErrNotFound", err)
 	}
 	var n int
-	if err := s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM file_history WHERE source = ?`, metadata.SourceRecoveryDelete).Scan(&n); err != nil || n != 4 {
-		t.Errorf("history rows from recovery:delete: %d (%v), want 4", n, err)
+	// Per version: production_status, error_reason, backup_status, backup_id.
+	if err := s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM file_history WHERE source = ?`, metadata.SourceRecoveryDelete).Scan(&n); err != nil || n != 8 {
+		t.Errorf("history rows from recovery:delete: %d (%v), want 8", n, err)
 	}
 	// Hard-deleted versions are never claimed again, even if made pending.
 	s.DB().ExecContext(ctx, `UPDATE files SET backup_status = 'pending' WHERE production_status = 'hard-deleted'`)
@@ -175,7 +180,8 @@ func TestHardDeleteRemovedObjectUnlinksOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := s.Search(ctx, metadata.Query{WikiID: wiki, Title: "B.png"})
-	if len(b) != 1 || b[0].Backup != nil || b[0].BackupStatus != metadata.Pending || b[0].Status != metadata.Public {
+	if len(b) != 1 || b[0].Backup != nil || b[0].BackupStatus != metadata.Pending || b[0].Status != metadata.Public ||
+		b[0].ErrorReason != metadata.LostObjectReason(time.Now()) {
 		t.Fatalf("B.png after its object was removed: %+v", b)
 	}
 	if _, err := s.FindBackup(ctx, wiki, sums[sha(2)]); !errors.Is(err, metadata.ErrNotFound) {

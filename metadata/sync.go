@@ -31,7 +31,10 @@ func versionKey(title string, upload time.Time, sha1 string) string {
 
 // SyncVersions records versions of files of one wiki as production reports
 // them. A version is known by its title, upload date and sha1: a new one is
-// inserted as pending backup; a known one has every changed field updated,
+// inserted as pending backup, or as Unreadable with its ErrorReason when
+// its BackupStatus says so (the caller knows the login cannot read it); the
+// backup fields of a known one are never changed here. A known one has
+// every changed field updated,
 // each change written to the history with source. Hard-deleted versions are
 // never changed. Versions without a sha1 are refused. All of one call is one
 // transaction: it is applied whole or not at all.
@@ -235,7 +238,7 @@ func writeHistory(ctx context.Context, tx *sql.Tx, id int64, cs []change, source
 		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?),", len(cs)), ",")
 	args := make([]any, 0, 6*len(cs))
 	for _, c := range cs {
-		args = append(args, id, now, source, c.column, nullString(c.oldText), nullString(c.newText))
+		args = append(args, id, now, source, c.column, nullString(clip(c.oldText)), nullString(clip(c.newText)))
 	}
 	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 		return fmt.Errorf("write history of file %d: %w", id, err)
@@ -243,9 +246,20 @@ func writeHistory(ctx context.Context, tx *sql.Tx, id int64, cs []change, source
 	return nil
 }
 
+// historyValueMax is the size of file_history.old_value and new_value.
+const historyValueMax = 2048
+
+// clip shortens a value to what the history holds (long error reasons).
+func clip(s string) string {
+	if len(s) <= historyValueMax {
+		return s
+	}
+	return s[:historyValueMax]
+}
+
 const insertColumns = `(wiki_id, title, production_container, production_path, source_url, archive_name,
 	storage_key, filearchive_id, sha1, size, mime, media_type, production_status, upload_date,
-	archive_date, delete_date, backup_status, created_at, updated_at)`
+	archive_date, delete_date, backup_status, error_reason, created_at, updated_at)`
 
 // insertBatch bounds one multi-row INSERT (placeholders and packet size).
 const insertBatch = 500
@@ -256,8 +270,8 @@ func insertVersions(ctx context.Context, tx *sql.Tx, wikiID int64, vs []File, no
 		chunk := vs[:n]
 		vs = vs[n:]
 		q := "INSERT INTO files " + insertColumns + " VALUES " +
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?),", n), ",")
-		args := make([]any, 0, 18*n)
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?),", n), ",")
+		args := make([]any, 0, 20*n)
 		for _, v := range chunk {
 			sha1, err := unhex(v.SHA1)
 			if err != nil {
@@ -267,10 +281,14 @@ func insertVersions(ctx context.Context, tx *sql.Tx, wikiID int64, vs []File, no
 			if status == "" {
 				status = Public
 			}
+			bstatus, reason := Pending, ""
+			if v.BackupStatus == Unreadable {
+				bstatus, reason = Unreadable, v.ErrorReason
+			}
 			args = append(args, wikiID, v.Title, v.Container, v.Path, nullString(v.SourceURL),
 				nullString(v.ArchiveName), nullString(v.StorageKey), nullInt(v.FilearchiveID), sha1,
 				v.Size, nullString(v.MIME), nullString(v.MediaType), string(status),
-				v.UploadDate.UTC(), nullTime(v.ArchiveDate), nullTime(v.DeleteDate), now, now)
+				v.UploadDate.UTC(), nullTime(v.ArchiveDate), nullTime(v.DeleteDate), string(bstatus), nullString(reason), now, now)
 		}
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("insert %d new versions: %w", n, err)

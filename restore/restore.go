@@ -47,7 +47,15 @@ func (e *FileError) Error() string {
 func (e *FileError) Unwrap() error { return e.Err }
 
 // ErrNoBackup is the error of a file that has no stored object.
-var ErrNoBackup = errors.New("the version has no backup (its backup status says why)")
+var ErrNoBackup = errors.New("the version has no backup")
+
+// noBackup is ErrNoBackup for f, with its backup status and reason.
+func noBackup(f metadata.File) error {
+	if f.ErrorReason == "" {
+		return fmt.Errorf("%w: backup status %s", ErrNoBackup, f.BackupStatus)
+	}
+	return fmt.Errorf("%w: backup status %s: %s", ErrNoBackup, f.BackupStatus, f.ErrorReason)
+}
 
 // ErrHashMismatch is the error of a file whose restored bytes do not have
 // the recorded hash.
@@ -179,7 +187,7 @@ func (r *Restorer) one(ctx context.Context, t *target, f metadata.File, name str
 	}
 	b := f.Backup
 	if b == nil {
-		return fail(StepLocate, ErrNoBackup)
+		return fail(StepLocate, noBackup(f))
 	}
 	g, ok := r.Locate(b.Location)
 	if !ok {

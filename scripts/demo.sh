@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # scripts/demo.sh -- the main job on a fresh machine: bring up local MariaDB,
 # five MinIO servers and two demo wikis (one public, one private), build
-# mediabackups, then inventory and back up both wikis and show where every
-# object went.
+# the four binaries into bin/ (mediabackups and the recovery tools
+# query-media-file, restore-media-file and delete-media-file), then inventory
+# and back up both wikis and show where every object went.
 #
 #   scripts/demo.sh             # idempotent: a second run backs up nothing new
 #
 # Everything lives under $MBTEST_DIR (default /tmp/mediabackups-test); the
-# demo's config is $MBTEST_DIR/demo/mediabackups.yaml, so you can go on with
-#   MEDIABACKUPS_CONFIG=$MBTEST_DIR/demo/mediabackups.yaml bin/mediabackups status
+# demo's config is $MBTEST_DIR/demo/mediabackups.yaml, and the demo ends by
+# printing the line that puts bin/ on PATH with that config, e.g.
+#   export PATH=$PWD/bin:$PATH MEDIABACKUPS_CONFIG=$MBTEST_DIR/demo/mediabackups.yaml
+#   mediabackups status; query-media-file --delete-date "2025-01-05 09:00:00"
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,8 +26,9 @@ DEMO=$MEDIABACKUPS_TEST_DIR/demo
 mkdir -p "$DEMO" bin
 chmod 700 "$DEMO"
 
-log "building bin/mediabackups"
-go build -o bin/mediabackups ./cmd/mediabackups
+BINARIES=(mediabackups query-media-file restore-media-file delete-media-file)
+log "building ${BINARIES[*]} into bin/"
+go build -o bin/ "${BINARIES[@]/#/./cmd/}"
 
 secret() { # secret NAME VALUE: a file only its owner can read
 	(umask 077 && printf '%s\n' "$2" >"$DEMO/$1")
@@ -79,4 +83,7 @@ mb inventory --wiki privatewiki
 mb backup
 mb shards
 mb status
-log "config: $MEDIABACKUPS_CONFIG (export MEDIABACKUPS_CONFIG=$MEDIABACKUPS_CONFIG to go on)"
+log "config: $MEDIABACKUPS_CONFIG"
+log "the four binaries are in $ROOT/bin; to go on with them:"
+log "  export PATH=$ROOT/bin:\$PATH MEDIABACKUPS_CONFIG=$MEDIABACKUPS_CONFIG"
+log "  mediabackups status; query-media-file --title Simple.png; query-media-file --delete-date '2025-01-05 09:00:00'"

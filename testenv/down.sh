@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # testenv/down.sh -- stop what testenv/up.sh started.
 #
-#   testenv/down.sh           # stop MinIO, MariaDB, the wikis and Swift; keep their data
+#   testenv/down.sh           # stop MinIO, MariaDB, the wikis (the tests' own too) and Swift; keep their data
 #   testenv/down.sh --wipe    # ... and delete $MBTEST_DIR (the MinIO binary cache stays)
 #
 # Only processes recorded in $MBTEST_DIR's pid files are stopped, each by its
@@ -70,8 +70,12 @@ done
 # mariadbd removes its own pid file on a clean shutdown.
 stop_group MariaDB "$DIR/mariadb/mysqld.pid" "--datadir=$DIR/mariadb/data" 60 &
 jobs+=($!)
-for wiki in "$DIR"/wiki-*; do
-	[[ -f $wiki/server.pid ]] || continue
+# The shared wikis, the wikis of tests (fresh/NAME, see testsvc.FreshWiki;
+# a test that was killed leaves its server running), and those of the
+# former layout ($DIR/NAME): every server started by testwiki/start.sh.
+for wiki in "$DIR"/*/ "$DIR"/fresh/*/; do
+	wiki=${wiki%/}
+	[[ -f $wiki/server.pid && -f $wiki/LocalSettings.php ]] || continue
 	TESTWIKI_DIR=$wiki bash "$HERE/testwiki/stop.sh" &
 	jobs+=($!)
 done

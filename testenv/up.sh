@@ -23,6 +23,9 @@
 #                   wikis (containers wikipedia-swifttest-local-*), B+130,
 #                   populated and checked with check.sh; READ-ONLY for tests,
 #                   which start Swift-backed wikis of their own on B+131..B+149
+# The wikis tests start for themselves live in $MBTEST_DIR/fresh/NAME and are
+# removed when their test ends; one left there by a test that was killed
+# (its fresh/NAME.lock is free) is stopped and removed here.
 # and writes $MBTEST_DIR/env with the MEDIABACKUPS_TEST_* variables. Two sets
 # of services run side by side when they have different MBTEST_DIR and
 # MBTEST_PORT_BASE (e.g. 9100 and 9400).
@@ -85,6 +88,51 @@ proc_is() {
 pid_from() { [[ -f $1 ]] && cat "$1" 2>/dev/null; }
 # port_busy PORT: something accepts TCP connections on 127.0.0.1:PORT.
 port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+# -------------------------------------------- 0. wikis left by killed tests
+# testsvc.FreshWiki keeps each test's own wiki in $DIR/fresh/NAME and holds
+# an flock on $DIR/fresh/NAME.lock while the test runs (the kernel drops it
+# when the process dies). A free lock means the test ended without cleaning
+# up (killed, or a timeout): stop that wiki and remove it. Folders of running
+# tests are never touched. Wikis of the former layout ($DIR/NAME, beside
+# wiki-public and wiki-private) are removed when their server is not running.
+sweep_fresh() {
+	local lock name wdir d
+	shopt -s nullglob
+	for lock in "$DIR"/fresh/*.lock; do
+		name=$(basename "$lock" .lock)
+		wdir=$DIR/fresh/$name
+		(
+			exec 9<"$lock" || exit 0
+			flock -n 9 || exit 0 # its test is running
+			if [[ -f $wdir/server.pid ]]; then
+				TESTWIKI_DIR=$wdir bash "$HERE/testwiki/stop.sh" 9>&- >/dev/null 2>&1 || true
+			fi
+			rm -rf "$wdir"
+			rm -f "$lock"
+			log "removed $wdir, left by a test that did not finish"
+		)
+	done
+	for d in "$DIR"/fresh/*/; do # a folder without its lock file
+		d=${d%/}
+		[[ -e $d.lock ]] && continue
+		[[ -f $d/server.pid ]] && TESTWIKI_DIR=$d bash "$HERE/testwiki/stop.sh" >/dev/null 2>&1
+		rm -rf "$d"
+		log "removed $d, left by a test that did not finish"
+	done
+	for d in "$DIR"/*/; do # the former layout
+		d=${d%/}
+		case $(basename "$d") in wiki-* | fresh | demo | mariadb | minio | swift) continue ;; esac
+		[[ -f $d/LocalSettings.php ]] || continue
+		if [[ -f $d/server.pid ]] && kill -0 "$(cat "$d/server.pid" 2>/dev/null)" 2>/dev/null; then
+			continue
+		fi
+		rm -rf "$d"
+		log "removed the stopped test wiki $d"
+	done
+	shopt -u nullglob
+}
+sweep_fresh
 
 # ------------------------------------------------------------- 1. packages
 PKGS=(mariadb-server age curl jq ca-certificates)

@@ -20,17 +20,8 @@ type Truth struct {
 }
 
 // Hidden is a revision-deleted version the metadata does not know, whose
-// sha1 must be learned by downloading it.
-type Hidden struct {
-	Title      string
-	UploadDate time.Time
-	Size       int64
-	MIME       string
-	// Candidates are the archive names to try, most likely first.
-	Candidates []string
-	// DeleteDate is the event's time when the event hid it, else zero.
-	DeleteDate time.Time
-}
+// sha1 must be learned by downloading it (inventory.LearnHidden).
+type Hidden = inventory.Hidden
 
 // Plan is what applying one event changes in the metadata.
 type Plan struct {
@@ -150,13 +141,15 @@ func MakePlan(ev mediawiki.LogEvent, known []metadata.File, truth Truth, c media
 					Candidates: archiveCandidates(ev, t, vs, i), DeleteDate: hiddenDeleteDate(ev, t)})
 				continue
 			}
-			f := HiddenRow(t, match.ArchiveName, match.SHA1, *match, c)
+			f := inventory.HiddenRow(t, match.ArchiveName, match.SHA1, *match, c)
 			desired[t] = append(desired[t], f)
 			wanted[key(f)] = true
 		}
-		// The delete date of versions this event deleted.
+		// The delete date of versions this event deleted: not of those
+		// uploaded after it (deleted later, when the log is read long
+		// after the event).
 		for i, f := range desired[t] {
-			if f.Status != metadata.Deleted || !deletes(ev) {
+			if f.Status != metadata.Deleted || !deletes(ev) || f.UploadDate.After(ev.Timestamp) {
 				continue
 			}
 			old, ok := byKey[key(f)]
@@ -197,24 +190,4 @@ func archiveCandidates(ev mediawiki.LogEvent, title string, vs []mediawiki.FileV
 		}
 	}
 	return out
-}
-
-// HiddenRow describes a revision-deleted old version with the given
-// archive name and sha1 as a metadata row: deleted, its bytes in the
-// deleted zone under its storage key. base supplies the other fields
-// (upload date, size, MIME type, and a known delete date).
-func HiddenRow(title, archiveName, sha1 string, base metadata.File, c mediawiki.Containers) metadata.File {
-	f := metadata.File{
-		Title: title, SHA1: sha1, Size: base.Size, MIME: base.MIME, MediaType: base.MediaType,
-		UploadDate: base.UploadDate.UTC(), Status: metadata.Deleted, ArchiveName: archiveName,
-		ArchiveDate: base.ArchiveDate, DeleteDate: base.DeleteDate,
-	}
-	if t, err := mediawiki.ArchiveTime(archiveName); err == nil {
-		f.ArchiveDate = t
-	}
-	if sk, err := mediawiki.StorageKey(sha1, title); err == nil {
-		f.StorageKey = sk
-		f.Container, f.Path = c.Deleted(sk)
-	}
-	return f
 }

@@ -62,6 +62,8 @@ func TestMakePlan(t *testing.T) {
 	sk2, _ := mediawiki.StorageKey(sha(2), "A.png")
 	delC1, delP1 := commons.Deleted(sk1)
 	delC2, delP2 := commons.Deleted(sk2)
+	sk3, _ := mediawiki.StorageKey(sha(3), "A.png")
+	delC3, delP3 := commons.Deleted(sk3)
 	newC, newP := commons.Public("B.png")
 	_, newArP := commons.Archived("B.png", "20250102090000!B.png")
 	move := ev(86, "move", "move", "A.png", day(5))
@@ -103,6 +105,14 @@ func TestMakePlan(t *testing.T) {
 			known: []metadata.File{row(1, "A.png", day(1), 1, metadata.Archived), row(2, "A.png", day(2), 2, metadata.Public)},
 			truth: update.Truth{Deleted: map[string][]mediawiki.DeletedVersion{"A.png": {deleted(7, "A.png", day(2), 2)}}},
 			want:  []brief{{Title: "A.png", Status: "deleted", SHA1: sha(2), Container: delC2, Path: delP2, StorageKey: sk2, DeleteDate: day(5)}},
+		},
+		{
+			name: "read long after: a delete does not date versions uploaded after it",
+			ev:   ev(3, "delete", "delete", "A.png", day(5)),
+			truth: update.Truth{Deleted: map[string][]mediawiki.DeletedVersion{"A.png": {deleted(7, "A.png", day(2), 2),
+				deleted(8, "A.png", day(6), 3)}}},
+			want: []brief{{Title: "A.png", Status: "deleted", SHA1: sha(2), Container: delC2, Path: delP2, StorageKey: sk2, DeleteDate: day(5)},
+				{Title: "A.png", Status: "deleted", SHA1: sha(3), Container: delC3, Path: delP3, StorageKey: sk3}},
 		},
 		{
 			name:  "a later delete keeps an earlier delete date",

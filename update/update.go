@@ -2,14 +2,13 @@ package update
 
 import (
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
+	"github.com/mediabackups/mediabackups/inventory"
 	"github.com/mediabackups/mediabackups/mediawiki"
 	"github.com/mediabackups/mediabackups/metadata"
 )
@@ -37,10 +36,15 @@ var _ Store = (*metadata.Store)(nil)
 type Options struct {
 	WikiID     int64
 	Containers mediawiki.Containers
-	// Deleted says that the login may read list=filearchive
-	// (deletedhistory); without it deleted versions are not looked up
-	// and the versions a deletion removes are left as they were.
+	// Deleted says to look deleted versions up (list=filearchive). When
+	// the wiki refuses that to the login, the run goes on without: the
+	// versions a deletion removes are left as they were, and
+	// Stats.DeletedRefused says so.
 	Deleted bool
+	// DeletedUnreadable, when not empty, is why the credentials cannot read
+	// the bytes of deleted versions: new ones are recorded with backup
+	// status unreadable and this reason (see inventory.Options).
+	DeletedUnreadable string
 	// Since is where to start reading the log of a wiki that has no
 	// cursor yet; the zero time means from the beginning.
 	Since  time.Time
@@ -63,6 +67,9 @@ type Stats struct {
 	Changed    int `json:"changed"`    // versions whose metadata changed
 	Renamed    int `json:"renamed"`    // versions carried to a new title by a move
 	Unreadable int `json:"unreadable"` // hidden versions whose bytes could not be read
+	// DeletedRefused is the wiki's refusal to list deleted versions to the
+	// login, "" when it did not refuse.
+	DeletedRefused string `json:"deleted_refused,omitempty"`
 }
 
 func (s *Stats) add(o Stats) {
@@ -72,6 +79,9 @@ func (s *Stats) add(o Stats) {
 	s.Changed += o.Changed
 	s.Renamed += o.Renamed
 	s.Unreadable += o.Unreadable
+	if o.DeletedRefused != "" {
+		s.DeletedRefused = o.DeletedRefused
+	}
 }
 
 // errStop ends a log listing when the caller's context is done.
@@ -121,6 +131,9 @@ func run(ctx context.Context, w Wiki, s Store, opts Options) (Stats, error) {
 				ev.Timestamp.Format(time.RFC3339), err)
 		}
 		st.add(got)
+		if got.DeletedRefused != "" {
+			opts.Deleted = false // asked once per run
+		}
 		next := cur.Advance(ev.ID, ev.Timestamp)
 		if err := s.SaveCursor(work, opts.WikiID, next); err != nil {
 			return err
@@ -186,6 +199,12 @@ func apply(ctx context.Context, w Wiki, s Store, opts Options, ev mediawiki.LogE
 		truth.Visible[t] = vs[t]
 		if opts.Deleted {
 			ds, err := w.DeletedVersionsOf(ctx, t)
+			if errors.Is(err, mediawiki.ErrPermission) {
+				st.DeletedRefused = err.Error()
+				opts.Logger.Warn("the wiki refuses to list deleted versions to this login: deletions are not followed (needs the deletedhistory right)",
+					"title", t, "err", err)
+				continue
+			}
 			if err != nil {
 				return st, err
 			}
@@ -198,17 +217,26 @@ func apply(ctx context.Context, w Wiki, s Store, opts Options, ev mediawiki.LogE
 	}
 	p := MakePlan(ev, known, truth, opts.Containers)
 	for _, h := range p.Hidden {
-		f, ok, err := learnHidden(ctx, w, h, opts.Containers)
-		if err != nil {
-			return st, err
+		f, err := inventory.LearnHidden(ctx, w, h, opts.Containers)
+		if ctx.Err() != nil {
+			return st, ctx.Err()
 		}
-		if !ok {
+		if err != nil {
 			st.Unreadable++
 			opts.Logger.Warn("a revision-deleted version could not be read; it is not recorded", "title", h.Title,
-				"uploaded", h.UploadDate.Format(time.RFC3339), "tried", h.Candidates)
+				"uploaded", h.UploadDate.Format(time.RFC3339), "tried", h.Candidates, "reason", err.Error())
 			continue
 		}
 		p.Versions = append(p.Versions, f)
+	}
+	if opts.DeletedUnreadable != "" {
+		// New deleted versions are recorded as unreadable; known ones keep
+		// their backup status (SyncVersions ignores it for them).
+		for i := range p.Versions {
+			if p.Versions[i].Status == metadata.Deleted {
+				p.Versions[i].BackupStatus, p.Versions[i].ErrorReason = metadata.Unreadable, opts.DeletedUnreadable
+			}
+		}
 	}
 	if len(p.Versions) == 0 && len(p.Renames) == 0 {
 		return st, nil
@@ -219,31 +247,4 @@ func apply(ctx context.Context, w Wiki, s Store, opts Options, ev mediawiki.LogE
 	}
 	st.Added, st.Changed, st.Renamed = sst.Added, sst.Changed, renamed
 	return st, nil
-}
-
-// learnHidden downloads a hidden version under each candidate archive name
-// until one gives bytes of the expected size, and describes it with their
-// sha1. ok is false when none does.
-func learnHidden(ctx context.Context, w Wiki, h Hidden, c mediawiki.Containers) (metadata.File, bool, error) {
-	for _, name := range h.Candidates {
-		body, _, err := w.DownloadHidden(ctx, h.Title, name)
-		if err != nil {
-			if ctx.Err() != nil {
-				return metadata.File{}, false, err
-			}
-			continue
-		}
-		hash := sha1.New()
-		n, err := io.Copy(hash, body)
-		body.Close()
-		if err != nil {
-			return metadata.File{}, false, fmt.Errorf("download hidden version %q: %w", name, err)
-		}
-		if h.Size > 0 && n != h.Size {
-			continue
-		}
-		base := metadata.File{UploadDate: h.UploadDate, Size: n, MIME: h.MIME, DeleteDate: h.DeleteDate}
-		return HiddenRow(h.Title, name, hex.EncodeToString(hash.Sum(nil)), base, c), true, nil
-	}
-	return metadata.File{}, false, nil
 }

@@ -135,7 +135,8 @@ var unsafeLang = regexp.MustCompile(`[^a-z0-9]+`)
 
 // FreshSwiftWiki starts a Swift-backed wiki of its own for a test that
 // changes it or its containers: a new install under
-// $MEDIABACKUPS_TEST_DIR/<name>, sharded like the shared one, whose
+// $MEDIABACKUPS_TEST_DIR/fresh/<name> (removed when the test ends, see
+// freshDir), sharded like the shared one, whose
 // containers are "mbtest-<name>-local-*" (name lower-cased, anything but
 // [a-z0-9] dropped), populated with the same fixed history as every test
 // wiki and checked with check.sh (installed once more if that fails, see
@@ -145,7 +146,6 @@ var unsafeLang = regexp.MustCompile(`[^a-z0-9]+`)
 // 20 seconds.
 func FreshSwiftWiki(t testing.TB, name string, slot int, private bool) SwiftWiki {
 	t.Helper()
-	base := Need(t, "MEDIABACKUPS_TEST_DIR")
 	sw := SwiftService(t)
 	if slot < 0 || slot > 18 {
 		t.Fatalf("FreshSwiftWiki: slot %d is not in 0-18", slot)
@@ -156,7 +156,7 @@ func FreshSwiftWiki(t testing.TB, name string, slot int, private bool) SwiftWiki
 	}
 	w := SwiftWiki{Swift: sw, Project: "mbtest", Lang: lang, Shards: true}
 	port := PortBase(t) + 131 + slot
-	dir := filepath.Join(base, name)
+	dir := freshDir(t, name)
 	root := RepoRoot(t)
 	env := append(os.Environ(), "TESTWIKI_DIR="+dir, fmt.Sprintf("TESTWIKI_PORT=%d", port),
 		"TESTWIKI_SWIFT=1", "TESTWIKI_SWIFT_SHARDS=1", "TESTWIKI_SWIFT_WIKI_ID="+w.WikiID(), "TESTWIKI_SWIFT_DIR="+sw.Dir)

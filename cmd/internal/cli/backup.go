@@ -51,7 +51,12 @@ Statuses: pending (to do), processing (claimed), backedup (stored), duplicate
 (same content already stored), error (failed; reason recorded; retry with
 --retry-errors), unavailable (production serves the version's bytes nowhere
 right now; reason recorded; retried with --retry-errors, and on its own once
-'update' records a new place for it).
+'update' records a new place for it), unreadable (the wiki refuses it to the
+configured login; the reason names the right needed; each run first checks
+whether the credentials now allow it, and if so makes all of them pending
+again), gone (production lists it but erased its bytes: nothing to back up,
+never retried). The command ends with a WARNING line for the versions it
+cannot back up (also under "warnings" in --json).
 
 A version is stored only with bytes that have its sha1. When its recorded URL
 serves other bytes (the file was overwritten or moved since it was listed),
@@ -122,6 +127,12 @@ type BackupResult struct {
 	// ServersDown lists the servers that failed the check at start or
 	// stopped answering during the run (empty when none).
 	ServersDown []ServerDown `json:"servers_down"`
+	// Requeued counts, by wiki, the unreadable versions made pending again
+	// because the credentials now allow them (backup.Recheck).
+	Requeued map[string]int64 `json:"requeued"`
+	// Warnings are the versions the run could not back up and why (the
+	// unreadable ones); the text output ends with one WARNING line each.
+	Warnings []Warning `json:"warnings"`
 }
 
 // newWorkerID names this process uniquely in the claims it makes.
@@ -189,6 +200,8 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	var total backup.Stats
 	perWiki := map[string]backup.Stats{}
 	held := []HeldClaims{}
+	requeued := map[string]int64{}
+	warnings := []Warning{}
 	for i, w := range wikis {
 		for _, srv := range servers.Servers() {
 			m.Storage(w.Name, srv) // its failure counter starts at zero
@@ -201,9 +214,10 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 			return m.Storage(w.Name, p), nil
 		}
 		started := time.Now()
-		st, h, err := backupWiki(ctx, f, c, s, patience, w, place, worker, opts, m.BackupProgress(w.Name))
-		held = append(held, h...)
-		perWiki[w.Name] = st
+		run, err := backupWiki(ctx, f, c, s, patience, w, place, worker, opts, m.BackupProgress(w.Name))
+		st := run.stats
+		held = append(held, run.held...)
+		perWiki[w.Name], requeued[w.Name] = st, run.requeued
 		addStats(&total, st)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -213,23 +227,33 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 			return err
 		}
 		recordSuccess(ctx, log, s, ids[i].ID, w.Name, metrics.CommandBackup, started)
+		var ws []Warning
+		if err := patience.Do(ctx, func(ctx context.Context) (err error) {
+			ws, err = unreadableWarnings(ctx, s, ids[i].ID, w.Name)
+			return err
+		}); err != nil {
+			return err
+		}
+		warnings = append(warnings, ws...)
 	}
 	log.Debug("backup finished", "worker", worker)
 	if f.JSON {
-		if err := f.printJSON(BackupResult{Wikis: perWiki, Total: total, HeldElsewhere: held, ServersDown: downs.report(total)}); err != nil {
+		if err := f.printJSON(BackupResult{Wikis: perWiki, Total: total, HeldElsewhere: held,
+			ServersDown: downs.report(total), Requeued: requeued, Warnings: warnings}); err != nil {
 			return err
 		}
 	} else {
 		for _, w := range wikis {
 			st := perWiki[w.Name]
-			fmt.Fprintf(f.IO.Out, "%s: %s: %d backed up (%s), %d duplicate, %s, %d unavailable, %s, %d found elsewhere in production\n",
+			fmt.Fprintf(f.IO.Out, "%s: %s: %d backed up (%s), %d duplicate, %s, %d unavailable, %d unreadable, %d gone, %s, %d found elsewhere in production\n",
 				w.Name, count(st.Files, "file"), st.BackedUp, humanBytes(st.Bytes), st.Duplicates, count(st.Errors, "error"),
-				st.Unavailable, count(st.Mismatches, "sha1 mismatch"), st.Relocated)
+				st.Unavailable, st.Unreadable, st.Gone, count(st.Mismatches, "sha1 mismatch"), st.Relocated)
 		}
 		for _, d := range downs.report(total) {
 			fmt.Fprintf(f.IO.Out, "server %s did not answer (%s): %s not backed up (status error); "+
 				"once it answers, run `mediabackups backup --retry-errors`\n", d.Endpoint, d.Error, count(d.Files, "file"))
 		}
+		printWarnings(f.IO.Out, warnings)
 	}
 	switch {
 	case total.Errors > 0:
@@ -242,34 +266,53 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	return nil
 }
 
+// wikiBackup is what backupWiki did for one wiki.
+type wikiBackup struct {
+	stats    backup.Stats
+	held     []HeldClaims // files other workers held when it started
+	requeued int64        // unreadable versions made pending again first
+}
+
+// backupWiki backs up the pending versions of one wiki, after making its
+// unreadable versions pending again if the credentials now allow it.
 func backupWiki(ctx context.Context, f *Factory, c *config.Config, s *metadata.Store, patience *metadata.Patience,
-	w config.Wiki, place backup.Placer, worker string, opts *BackupOptions, counter backup.Progress) (backup.Stats, []HeldClaims, error) {
+	w config.Wiki, place backup.Placer, worker string, opts *BackupOptions, counter backup.Progress) (wikiBackup, error) {
+	var run wikiBackup
 	client, err := f.wikiClient(w)
 	if err != nil {
-		return backup.Stats{}, nil, err
+		return run, err
 	}
 	var wikiID int64
 	if err := patience.Do(ctx, func(ctx context.Context) (err error) {
 		wikiID, err = s.EnsureWiki(ctx, w.Name, w.Type)
 		return err
 	}); err != nil {
-		return backup.Stats{}, nil, err
+		return run, err
 	}
 	var claims []metadata.WorkerClaims
 	if err := patience.Do(ctx, func(ctx context.Context) (err error) {
 		claims, err = s.HeldClaims(ctx, wikiID)
 		return err
 	}); err != nil {
-		return backup.Stats{}, nil, err
+		return run, err
 	}
-	held := reportHeldClaims(f.Logger(), w.Name, claims, time.Now())
+	run.held = reportHeldClaims(f.Logger(), w.Name, claims, time.Now())
+	if err := patience.Do(ctx, func(ctx context.Context) (err error) {
+		run.requeued, err = backup.Recheck(ctx, s, client, wikiID)
+		return err
+	}); err != nil {
+		return run, fmt.Errorf("backup of %s: %w", w.Name, err)
+	}
+	if run.requeued > 0 {
+		fmt.Fprintf(f.IO.ErrOut, "%s: the credentials now read what was unreadable: %s pending again\n", w.Name, count(run.requeued, "version"))
+	}
 	if opts.RetryErrors {
 		var n int64
 		if err := patience.Do(ctx, func(ctx context.Context) (err error) {
 			n, err = s.RetryErrors(ctx, wikiID)
 			return err
 		}); err != nil {
-			return backup.Stats{}, held, err
+			return run, err
 		}
 		fmt.Fprintf(f.IO.ErrOut, "%s: %s in error or unavailable put back to pending\n", w.Name, count(n, "file"))
 	}
@@ -279,18 +322,18 @@ func backupWiki(ctx context.Context, f *Factory, c *config.Config, s *metadata.S
 	}
 	if w.Encrypted() {
 		if bo.Recipients, err = f.recipients(); err != nil {
-			return backup.Stats{}, held, fmt.Errorf("wiki %s is %s and must be encrypted: %w", w.Name, w.Type, err)
+			return run, fmt.Errorf("wiki %s is %s and must be encrypted: %w", w.Name, w.Type, err)
 		}
 	}
 	bo.Progress = counter
 	if !f.JSON {
 		bo.Progress = progresses{counter, &progress{f: f, wiki: w.Name, every: 2 * time.Second, last: time.Now()}}
 	}
-	st, err := backup.Run(ctx, s, client, place, bo)
+	run.stats, err = backup.Run(ctx, s, client, place, bo)
 	if err != nil && !errors.Is(err, context.Canceled) {
-		return st, held, fmt.Errorf("backup of %s: %w", w.Name, err)
+		return run, fmt.Errorf("backup of %s: %w", w.Name, err)
 	}
-	return st, held, ctx.Err()
+	return run, ctx.Err()
 }
 
 func addStats(t *backup.Stats, s backup.Stats) {
@@ -299,6 +342,8 @@ func addStats(t *backup.Stats, s backup.Stats) {
 	t.Duplicates += s.Duplicates
 	t.Errors += s.Errors
 	t.Unavailable += s.Unavailable
+	t.Unreadable += s.Unreadable
+	t.Gone += s.Gone
 	t.Relocated += s.Relocated
 	t.Lost += s.Lost
 	t.GivenBack += s.GivenBack
@@ -346,11 +391,16 @@ func (p *progress) FileDone(_ metadata.File, status metadata.BackupStatus, bytes
 		p.st.Errors++
 	case metadata.Unavailable:
 		p.st.Unavailable++
+	case metadata.Unreadable:
+		p.st.Unreadable++
+	case metadata.Gone:
+		p.st.Gone++
 	}
 	if time.Since(p.last) >= p.every {
 		p.last = time.Now()
-		fmt.Fprintf(p.f.IO.ErrOut, "backup %s: %s done (%d backed up, %s; %d duplicate; %s; %d unavailable)\n",
-			p.wiki, count(p.st.Files, "file"), p.st.BackedUp, humanBytes(p.st.Bytes), p.st.Duplicates, count(p.st.Errors, "error"), p.st.Unavailable)
+		fmt.Fprintf(p.f.IO.ErrOut, "backup %s: %s done (%d backed up, %s; %d duplicate; %s; %d unavailable; %d unreadable; %d gone)\n",
+			p.wiki, count(p.st.Files, "file"), p.st.BackedUp, humanBytes(p.st.Bytes), p.st.Duplicates, count(p.st.Errors, "error"),
+			p.st.Unavailable, p.st.Unreadable, p.st.Gone)
 	}
 }
 

@@ -32,11 +32,14 @@ type Match struct {
 	ArchiveDate         *string `json:"archive_date"`
 	DeleteDate          *string `json:"delete_date"`
 	BackupStatus        string  `json:"backup_status"`
-	BackupReason        *string `json:"backup_reason"` // why it is error or unavailable
-	BackupDate          *string `json:"backup_date"`
-	BackupLocation      *string `json:"backup_location"`
-	BackupContainer     *string `json:"backup_container"`
-	BackupPath          *string `json:"backup_path"`
+	// BackupReason says why a version failed or cannot be backed up
+	// (error, unavailable, unreadable, gone), or why it is pending again;
+	// null when there is nothing to say.
+	BackupReason    *string `json:"backup_reason"`
+	BackupDate      *string `json:"backup_date"`
+	BackupLocation  *string `json:"backup_location"`
+	BackupContainer *string `json:"backup_container"`
+	BackupPath      *string `json:"backup_path"`
 	// VerifyDate and VerifyResult are when `mediabackups verify` last
 	// read the object back and what it found (null: never).
 	VerifyDate   *string `json:"verify_date"`
@@ -96,6 +99,8 @@ type matchPrinter struct {
 	// in batch mode.
 	total int
 	n     int
+	// byStatus counts the matches by backup status (see counts).
+	byStatus map[string]int
 }
 
 func (s *session) newMatchPrinter(w io.Writer, streamJSON bool) *matchPrinter {
@@ -124,8 +129,12 @@ func (p *matchPrinter) write(files []metadata.File) error {
 	} else {
 		p.total = len(files)
 	}
+	if p.byStatus == nil {
+		p.byStatus = map[string]int{}
+	}
 	for _, f := range files {
 		p.n++
+		p.byStatus[string(f.BackupStatus)]++
 		m := newMatch(f)
 		s.log.Log(context.Background(), level, "match", "id", f.ID, "wiki", f.Wiki, "file", f.Title, "upload_date", none(m.UploadDate),
 			"sha1", f.SHA1, "status", f.Status, "backup_location", none(m.BackupLocation), "backup_path", none(m.BackupPath))
@@ -179,17 +188,43 @@ func (p *matchPrinter) json(m Match) error {
 	return err
 }
 
-// end closes a streamed QueryResult with the batch counts (nothing is
-// written when there was no match: the command's error is the result).
+// counts returns the matches printed so far by backup status: every
+// status of metadata.BackupStatuses, 0 included.
+func (p *matchPrinter) counts() map[string]int {
+	out := make(map[string]int, len(metadata.BackupStatuses))
+	for _, st := range metadata.BackupStatuses {
+		out[string(st)] = p.byStatus[string(st)]
+	}
+	return out
+}
+
+// countAttrs are counts() as log attributes, in the order of
+// metadata.BackupStatuses: "pending", 0, "processing", 0, ...
+func (p *matchPrinter) countAttrs() []any {
+	n := p.counts()
+	var out []any
+	for _, st := range metadata.BackupStatuses {
+		out = append(out, string(st), n[string(st)])
+	}
+	return out
+}
+
+// end closes a streamed QueryResult with the counts by backup status and
+// the batch counts (nothing is written when there was no match: the
+// command's error is the result).
 func (p *matchPrinter) end(batch *BatchCounts) error {
 	if !p.streamJSON || p.n == 0 {
 		return nil
+	}
+	counts, err := json.MarshalIndent(p.counts(), "  ", "  ")
+	if err != nil {
+		return err
 	}
 	b, err := json.MarshalIndent(batch, "  ", "  ")
 	if err != nil {
 		return err
 	}
-	if _, err = fmt.Fprintf(p.w, "\n  ],\n  \"batch\": %s\n}\n", b); err != nil {
+	if _, err = fmt.Fprintf(p.w, "\n  ],\n  \"by_backup_status\": %s,\n  \"batch\": %s\n}\n", counts, b); err != nil {
 		return err
 	}
 	return p.w.Flush()
@@ -218,8 +253,11 @@ func red(w io.Writer, msg string) string {
 
 // QueryResult is what `query --json` prints.
 type QueryResult struct {
-	Matches []Match      `json:"matches"`
-	Batch   *BatchCounts `json:"batch"` // null unless in batch mode
+	Matches []Match `json:"matches"`
+	// ByBackupStatus counts the matches by backup status: every status of
+	// metadata.BackupStatuses, 0 included.
+	ByBackupStatus map[string]int `json:"by_backup_status"`
+	Batch          *BatchCounts   `json:"batch"` // null unless in batch mode
 }
 
 // RestoreResult is what `restore --json` prints.

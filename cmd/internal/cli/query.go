@@ -53,7 +53,7 @@ func queryRun(ctx context.Context, opts *QueryOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := s.record("reporting", "query done", "matches", p.n); err != nil {
+	if err := s.record("reporting", "query done", append([]any{"matches", p.n}, p.countAttrs()...)...); err != nil {
 		return err
 	}
 	if p.n == 0 {

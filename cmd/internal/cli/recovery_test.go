@@ -462,7 +462,14 @@ func TestBatchQueryStreamsOneResult(t *testing.T) {
 	if err := dec.Decode(&res); err != nil || dec.More() {
 		t.Fatalf("not one QueryResult: %v\n%s", err, out)
 	}
-	want := QueryResult{Matches: newMatches(known), Batch: &BatchCounts{Entries: 3, Found: 2, Missing: 1}}
+	byStatus := map[string]int{}
+	for _, st := range metadata.BackupStatuses {
+		byStatus[string(st)] = 0
+	}
+	for _, k := range known {
+		byStatus[string(k.BackupStatus)]++
+	}
+	want := QueryResult{Matches: newMatches(known), ByBackupStatus: byStatus, Batch: &BatchCounts{Entries: 3, Found: 2, Missing: 1}}
 	g, _ := json.Marshal(res)
 	w, _ := json.Marshal(want)
 	if !bytes.Equal(g, w) {

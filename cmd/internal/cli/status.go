@@ -26,8 +26,11 @@ func newStatusCmd(f *Factory, runF func(context.Context, *StatusOptions) error) 
 	cmd := &cobra.Command{
 		Use:   "status [--wiki NAME]",
 		Short: "Count file versions by backup status, and objects by MinIO server",
-		Long: `Count the file versions of each wiki by backup status, and its objects and
-bytes by MinIO server, from the metadata.
+		Long: `Count the file versions of each wiki by backup status (every status, 0
+included: pending, processing, backedup, duplicate, error, unavailable,
+unreadable and gone), with the most frequent reasons of error, unavailable,
+unreadable and gone (why they failed, or why they cannot be backed up), and
+its objects and bytes by MinIO server, from the metadata.
 
 It reads every row of the wikis it counts: at the size of Commons that takes
 minutes. With --metrics-file it also writes the counts for Prometheus
@@ -69,7 +72,7 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	for _, w := range wikis {
 		id, err := s.WikiID(ctx, w.Name)
 		if err != nil {
-			out = append(out, metadata.Summary{Wiki: w.Name})
+			out = append(out, metadata.NewSummary(w.Name))
 			continue
 		}
 		sum, err := s.Summarize(ctx, id, w.Name)
@@ -90,7 +93,7 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	}
 	for _, sum := range out {
 		fmt.Fprintf(f.IO.Out, "%s\n", sum.Wiki)
-		if len(sum.ByBackupStatus) == 0 {
+		if sum.Versions == 0 {
 			fmt.Fprintln(f.IO.Out, "  no files yet: run `mediabackups inventory --wiki "+sum.Wiki+"`")
 			continue
 		}
@@ -121,8 +124,8 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 
 // writeSummary writes what `status --json` prints of a wiki as text:
 // every backup status with its versions and their bytes (statuses this
-// binary does not know yet too), the sha1 mismatches, and the objects and
-// bytes on each server.
+// binary does not know yet too), each followed by its most frequent
+// reasons, the sha1 mismatches, and the objects and bytes on each server.
 func writeSummary(w io.Writer, sum metadata.Summary) {
 	statuses := make([]string, 0, len(sum.ByBackupStatus))
 	for _, st := range metadata.BackupStatuses {
@@ -135,6 +138,15 @@ func writeSummary(w io.Writer, sum metadata.Summary) {
 	}
 	for _, st := range statuses {
 		fmt.Fprintf(w, "  %-16s %d (%s)\n", st+":", sum.ByBackupStatus[st], humanBytes(sum.BytesByBackupStatus[st]))
+		rs := sum.Reasons[st]
+		shown := int64(0)
+		for _, r := range rs {
+			fmt.Fprintf(w, "    %d: %s\n", r.Count, printable(oneLine(r.Reason)))
+			shown += r.Count
+		}
+		if rest := sum.ByBackupStatus[st] - shown; len(rs) > 0 && rest > 0 {
+			fmt.Fprintf(w, "    %d: other reasons\n", rest)
+		}
 	}
 	fmt.Fprintf(w, "  %-16s %d", "sha1 mismatches:", sum.SHA1Mismatches)
 	if sum.SHA1Mismatches > 0 {
@@ -144,6 +156,17 @@ func writeSummary(w io.Writer, sum metadata.Summary) {
 	for _, ep := range metadata.SortedKeys(sum.ObjectsByLocation) {
 		fmt.Fprintf(w, "  objects on %s: %d (%s)\n", ep, sum.ObjectsByLocation[ep], humanBytes(sum.BytesByLocation[ep]))
 	}
+}
+
+// oneLine shortens a reason to one line of at most 200 bytes.
+func oneLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i] + " …"
+	}
+	if len(s) > 200 {
+		s = strings.ToValidUTF8(s[:200], "") + " …"
+	}
+	return s
 }
 
 // ShardsOptions configures `shards`.

@@ -101,7 +101,7 @@ func updateRun(ctx context.Context, opts *UpdateOptions) error {
 	uo := update.Options{
 		WikiID:     w.ID,
 		Containers: containers(w.Wiki),
-		Deleted:    w.User != "",
+		Deleted:    true,
 		Logger:     log,
 		RoundDone: func(ctx context.Context, started time.Time, err error) {
 			if err != nil {
@@ -110,6 +110,9 @@ func updateRun(ctx context.Context, opts *UpdateOptions) error {
 			}
 			recordSuccess(ctx, log, w.Store, w.ID, w.Name, metrics.CommandUpdate, started)
 		},
+	}
+	if err := w.Client.CanReadDeleted(); err != nil {
+		uo.DeletedUnreadable = err.Error()
 	}
 	if opts.Since != "" {
 		uo.Since, _ = time.Parse(time.RFC3339, opts.Since)
@@ -128,5 +131,9 @@ func updateRun(ctx context.Context, opts *UpdateOptions) error {
 	}
 	fmt.Fprintf(f.IO.Out, "%s: %s (%d already applied), %s added, %d changed, %d renamed; %s unreadable\n",
 		w.Name, count(st.Events, "log event"), st.Skipped, count(st.Added, "version"), st.Changed, st.Renamed, count(st.Unreadable, "hidden version"))
+	if st.DeletedRefused != "" {
+		printWarnings(f.IO.Out, []Warning{{Wiki: w.Name, What: "deletions not followed: the wiki refuses to list deleted versions to this login",
+			Reason: "needs the deletedhistory right: " + st.DeletedRefused}})
+	}
 	return nil
 }

@@ -1,8 +1,8 @@
 package recoverytest
 
 import (
+	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,20 +10,6 @@ import (
 
 	"github.com/mediabackups/mediabackups/internal/testsvc"
 )
-
-// maintenance runs a MediaWiki maintenance script on a test wiki, as
-// testenv/testwiki/start.sh does.
-func maintenance(t *testing.T, w testsvc.Wiki, script string, args ...string) string {
-	t.Helper()
-	code := "/opt/testwiki-mediawiki"
-	cmd := exec.Command("php", append([]string{filepath.Join(code, "maintenance", script)}, args...)...)
-	cmd.Env = append(os.Environ(), "MW_INSTALL_PATH="+code, "MW_CONFIG_FILE="+filepath.Join(w.Dir, "LocalSettings.php"))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %v: %v\n%s", script, args, err, out)
-	}
-	return string(out)
-}
 
 // TestDeleteAfterProductionErased backs a wiki of its own up, erases files
 // in it with the real eraseArchivedFile.php and deleteBatch.php, and
@@ -36,7 +22,7 @@ func TestDeleteAfterProductionErased(t *testing.T) {
 	// A file deleted in production after its backup: its old URL is 404.
 	list := filepath.Join(e.Dir, "delete-list")
 	os.WriteFile(list, []byte("File:Photo.jpeg\n"), 0o600)
-	maintenance(t, w, "deleteBatch.php", "-u", "Admin", "-r", "recovery test", list)
+	testsvc.Maintenance(t, w, "deleteBatch.php", "-u", "Admin", "-r", "recovery test", list)
 	photo := e.versions("f.title = 'Photo.jpeg'")
 	if len(photo) != 1 || photo[0].key == "" {
 		t.Fatalf("Photo.jpeg: %+v", photo)
@@ -57,9 +43,9 @@ func TestDeleteAfterProductionErased(t *testing.T) {
 	// current one stays), CRLF and a byte order mark.
 	var log strings.Builder
 	log.WriteString("\ufeffuser@mwmaint2002:~$ mwscript eraseArchivedFile.php --wiki testwiki --filename \"To_be_deleted.png\" --filekey \"*\" --delete\n")
-	log.WriteString(maintenance(t, w, "eraseArchivedFile.php", "--filekey", "*", "--filename", "To_be_deleted.png", "--delete"))
+	log.WriteString(testsvc.Maintenance(t, w, "eraseArchivedFile.php", "--filekey", "*", "--filename", "To_be_deleted.png", "--delete"))
 	log.WriteString("user@mwmaint2002:~$ sudo -u www-data php /srv/mediawiki/php-1.39/maintenance/eraseArchivedFile.php\t--filekey '*' --filename Deleted_copy.png --delete\n")
-	log.WriteString(maintenance(t, w, "eraseArchivedFile.php", "--filekey", "*", "--filename", "Deleted_copy.png", "--delete"))
+	log.WriteString(testsvc.Maintenance(t, w, "eraseArchivedFile.php", "--filekey", "*", "--filename", "Deleted_copy.png", "--delete"))
 	log.WriteString("user@mwmaint2002:~$ \n")
 	if n := strings.Count(log.String(), "Deleted version '"); n != 3 {
 		t.Fatalf("eraseArchivedFile.php deleted %d versions, want 3:\n%s", n, log.String())
@@ -95,6 +81,56 @@ func TestDeleteAfterProductionErased(t *testing.T) {
 	}
 	if v := e.versions("f.title = 'Simple.png'"); len(v) != 1 || v[0].key == "" {
 		t.Errorf("Simple.png lost its backup: %+v", v)
+	}
+
+	// A status says what is true: a hard-deleted version has no bytes
+	// anywhere, and query, status and restore say so alike.
+	var q struct {
+		ByBackupStatus map[string]int `json:"by_backup_status"`
+		Matches        []struct {
+			Title          string  `json:"title"`
+			Status         string  `json:"production_status"`
+			BackupStatus   string  `json:"backup_status"`
+			BackupReason   *string `json:"backup_reason"`
+			BackupLocation *string `json:"backup_location"`
+		} `json:"matches"`
+	}
+	r = e.mustRun("query-media-file", "--json", "--title", "To_be_deleted.png")
+	if err := json.Unmarshal([]byte(r.stdout), &q); err != nil || len(q.Matches) != 2 {
+		t.Fatalf("query after the delete: %v\n%s", err, r)
+	}
+	if len(q.ByBackupStatus) != 8 || q.ByBackupStatus["gone"] != 2 || q.ByBackupStatus["backedup"] != 0 {
+		t.Errorf("query counts by backup status: %v, want every status, 2 gone", q.ByBackupStatus)
+	}
+	for _, m := range q.Matches {
+		if m.Status != "hard-deleted" || m.BackupStatus != "gone" || m.BackupLocation != nil ||
+			m.BackupReason == nil || !strings.Contains(*m.BackupReason, "hard-deleted on ") {
+			t.Errorf("%s after delete-media-file --execute: production %s, backup %s (%v), location %v; want hard-deleted, gone with the reason, no location",
+				m.Title, m.Status, m.BackupStatus, m.BackupReason, m.BackupLocation)
+		}
+	}
+	if r = e.mustRun("query-media-file", "--title", "To_be_deleted.png"); !strings.Contains(r.stdout, "backup_status:        gone") ||
+		!strings.Contains(r.stdout, "backup_reason:        hard-deleted on ") || !strings.Contains(r.stderr, "gone=2") {
+		t.Errorf("query text after the delete: %s", r)
+	}
+	var st []struct {
+		ByBackupStatus map[string]int64 `json:"by_backup_status"`
+		Reasons        map[string][]struct {
+			Reason string `json:"reason"`
+			Count  int64  `json:"count"`
+		} `json:"reasons"`
+	}
+	r = e.mustRun("mediabackups", "--json", "status", "--wiki", "testwiki")
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || len(st) != 1 {
+		t.Fatalf("status: %v\n%s", err, r)
+	}
+	if st[0].ByBackupStatus["gone"] != 4 || len(st[0].Reasons["gone"]) != 1 || st[0].Reasons["gone"][0].Count != 4 ||
+		!strings.Contains(st[0].Reasons["gone"][0].Reason, "hard-deleted on ") {
+		t.Errorf("status after deleting 4 versions: %v, reasons %+v", st[0].ByBackupStatus, st[0].Reasons)
+	}
+	r = e.run("restore-media-file", "--yes", "--title", "To_be_deleted.png", "--target", t.TempDir())
+	if r.code != 3 || !strings.Contains(r.stderr, "no backup: backup status gone: hard-deleted on ") {
+		t.Errorf("restore of a hard-deleted version: %s", r)
 	}
 
 	// The same log again: nothing left to delete, every entry found
