@@ -1,8 +1,8 @@
 // Package backup runs the backup workers: it claims pending file versions
 // from the metadata store, downloads each from production, hashes it with
-// sha1 and sha256 in one pass, skips content the wiki already has, encrypts
-// it for non-public wikis, uploads it to the MinIO server its sha256 shards
-// to, and records the result.
+// sha1, sha256 and md5 in one pass, skips content the wiki already has,
+// encrypts it for non-public wikis, uploads it to the MinIO server its
+// sha256 shards to, and records the result.
 //
 // # Guarantees
 //
@@ -581,7 +581,7 @@ func (r *runner) prepareErr(ctx context.Context, p *prepared) (metadata.Result, 
 		return metadata.Result{}, err
 	}
 	p.plain = sp
-	res := metadata.Result{FileID: f.ID, SHA1: sp.SHA1(), SHA256: sp.SHA256(), Size: sp.Size()}
+	res := metadata.Result{FileID: f.ID, SHA1: sp.SHA1(), SHA256: sp.SHA256(), MD5: sp.MD5(), Size: sp.Size()}
 	if f.SHA1 != "" && res.SHA1 != f.SHA1 {
 		r.opts.Logger.Warn("sha1 differs from production's; downloading again", "title", f.Title, "want", f.SHA1, "got", res.SHA1)
 		sp.Close()
@@ -590,7 +590,7 @@ func (r *runner) prepareErr(ctx context.Context, p *prepared) (metadata.Result, 
 			return metadata.Result{}, err
 		}
 		p.plain = sp
-		res = metadata.Result{FileID: f.ID, SHA1: sp.SHA1(), SHA256: sp.SHA256(), Size: sp.Size()}
+		res = metadata.Result{FileID: f.ID, SHA1: sp.SHA1(), SHA256: sp.SHA256(), MD5: sp.MD5(), Size: sp.Size()}
 		if res.SHA1 != f.SHA1 {
 			r.opts.Logger.Warn("sha1 mismatch: backed up anyway and recorded (see `mediabackups mismatches`)",
 				"title", f.Title, "production_sha1", f.SHA1, "downloaded_sha1", res.SHA1)

@@ -194,11 +194,17 @@ func fmtTime(t time.Time) string {
 }
 
 func applyChanges(ctx context.Context, tx *sql.Tx, id int64, cs []change, source string, now time.Time) error {
-	sets := make([]string, 0, len(cs)+1)
+	sets := make([]string, 0, len(cs)+2)
 	args := make([]any, 0, len(cs)+2)
+	moved := false
 	for _, c := range cs {
 		sets = append(sets, c.column+" = ?")
 		args = append(args, c.new)
+		moved = moved || c.column == "production_container" || c.column == "production_path"
+	}
+	if moved {
+		// What an audit found was about the old place.
+		sets = append(sets, "audit_status = NULL, audit_date = NULL, audit_detail = NULL")
 	}
 	sets = append(sets, "updated_at = ?")
 	args = append(args, now, id)
