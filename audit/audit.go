@@ -412,6 +412,7 @@ func (s stop) Error() string { return s.err.Error() }
 type container struct {
 	a       *auditor
 	name    string
+	zone    string // public or deleted
 	present bool
 	pending sync.WaitGroup
 
@@ -442,6 +443,9 @@ type outcome struct {
 
 func (a *auditor) walk(ctx context.Context, name string, present bool, jobs chan<- job) error {
 	c := &container{a: a, name: name, present: present}
+	if cn, err := production.ParseContainer(name); err == nil {
+		c.zone = cn.Zone
+	}
 	vs := &versions{a: a, container: name}
 	if present {
 		last, listed := "", false
@@ -725,6 +729,9 @@ func (c *container) addUnexpected(o production.Object, erased []string) {
 	case !a.opts.MetadataAsOf.IsZero() && o.Modified.After(a.opts.MetadataAsOf):
 		detail = fmt.Sprintf("stored %s, after the metadata was last brought up to date (%s): a new upload? "+
 			"run `mediabackups update --wiki %s`, then audit again", fmtTime(o.Modified), fmtTime(a.opts.MetadataAsOf), a.opts.Wiki)
+	case c.zone == "deleted":
+		detail = "no version is at this place: a deleted version the metadata does not know? (inventory cannot see " +
+			"revision-deleted versions; `mediabackups update` learns them from the log)"
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -31,6 +31,16 @@ type Match struct {
 	BackupLocation      *string `json:"backup_location"`
 	BackupContainer     *string `json:"backup_container"`
 	BackupPath          *string `json:"backup_path"`
+	// MD5 is null when unknown (backed up before md5s were recorded).
+	MD5 *string `json:"md5"`
+	// AuditStatus is what the last `mediabackups audit` found in
+	// production (ok, missing, damaged; null: never audited), AuditSince
+	// since when, AuditDetail what is wrong, and AuditChecked when the
+	// version was last checked.
+	AuditStatus  *string `json:"audit_status"`
+	AuditSince   *string `json:"audit_since"`
+	AuditDetail  *string `json:"audit_detail"`
+	AuditChecked *string `json:"audit_checked"`
 }
 
 func fmtDate(t time.Time) string {
@@ -54,6 +64,8 @@ func newMatch(f metadata.File) Match {
 		SHA1: f.SHA1, SHA256: f.SHA256, Size: f.Size, Type: f.MIME, ProductionStatus: string(f.Status),
 		ProductionURL: ptr(f.SourceURL), UploadDate: ptr(fmtDate(f.UploadDate)), ArchiveDate: ptr(fmtDate(f.ArchiveDate)),
 		DeleteDate: ptr(fmtDate(f.DeleteDate)), BackupStatus: string(f.BackupStatus), BackupDate: ptr(fmtDate(f.BackupDate)),
+		MD5: ptr(f.MD5), AuditStatus: ptr(string(f.Audit.Status)), AuditSince: ptr(fmtDate(f.Audit.Since)),
+		AuditDetail: ptr(f.Audit.Detail), AuditChecked: ptr(fmtDate(f.Audit.Checked)),
 	}
 	if b := f.Backup; b != nil {
 		m.BackupLocation, m.BackupContainer, m.BackupPath = ptr(b.Location), ptr(b.Bucket), ptr(b.ObjectKey)
@@ -95,11 +107,27 @@ func (s *session) printMatches(w io.Writer, files []metadata.File) {
 			{"archive_date", none(m.ArchiveDate)}, {"delete_date", none(m.DeleteDate)},
 			{"backup_status", m.BackupStatus}, {"backup_date", none(m.BackupDate)},
 			{"backup_location", none(m.BackupLocation)}, {"backup_container", none(m.BackupContainer)},
-			{"backup_path", none(m.BackupPath)},
+			{"backup_path", none(m.BackupPath)}, {"md5", none(m.MD5)}, {"audit_status", auditLine(m)},
+			{"audit_checked", none(m.AuditChecked)},
 		} {
 			fmt.Fprintf(w, "%-21s %s\n", kv[0]+":", printable(kv[1]))
 		}
 	}
+}
+
+// auditLine describes what the last audit found: "missing since …: why".
+func auditLine(m Match) string {
+	if m.AuditStatus == nil {
+		return "never audited"
+	}
+	s := *m.AuditStatus
+	if m.AuditSince != nil {
+		s += " since " + *m.AuditSince
+	}
+	if m.AuditDetail != nil {
+		s += ": " + *m.AuditDetail
+	}
+	return s
 }
 
 // printable shows control characters of hostile titles as escapes, so
