@@ -243,7 +243,7 @@ func TestAuditFindsWhatProductionLost(t *testing.T) {
 					problemLines = append(problemLines, l)
 				}
 			}
-			if code != 3 || len(problemLines) != 5 || !strings.Contains(stdout, "0 new problems, 0 fixed, 5 unchanged") ||
+			if code != 3 || len(problemLines) != 5 || !strings.Contains(stdout, "new: 0, fixed: 0, unchanged: 5") ||
 				!strings.Contains(stderr, "restore --to-production --from-audit") {
 				t.Errorf("second audit: exit %d\n%s\n%s", code, stdout, stderr)
 			}

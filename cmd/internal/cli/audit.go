@@ -174,7 +174,7 @@ func printAudit(w io.Writer, store string, res *audit.Result) {
 	if res.Previous == nil {
 		fmt.Fprintf(w, "  first audit of %s\n", r.Wiki)
 	} else {
-		fmt.Fprintf(w, "  since the last audit (%s): %d new problems, %d fixed, %d unchanged\n",
+		fmt.Fprintf(w, "  since the last audit (%s): new: %d, fixed: %d, unchanged: %d\n",
 			res.Previous.Started.Format("2006-01-02 15:04:05 UTC"), res.Changes.New, res.Changes.Fixed, res.Changes.Unchanged)
 	}
 }
