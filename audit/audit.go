@@ -125,14 +125,17 @@ type Changes struct {
 	Fixed int64
 }
 
-// Checks says how the versions found fine were compared.
+// Checks says how the versions found whole were compared, and what the
+// run read.
 type Checks struct {
 	MD5      int64 // by the md5 in the listing
 	Header   int64 // by X-Object-Meta-Sha1base36 (and the md5 then recorded)
 	Read     int64 // read and hashed
-	ReadSize int64 // bytes read
 	SizeOnly int64 // by size only (see Report.SizeOnly)
-	Learned  int64 // versions whose md5 the run recorded
+	// ObjectsRead and BytesRead count every object read and hashed,
+	// whole or damaged.
+	ObjectsRead, BytesRead int64
+	Learned                int64 // versions whose md5 the run recorded
 }
 
 // Result is the outcome of a Run.
@@ -685,8 +688,11 @@ func (c *container) done(r *outcome) {
 		a.checks.SizeOnly++
 	}
 	if r.how == "read" {
-		a.checks.Read++
-		a.checks.ReadSize += r.size
+		a.checks.ObjectsRead++
+		a.checks.BytesRead += r.size
+		if r.status == metadata.AuditOK {
+			a.checks.Read++
+		}
 	}
 	if learn {
 		a.checks.Learned++

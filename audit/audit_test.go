@@ -338,11 +338,11 @@ func TestAudit(t *testing.T) {
 			// How each was compared: Legacy.png by its header on Swift, and
 			// its md5 recorded; Headless.png read (and its md5 recorded).
 			if w.lists {
-				if res.Checks.Header != 1 || res.Checks.Read != 2 || res.Checks.Learned != 2 || res.Checks.MD5 != 3 {
-					t.Errorf("checks %+v, want header 1, read 2 (Headless, Forged), learned 2, md5 3 (Good, Shared ×2)", res.Checks)
+				if res.Checks.Header != 1 || res.Checks.Read != 1 || res.Checks.ObjectsRead != 2 || res.Checks.Learned != 2 || res.Checks.MD5 != 3 {
+					t.Errorf("checks %+v, want whole by header 1 (Legacy), by reading 1 (Headless), 2 objects read (and Forged), learned 2, md5 3 (Good, Shared ×2)", res.Checks)
 				}
-			} else if res.Checks.Read != 7 || res.Checks.Learned != 2 {
-				t.Errorf("checks %+v, want 7 read (every object at a version's place, but Short.png's size says enough) and 2 md5s learned", res.Checks)
+			} else if res.Checks.ObjectsRead != 7 || res.Checks.Read != 5 || res.Checks.Learned != 2 {
+				t.Errorf("checks %+v, want 7 objects read (every one at a version's place, but Short.png's size says enough), 5 of them whole, and 2 md5s learned", res.Checks)
 			}
 			_, m5 := hexSum(body("legacy", 10))
 			if got := f.md5Of("Legacy.png"); got != m5 {

@@ -185,7 +185,7 @@ func TestAuditFindsWhatProductionLost(t *testing.T) {
 					rep.Versions, len(versions), rep.SizeOnly, rep.Problems)
 			}
 			_, stdout, _ := e.runSplit("audit", "--wiki", "testwiki")
-			if kind == "swift" && !strings.Contains(stdout, "compared by md5 in the listing: 47,") {
+			if kind == "swift" && !strings.Contains(stdout, "found whole: 47 by the md5 in the listing,") {
 				t.Errorf("not every version was compared by md5 from the listing:\n%s", stdout)
 			}
 

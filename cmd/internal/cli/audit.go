@@ -150,7 +150,7 @@ func printAudit(w io.Writer, store string, res *audit.Result) {
 	for _, p := range res.Findings {
 		when := "[new]"
 		if !p.New {
-			when = "[since " + fmtDate(p.Since) + "]"
+			when = "[since " + fmtDate(p.Since) + " UTC]"
 		}
 		place := printable(p.ProductionContainer + "/" + p.ProductionPath)
 		if p.Problem.Problem == audit.Unexpected {
@@ -169,8 +169,9 @@ func printAudit(w io.Writer, store string, res *audit.Result) {
 	fmt.Fprintf(w, "audit of %s on %s: %d versions in %d containers, %d objects listed, in %s (%.0f objects/s)\n",
 		r.Wiki, store, r.Versions, n.Containers, n.Objects, res.Elapsed.Round(time.Millisecond), rate)
 	fmt.Fprintf(w, "  %d missing, %d damaged, %d unexpected\n", n.Missing, n.Damaged, n.Unexpected)
-	fmt.Fprintf(w, "  versions found whole, compared by md5 in the listing: %d, by sha1 header: %d, read and hashed: %d (%s), by size only: %d; md5 recorded for %d\n",
-		ch.MD5, ch.Header, ch.Read, humanBytes(ch.ReadSize), ch.SizeOnly, ch.Learned)
+	fmt.Fprintf(w, "  found whole: %d by the md5 in the listing, %d by the sha1 header, %d read and hashed, %d by size only; "+
+		"objects read: %d (%s); md5 recorded for %d versions\n",
+		ch.MD5, ch.Header, ch.Read, ch.SizeOnly, ch.ObjectsRead, humanBytes(ch.BytesRead), ch.Learned)
 	if res.Previous == nil {
 		fmt.Fprintf(w, "  first audit of %s\n", r.Wiki)
 	} else {
