@@ -70,13 +70,14 @@ type Row struct {
 
 // Report is the outcome of a Run.
 type Report struct {
-	Host     string        `json:"host"`
-	CPUs     int           `json:"cpus"`
-	Workers  int           `json:"workers"`
-	Started  time.Time     `json:"started"`
-	Rows     []Row         `json:"rows"`
-	Metadata *ScaleReport  `json:"metadata,omitempty"`
-	Took     time.Duration `json:"took_ns"`
+	Host     string            `json:"host"`
+	CPUs     int               `json:"cpus"`
+	Workers  int               `json:"workers"`
+	Started  time.Time         `json:"started"`
+	Rows     []Row             `json:"rows"`
+	Metadata *ScaleReport      `json:"metadata,omitempty"`
+	Audit    *AuditScaleReport `json:"audit,omitempty"`
+	Took     time.Duration     `json:"took_ns"`
 }
 
 func (o *Options) defaults() {
@@ -190,6 +191,15 @@ func runClass(ctx context.Context, o Options, w *world, corpus *Corpus, cl Class
 			PeakRSSMiB: float64(m.MaxRSS) / (1 << 20), CPUSecs: m.CPU.Seconds(), Note: note}
 	}
 	var rows []Row
+	fmt.Fprintf(o.Log, "%s: hashing cost of md5 ...\n", cl.Name())
+	hc, err := hashCost(ctx, o.CorpusDir, files, 3)
+	if err != nil {
+		return rows, err
+	}
+	for _, r := range hc {
+		r.Class = cl.Name()
+		rows = append(rows, r)
+	}
 	workers := strconv.Itoa(o.Workers)
 	raw := func(op, out string) (measure, error) {
 		args := []string{"bench", "raw", "--op", op, "--corpus", o.CorpusDir, "--class", cl.Name(),
