@@ -262,7 +262,6 @@ func (s *Store) RecordAudit(ctx context.Context, run AuditRun, results []AuditRe
 	return nil
 }
 
-
 // UnexpectedObject is an object an audit found where no version is.
 type UnexpectedObject struct {
 	Container string

@@ -255,7 +255,6 @@ func writeHistory(ctx context.Context, tx *sql.Tx, id int64, cs []change, source
 // historyValueMax is the size of file_history.old_value and new_value.
 const historyValueMax = 2048
 
-
 const insertColumns = `(wiki_id, title, production_container, production_path, source_url, archive_name,
 	storage_key, filearchive_id, sha1, size, mime, media_type, production_status, upload_date,
 	archive_date, delete_date, backup_status, error_reason, created_at, updated_at)`
