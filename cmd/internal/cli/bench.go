@@ -35,6 +35,14 @@ type BenchOptions struct {
 	MetaRows int
 	MetaOnly bool
 	NoMeta   bool
+
+	// The restore into production is measured in this Swift, against
+	// rclone, unless NoProduction.
+	SwiftAuthURL string
+	SwiftUser    string
+	SwiftKey     string // from --swift-key-file or the environment
+	SwiftKeyFile string
+	NoProduction bool
 }
 
 // Environment variables testenv/up.sh writes; the bench defaults to them.
@@ -43,6 +51,9 @@ const (
 	envBenchEndpoints = "MEDIABACKUPS_TEST_MINIO_ENDPOINTS"
 	envBenchAccess    = "MEDIABACKUPS_TEST_MINIO_ACCESS_KEY"
 	envBenchSecret    = "MEDIABACKUPS_TEST_MINIO_SECRET_KEY"
+	envBenchSwiftAuth = "MEDIABACKUPS_TEST_SWIFT_AUTH_URL"
+	envBenchSwiftUser = "MEDIABACKUPS_TEST_SWIFT_USER"
+	envBenchSwiftKey  = "MEDIABACKUPS_TEST_SWIFT_KEY"
 )
 
 func newBenchCmd(f *Factory) *cobra.Command {
@@ -68,7 +79,11 @@ The run:
   3. for each size class, each as a child process at the same concurrency:
      the raw ceiling (the same bytes PUT with minio-go into the same
      servers), 'mediabackups backup' of the public and of the private wiki,
-     then the raw GET ceiling and the restore of both;
+     then the raw GET ceiling and the restore of both; then, in Swift,
+     'rclone copy' of the class's files (the ceiling: plain files, one PUT
+     each) and 'restore --to-production --execute' of both wikis (read,
+     decrypt, check, look at production, write with MediaWiki's metadata,
+     read back); --no-production skips these, and they need rclone;
   4. loads --meta-rows synthetic file versions through the inventory's code
      path and times claims and lookups, with their EXPLAIN plans;
   5. prints files/s, MB/s, the child's peak RSS and the ratio to the ceiling
@@ -105,6 +120,21 @@ Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
 				return withCode(ExitUsage, fmt.Errorf("bench needs --dsn, --endpoints, --access-key and --secret-key-file (or $%s, $%s, $%s, $%s): source /tmp/mediabackups-test/env",
 					envBenchDSN, envBenchEndpoints, envBenchAccess, envBenchSecret))
 			}
+			if !opts.NoProduction && !opts.MetaOnly {
+				if opts.SwiftKeyFile != "" {
+					k, err := config.ReadSecret(opts.SwiftKeyFile)
+					if err != nil {
+						return withCode(ExitUsage, fmt.Errorf("--swift-key-file: %w", err))
+					}
+					opts.SwiftKey = k.Reveal()
+				} else {
+					opts.SwiftKey = os.Getenv(envBenchSwiftKey)
+				}
+				if opts.SwiftAuthURL == "" || opts.SwiftUser == "" || opts.SwiftKey == "" {
+					return withCode(ExitUsage, fmt.Errorf("the restore into production is measured in Swift: give --swift-auth-url, --swift-user and --swift-key-file (or $%s, $%s, $%s), or --no-production",
+						envBenchSwiftAuth, envBenchSwiftUser, envBenchSwiftKey))
+				}
+			}
 			for _, w := range opts.Wikis {
 				if w != "public" && w != "private" {
 					return withCode(ExitUsage, fmt.Errorf("--wikis: %q is not public or private", w))
@@ -136,6 +166,10 @@ Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
 	fl.IntVar(&opts.MetaRows, "meta-rows", 1_000_000, "synthetic file versions for the metadata scale benchmark (10000000 for 10 M)")
 	fl.BoolVar(&opts.MetaOnly, "meta-only", false, "run only the metadata scale benchmark")
 	fl.BoolVar(&opts.NoMeta, "no-meta", false, "skip the metadata scale benchmark")
+	fl.StringVar(&opts.SwiftAuthURL, "swift-auth-url", os.Getenv(envBenchSwiftAuth), "Swift auth URL for the restore into production (default $"+envBenchSwiftAuth+")")
+	fl.StringVar(&opts.SwiftUser, "swift-user", os.Getenv(envBenchSwiftUser), "Swift user (default $"+envBenchSwiftUser+")")
+	fl.StringVar(&opts.SwiftKeyFile, "swift-key-file", "", "file holding the Swift key (default $"+envBenchSwiftKey+")")
+	fl.BoolVar(&opts.NoProduction, "no-production", false, "do not measure the restore into production (Swift and rclone)")
 	cmd.AddCommand(newBenchServeCmd(), newBenchRawCmd())
 	return cmd
 }
@@ -161,6 +195,9 @@ func benchRun(ctx context.Context, opts *BenchOptions) error {
 		classes = append(classes, bench.HugeClass)
 	}
 	svc := bench.Services{DSN: opts.DSN, Endpoints: opts.Endpoints, Creds: storage.Credentials{AccessKey: opts.AccessKey, SecretKey: opts.SecretKey}}
+	if !opts.NoProduction && !opts.MetaOnly {
+		svc.Swift = &bench.Swift{AuthURL: opts.SwiftAuthURL, User: opts.SwiftUser, Key: opts.SwiftKey}
+	}
 	if opts.Profile != "" {
 		if err := os.MkdirAll(opts.Profile, 0o755); err != nil {
 			return fmt.Errorf("--profile: %w", err)

@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -263,5 +265,79 @@ func TestUnwritableLogDir(t *testing.T) {
 	err := queryRun(context.Background(), opts)
 	if err == nil || !strings.Contains(err.Error(), "--logdir") {
 		t.Fatalf("query with a log dir that is a file: %v, want a hint about --logdir", err)
+	}
+}
+
+func TestRestoreToProductionFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		err  string // "" when the flags are accepted
+	}{
+		{[]string{"--to-production", "--title", "A.png"}, ""},
+		{[]string{"--to-production", "--from-audit", "a.json", "--execute", "--replace-damaged", "--create-containers"}, ""},
+		{[]string{"--to-production", "--target", "out", "--title", "A.png"}, "give one of them"},
+		{[]string{"--to-production", "--target", ".", "--title", "A.png"}, "give one of them"},
+		{[]string{"--execute", "--title", "A.png"}, "--execute only go(es) with --to-production"},
+		{[]string{"--replace-damaged", "--create-containers", "--title", "A.png"}, "--replace-damaged, --create-containers only"},
+		{[]string{"--from-audit", "a.json"}, "--from-audit only"},
+		{[]string{"--to-production", "--from-audit", "a.json", "--title", "A.png"}, "give no search flag"},
+		{[]string{"--to-production", "--from-audit", "a.json", "erase.log"}, "give no search flag"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			f, _, _ := testFactory()
+			var got *RestoreOptions
+			cmd := newRestoreCmd(f, func(_ context.Context, o *RestoreOptions) error { got = o; return nil })
+			cmd.SetArgs(tc.args)
+			cmd.SetOut(&bytes.Buffer{})
+			cmd.SetErr(&bytes.Buffer{})
+			err := cmd.Execute()
+			if tc.err == "" {
+				if err != nil || got == nil || !got.ToProduction {
+					t.Fatalf("error = %v, options %+v", err, got)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("error = %v, want %q", err, tc.err)
+			}
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.code != ExitUsage {
+				t.Errorf("exit code of %v, want ExitUsage", err)
+			}
+		})
+	}
+}
+
+// TestSyncedLog checks the journal of a restore into production: lines
+// recorded at once are all on disk when Record returns, and once a sync
+// fails every Record fails.
+func TestSyncedLog(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "recovery.log")
+	lf, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &session{log: slog.New(slog.NewTextHandler(lf, nil)), logFile: lf, logPath: p}
+	j := newSyncedLog(s)
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := j.Record("writing into production", "n", i); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	b, _ := os.ReadFile(p)
+	if n := strings.Count(string(b), "writing into production"); n != 50 {
+		t.Errorf("%d lines in the log, want 50", n)
+	}
+	lf.Close()
+	for range 2 {
+		if err := j.Record("writing into production"); err == nil || !strings.Contains(err.Error(), "sync the session log") {
+			t.Errorf("Record after the log closed = %v", err)
+		}
 	}
 }

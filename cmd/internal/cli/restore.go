@@ -26,13 +26,23 @@ type RestoreOptions struct {
 	Target   string
 	Parallel int
 	Timeout  time.Duration
+
+	// ToProduction restores into the wiki's production store instead of
+	// Target (toproduction.go); the other fields go only with it.
+	ToProduction     bool
+	Execute          bool
+	ReplaceDamaged   bool
+	CreateContainers bool
+	// FromAudit is the file `audit --json` wrote: its missing and damaged
+	// versions are the ones restored.
+	FromAudit string
 }
 
 func newRestoreCmd(f *Factory, runF func(context.Context, *RestoreOptions) error) *cobra.Command {
 	opts := &RestoreOptions{RecoveryOptions: RecoveryOptions{F: f, Tool: "restore"}}
 	cmd := &cobra.Command{
 		Use:   "restore [flags] [FILE]",
-		Short: "Restore backed-up file versions into a local directory",
+		Short: "Restore backed-up file versions into a local directory, or into production",
 		Long: `Find backed-up file versions, ask for confirmation, then download each from
 the MinIO server its backup was recorded on, decrypt it if it is encrypted,
 check its sha256 and sha1, and save it in the target directory under its
@@ -42,6 +52,8 @@ until it is free. Nothing is ever written outside the target directory:
 slashes and control characters in titles become _.
 
 ` + searchHelp() + `
+
+` + toProductionHelp + `
 
 A MinIO server that does not answer fails only the files stored on it: a
 request it keeps waiting longer than --timeout (to connect, to answer, or
@@ -55,6 +67,9 @@ Uses the storage.recovery credentials. Without a terminal, --yes is required.
 Every session is logged to <logdir>/recovery.log as well as the screen.
 Exit codes: 0 all written, 3 some failed, 4 nothing matched, 5 aborted,
 2 bad flags or values.`,
+		Example: `  restore-media-file --title "File:Simple.png" --target restored/
+  restore-media-file --wiki commonswiki --to-production --from-audit audit.json                   # dry run
+  restore-media-file --wiki commonswiki --to-production --from-audit audit.json --execute --replace-damaged`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -69,8 +84,14 @@ Exit codes: 0 all written, 3 some failed, 4 nothing matched, 5 aborted,
 			if _, _, err := opts.method(); err != nil {
 				return err
 			}
+			if err := opts.checkToProduction(cmd.Flags().Changed("target")); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
+			}
+			if opts.ToProduction {
+				return restoreToProductionRun(cmd.Context(), opts)
 			}
 			return restoreRun(cmd.Context(), opts)
 		},
@@ -79,7 +100,12 @@ Exit codes: 0 all written, 3 some failed, 4 nothing matched, 5 aborted,
 	cmd.Flags().StringVar(&opts.Target, "target", ".", "directory to write the files into (created if missing)")
 	cmd.Flags().IntVar(&opts.Parallel, "parallel", 4, "files restored at once")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", storage.DefaultTimeout, "how long a MinIO server may keep a request waiting (to connect, to answer, or between two pieces of a download) before the file fails")
-	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal)")
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal; refused with --execute on a terminal)")
+	cmd.Flags().BoolVar(&opts.ToProduction, "to-production", false, "write the versions back into the wiki's production store, where MediaWiki reads them (a dry run unless --execute)")
+	cmd.Flags().BoolVar(&opts.Execute, "execute", false, "with --to-production: really write (default: a dry run)")
+	cmd.Flags().BoolVar(&opts.ReplaceDamaged, "replace-damaged", false, "with --to-production: replace objects that hold other bytes than the version's")
+	cmd.Flags().BoolVar(&opts.CreateContainers, "create-containers", false, "with --to-production: create missing production containers with MediaWiki's ACLs (production.acl)")
+	cmd.Flags().StringVar(&opts.FromAudit, "from-audit", "", "with --to-production: restore the missing and damaged versions listed in `FILE`, the output of 'mediabackups audit --json'")
 	addProfileFlags(cmd)
 	return cmd
 }
@@ -138,6 +164,11 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 		return fmt.Errorf("target directory: %w", err)
 	}
 	defer root.Close()
+	dir, err := restore.NewDir(root)
+	if err != nil {
+		return fmt.Errorf("target directory: %w", err)
+	}
+	defer dir.Close()
 	s.log.Info("restore start", "files", len(files), "target", target, "parallel", opts.Parallel)
 	prog := newRestoreProgress(f.IO.ErrOut, len(files))
 	r := &restore.Restorer{
@@ -149,7 +180,7 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 			return srv, true
 		},
 		Identities: ids,
-		Dir:        root,
+		Target:     dir,
 		Parallel:   opts.Parallel,
 		Progress:   prog,
 	}
