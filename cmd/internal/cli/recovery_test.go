@@ -341,3 +341,14 @@ func TestSyncedLog(t *testing.T) {
 		}
 	}
 }
+
+func TestRestoreProgressCounts(t *testing.T) {
+	var out bytes.Buffer
+	p := newRestoreProgress(newStatusLine(&out), 4)
+	p.start = time.Now().Add(-2 * time.Second)
+	p.Done(metadata.File{}, "a", nil)
+	p.Done(metadata.File{}, "", errors.New("x"))
+	if got := out.String(); !strings.Contains(got, "progress: 2/4 files, 1 failed, 1.0 files/s, 2s left\n") {
+		t.Errorf("progress lines:\n%s", got)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -170,7 +169,7 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 	}
 	defer dir.Close()
 	s.log.Info("restore start", "files", len(files), "target", target, "parallel", opts.Parallel)
-	prog := newRestoreProgress(f.IO.ErrOut, len(files))
+	prog := newRestoreProgress(s.screen, len(files))
 	r := &restore.Restorer{
 		Locate: func(ep string) (restore.Getter, bool) {
 			srv, ok := servers.ByEndpoint(ep)
@@ -218,20 +217,22 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 	return nil
 }
 
-// restoreProgress draws a bar on a terminal, and a line per tenth otherwise. It
-// is small enough not to need a dependency.
+// restoreProgress draws a bar on a terminal, below the log lines, and a
+// line per tenth otherwise, with the rate and the time left. It is small
+// enough not to need a dependency.
 type restoreProgress struct {
-	mu    sync.Mutex
-	w     io.Writer
-	tty   bool
-	total int
-	done  int
-	fail  int
-	last  int
+	mu     sync.Mutex
+	screen *statusLine
+	total  int
+	done   int
+	fail   int
+	last   int // the tenth last reported (not a terminal)
+	start  time.Time
+	drawn  time.Time
 }
 
-func newRestoreProgress(w io.Writer, total int) *restoreProgress {
-	return &restoreProgress{w: w, tty: isTerminal(w), total: total, last: -1}
+func newRestoreProgress(screen *statusLine, total int) *restoreProgress {
+	return &restoreProgress{screen: screen, total: total, last: -1, start: time.Now()}
 }
 
 // Done implements restore.Progress.
@@ -242,20 +243,33 @@ func (p *restoreProgress) Done(_ metadata.File, _ string, err error) {
 	if err != nil {
 		p.fail++
 	}
-	if p.tty {
-		const width = 30
-		n := p.done * width / max(1, p.total)
-		fmt.Fprintf(p.w, "\r[%s%s] %d/%d files, %d failed", strings.Repeat("=", n), strings.Repeat(" ", width-n), p.done, p.total, p.fail)
+	if p.screen.tty {
+		// At most ten redraws a second: a bar is for eyes.
+		if now := time.Now(); now.Sub(p.drawn) >= 100*time.Millisecond || p.done == p.total {
+			p.drawn = now
+			const width = 30
+			n := p.done * width / max(1, p.total)
+			p.screen.set(fmt.Sprintf("[%s%s] %s", strings.Repeat("=", n), strings.Repeat(" ", width-n), p.counts()))
+		}
 		return
 	}
 	if tenth := p.done * 10 / max(1, p.total); tenth != p.last {
 		p.last = tenth
-		fmt.Fprintf(p.w, "progress: %d/%d files, %d failed\n", p.done, p.total, p.fail)
+		fmt.Fprintf(p.screen, "progress: %s\n", p.counts())
 	}
 }
 
-func (p *restoreProgress) finish() {
-	if p.tty && p.done > 0 {
-		fmt.Fprintln(p.w)
+// counts is "done/total files, failed, rate, time left".
+func (p *restoreProgress) counts() string {
+	s := fmt.Sprintf("%d/%d files, %d failed", p.done, p.total, p.fail)
+	if el := time.Since(p.start).Seconds(); el > 0 && p.done > 0 {
+		rate := float64(p.done) / el
+		s += fmt.Sprintf(", %.1f files/s", rate)
+		if left := time.Duration(float64(p.total-p.done) / rate * float64(time.Second)).Round(time.Second); left > 0 {
+			s += ", " + left.String() + " left"
+		}
 	}
+	return s
 }
+
+func (p *restoreProgress) finish() { p.screen.done() }

@@ -24,6 +24,9 @@ type session struct {
 	logFile *os.File
 	logPath string
 	store   *metadata.Store
+	// screen is where the log's screen lines go, with a progress bar below
+	// them on a terminal.
+	screen *statusLine
 }
 
 // openSession opens the session log (a clear error if it cannot be
@@ -59,11 +62,12 @@ func (o *RecoveryOptions) openSession(ctx context.Context) (*session, error) {
 		}
 		return a
 	}
+	screen := newStatusLine(f.IO.ErrOut)
 	log := slog.New(slog.NewMultiHandler(
 		slog.NewTextHandler(lf, &slog.HandlerOptions{Level: slog.LevelDebug}),
-		slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: level, ReplaceAttr: noTime}),
+		slog.NewTextHandler(screen, &slog.HandlerOptions{Level: level, ReplaceAttr: noTime}),
 	))
-	s := &session{o: o, f: f, cfg: cfg, log: log, logFile: lf, logPath: path}
+	s := &session{o: o, f: f, cfg: cfg, log: log, logFile: lf, logPath: path, screen: screen}
 	who := "unknown"
 	if u, err := user.Current(); err == nil {
 		who = u.Username

@@ -396,7 +396,7 @@ func restoreToProductionRun(ctx context.Context, opts *RestoreOptions) (err erro
 		}
 	}
 	s.log.Info("restore into production start", "files", len(files), "parallel", opts.Parallel)
-	prog := newRestoreProgress(f.IO.ErrOut, len(files))
+	prog := newRestoreProgress(s.screen, len(files))
 	target := &restore.Production{
 		Stores:           stores,
 		DryRun:           !opts.Execute,
@@ -451,9 +451,14 @@ func restoreToProductionRun(ctx context.Context, opts *RestoreOptions) (err erro
 	case ctx.Err() != nil:
 		return fmt.Errorf("restore into production interrupted after %d of %d versions (no partial object is left: run the same command again to finish): %w",
 			len(done), len(files), ctx.Err())
+	case len(failed) > 0 && !opts.Execute:
+		return withCode(ExitPartial, fmt.Errorf("DRY RUN: %d of %d file version(s) would fail (see the ERROR lines in %s)", len(failed), len(files), s.logPath))
 	case len(failed) > 0:
 		return withCode(ExitPartial, fmt.Errorf("%d of %d file version(s) failed (see the ERROR lines in %s); fix the cause and run the same command again: what is already correct in production is skipped",
 			len(failed), len(files), s.logPath))
+	case c.kept > 0 && !opts.Execute:
+		return withCode(ExitPartial, fmt.Errorf("%d damaged object(s) in production would be left as they are (see the WARN lines in %s); add --replace-damaged to replace them",
+			c.kept, s.logPath))
 	case c.kept > 0:
 		return withCode(ExitPartial, fmt.Errorf("%d damaged object(s) in production were left as they are (see the WARN lines in %s); run the same command with --replace-damaged to replace them",
 			c.kept, s.logPath))
