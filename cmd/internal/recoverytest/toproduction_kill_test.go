@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -197,44 +196,57 @@ func TestRestoreToProductionKilled(t *testing.T) {
 					}
 				}
 			}
-			cmd := e.command("restore-media-file", args...)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			var atKill, polls int
-		poll:
-			for {
-				got := side.list(t)
-				check(got)
-				polls++
-				select {
-				case err := <-exited:
-					t.Fatalf("the restore ended (%v) before it was killed; make the corpus larger\n%s", err, stderr.String())
-				default:
+			// interrupt starts the restore, polls production until it
+			// holds at least n files (checking every object each time),
+			// then sends sig and waits for the restore to end. It returns
+			// what production holds then.
+			interrupt := func(sig os.Signal, n int) (map[string]entry, *os.ProcessState) {
+				cmd := e.command("restore-media-file", args...)
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
 				}
-				if len(got) >= len(want)/3 {
-					atKill = len(got)
-					if err := cmd.Process.Kill(); err != nil {
-						t.Fatal(err)
+				exited := make(chan error, 1)
+				go func() { exited <- cmd.Wait() }()
+				polls, at := 0, 0
+				for {
+					got := side.list(t)
+					check(got)
+					polls++
+					select {
+					case err := <-exited:
+						t.Fatalf("the restore ended (%v) before %v; make the corpus larger\n%s", err, sig, stderr.String())
+					default:
 					}
-					break poll
+					if len(got) >= n {
+						at = len(got)
+						if err := cmd.Process.Signal(sig); err != nil {
+							t.Fatal(err)
+						}
+						break
+					}
+					time.Sleep(20 * time.Millisecond)
 				}
-				time.Sleep(20 * time.Millisecond)
+				<-exited
+				after := side.list(t)
+				check(after)
+				t.Logf("%s, %v: %d polls, %d objects at the signal, %d after", side.wiki, sig, polls, at, len(after))
+				if len(after) >= len(want) {
+					t.Fatalf("the restore interrupted by %v wrote all %d files", sig, len(want))
+				}
+				if sig == os.Interrupt && !strings.Contains(stderr.String(), "interrupted") {
+					t.Errorf("after SIGINT the restore does not say it was interrupted:\n%s", stderr.String())
+				}
+				return after, cmd.ProcessState
 			}
-			err := <-exited
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.ExitCode() != -1 {
-				t.Fatalf("the restore was not killed: %v", err)
+			_, st := interrupt(os.Interrupt, len(want)/5)
+			if st.ExitCode() != 130 {
+				t.Errorf("after SIGINT the restore exited %d, want 130", st.ExitCode())
 			}
-			after := side.list(t)
-			check(after)
-			t.Logf("%s: %d polls, %d objects when killed, %d after", side.wiki, polls, atKill, len(after))
-			if len(after) >= len(want) {
-				t.Fatalf("the killed restore wrote all %d files", len(want))
+			after, st := interrupt(os.Kill, len(want)/2)
+			if st.ExitCode() != -1 {
+				t.Fatalf("the restore was not killed: %v", st)
 			}
 
 			// The same command again finishes the job.
