@@ -87,7 +87,7 @@ pid_from() { [[ -f $1 ]] && cat "$1" 2>/dev/null; }
 port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 # ------------------------------------------------------------- 1. packages
-PKGS=(mariadb-server age curl jq ca-certificates)
+PKGS=(mariadb-server age curl jq ca-certificates rclone)
 read -ra extra_pkgs <<<"${MBTEST_APT_EXTRA:-}"
 PKGS+=("${extra_pkgs[@]}")
 missing=()

@@ -62,10 +62,13 @@ its remaining files fail at once, naming the server; every other file is
 restored, and the exit code is 3. Run the same restore again once the
 server is back: files already written are not replaced (new names get ~).
 
-Uses the storage.recovery credentials. Without a terminal, --yes is required.
-Every session is logged to <logdir>/recovery.log as well as the screen.
-Exit codes: 0 all written, 3 some failed, 4 nothing matched, 5 aborted,
-2 bad flags or values.`,
+Uses the storage.recovery credentials, and with --to-production the wiki's
+production credentials. Without a terminal, --yes is required (except for a
+dry run into production). Every session is logged to <logdir>/recovery.log
+as well as the screen.
+Exit codes: 0 all written, 3 some failed (or damaged objects left), 4 nothing
+matched, 5 aborted, 2 bad flags or values (or an audit file refused), 1 any
+other failure (wrong credentials, a missing container).`,
 		Example: `  restore-media-file --title "File:Simple.png" --target restored/
   restore-media-file --wiki commonswiki --to-production --from-audit audit.json                   # dry run
   restore-media-file --wiki commonswiki --to-production --from-audit audit.json --execute --replace-damaged`,
