@@ -125,9 +125,14 @@ func buildBinary(t *testing.T) string {
 func TestBenchSmoke(t *testing.T) {
 	dsn := testsvc.Need(t, "MEDIABACKUPS_TEST_MARIADB_DSN")
 	mio := testsvc.MinIOServers(t)
-	svc := Services{DSN: dsn, Endpoints: mio.Endpoints, Creds: storage.Credentials{AccessKey: mio.AccessKey, SecretKey: mio.SecretKey}}
+	sw := testsvc.SwiftService(t)
+	svc := Services{DSN: dsn, Endpoints: mio.Endpoints, Creds: storage.Credentials{AccessKey: mio.AccessKey, SecretKey: mio.SecretKey},
+		Swift: &Swift{AuthURL: sw.AuthURL, User: sw.User, Key: sw.Key}}
+	if _, err := exec.LookPath("rclone"); err != nil {
+		testsvc.SkipOrFail(t, "rclone is not installed (testenv/up.sh installs it): %v", err)
+	}
 	bin := buildBinary(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	var log bytes.Buffer
 	rep, err := Run(ctx, Options{Binary: bin, Services: svc, Classes: []Class{{12, 64 << 10}, {2, 17 << 20}}, Workers: 3,
@@ -141,17 +146,20 @@ func TestBenchSmoke(t *testing.T) {
 		if r.Seconds <= 0 || r.MBPerSec <= 0 || (r.PeakRSSMiB <= 0 && !strings.HasPrefix(r.Op, "hash")) {
 			t.Errorf("row %+v: missing measurements", r)
 		}
-		if (r.Op == "backup" || r.Op == "restore" || r.Op == "verify") && r.Ratio <= 0 {
+		if (r.Op == "backup" || r.Op == "restore" || r.Op == "verify" || r.Op == "to-production") && r.Ratio <= 0 {
 			t.Errorf("row %+v: no ratio to its ceiling", r)
 		}
 	}
-	// 2 classes × (2 hash sets, raw-put, raw-get, 2 backups, 2 restores, 2 verifies)
-	if want := map[string]int{"hash sha1+sha256": 2, "hash +md5": 2, "raw-put": 2, "raw-get": 2, "backup": 4, "restore": 4, "verify": 4}; !equalCounts(ops, want) {
+	// 2 classes × (2 hash sets, raw-put, raw-get, 2 backups, 2 restores, 2
+	// verifies, rclone, 2 restores into production)
+	if want := map[string]int{"hash sha1+sha256": 2, "hash +md5": 2, "raw-put": 2, "raw-get": 2, "backup": 4, "restore": 4, "verify": 4,
+		"prod-rclone": 2, "to-production": 4}; !equalCounts(ops, want) {
 		t.Errorf("ops = %v, want %v", ops, want)
 	}
 	var out bytes.Buffer
 	if err := rep.WriteTable(&out); err != nil || !strings.Contains(out.String(), "| 17MiB | private | backup ") ||
-		!strings.Contains(out.String(), "| 17MiB | private | verify ") {
+		!strings.Contains(out.String(), "| 17MiB | private | verify ") ||
+		!strings.Contains(out.String(), "| 17MiB | private | to-production ") {
 		t.Errorf("table: %v\n%s", err, out.String())
 	}
 

@@ -52,7 +52,7 @@ type Options struct {
 type Row struct {
 	Class       string  `json:"class"`
 	Wiki        string  `json:"wiki"` // public, private, or "" for a raw ceiling
-	Op          string  `json:"op"`   // raw-put, backup, raw-get, restore, verify
+	Op          string  `json:"op"`   // hash ..., raw-put, backup, raw-get, restore, verify, prod-rclone, to-production
 	Files       int     `json:"files"`
 	Bytes       int64   `json:"bytes"`
 	Seconds     float64 `json:"seconds"`
@@ -63,7 +63,8 @@ type Row struct {
 	// servers it talks to).
 	CPUSecs float64 `json:"cpu_s"`
 	// Ratio is MBPerSec over the ceiling's of the same class (raw-put for
-	// backup, raw-get for restore and verify); 0 for the ceilings themselves.
+	// backup, raw-get for restore and verify, prod-rclone for
+	// to-production); 0 for the ceilings themselves.
 	Ratio float64 `json:"ratio,omitempty"`
 	Note  string  `json:"note,omitempty"`
 }
@@ -280,7 +281,8 @@ func runClass(ctx context.Context, o Options, w *world, corpus *Corpus, cl Class
 		vr.Ratio = vr.MBPerSec / get.MBPerSec
 		rows = append(rows, vr)
 	}
-	return rows, nil
+	prod, err := productionRows(ctx, o, w, cl, files, row)
+	return append(rows, prod...), err
 }
 
 // verifyClass runs `mediabackups verify` over every object of wiki, with

@@ -29,12 +29,16 @@ type Services struct {
 	DSN       string
 	Endpoints []string
 	Creds     storage.Credentials
+	// Swift, when set, is where the restore into production is measured,
+	// against rclone (which must be installed).
+	Swift *Swift
 }
 
 // world is one run's database, bucket and config file.
 type world struct {
 	svc      Services
 	dir      string
+	suffix   string // random, in every name the run creates
 	dbName   string
 	dbDSN    string // with the database
 	bucket   string
@@ -56,8 +60,8 @@ func randomSuffix() string {
 // newWorld creates a database mbbench_* with the current schema and a bucket
 // mbbench-* on every server, and writes a config for them under dir.
 func newWorld(ctx context.Context, svc Services, dir string) (_ *world, err error) {
-	w := &world{svc: svc, dir: dir}
 	suffix := randomSuffix()
+	w := &world{svc: svc, dir: dir, suffix: suffix}
 	w.dbName, w.bucket = benchPrefix+"_"+suffix, benchPrefix+"-"+suffix
 	defer func() {
 		if err != nil {
@@ -134,8 +138,20 @@ func (w *world) writeConfig(api string, wikis map[string]string) error {
 		LogDir:     filepath.Join(w.dir, "log"),
 		UserAgent:  "mediabackups-bench/1.0 (benchmark; root@localhost)",
 	}
+	var swiftKey string
+	if s := w.svc.Swift; s != nil {
+		if swiftKey, err = w.secretFile("swift-key", s.Key); err != nil {
+			return err
+		}
+	}
 	for _, name := range metadata.SortedKeys(wikis) {
-		c.Wikis = append(c.Wikis, config.Wiki{Name: name, API: api, Type: wikis[name]})
+		cw := config.Wiki{Name: name, API: api, Type: wikis[name]}
+		cw.Project, cw.Lang = w.layout(name).Project, w.layout(name).Lang
+		if s := w.svc.Swift; s != nil {
+			cw.Production = &config.Production{Type: config.ProductionSwift, AuthURL: s.AuthURL, User: s.User, KeyFile: swiftKey,
+				ACL: &config.SwiftACL{PublicRead: s.User, PublicWrite: s.User, PrivateRead: s.User, PrivateWrite: s.User}}
+		}
+		c.Wikis = append(c.Wikis, cw)
 	}
 	b, err := c.Marshal()
 	if err != nil {
@@ -146,7 +162,8 @@ func (w *world) writeConfig(api string, wikis map[string]string) error {
 }
 
 // register records the files as pending versions of wiki, with their
-// production URLs under base.
+// production URLs under base, and their production containers and paths
+// as a MediaWiki wiki would have them (w.layout).
 func (w *world) register(ctx context.Context, wiki, typ, base string, files []CorpusFile) error {
 	id, err := w.store.EnsureWiki(ctx, wiki, typ)
 	if err != nil {
@@ -164,8 +181,9 @@ func (w *world) register(ctx context.Context, wiki, typ, base string, files []Co
 	}
 	for _, f := range files {
 		title := strings.ReplaceAll(f.Path, "/", "_")
+		container, path := w.layout(wiki).Public(title)
 		batch = append(batch, metadata.File{
-			Title: title, Container: "bench", Path: f.Path, SourceURL: base + "/" + f.Path,
+			Title: title, Container: container, Path: path, SourceURL: base + "/" + f.Path,
 			SHA1: f.SHA1, Size: f.Size, MIME: "application/octet-stream", Status: metadata.Public, UploadDate: up,
 		})
 		if len(batch) == cap(batch) {
@@ -187,6 +205,7 @@ func (w *world) cleanup(ctx context.Context) error {
 	if w.store != nil {
 		w.store.Close()
 	}
+	errs = append(errs, w.removeSwift(ctx))
 	if strings.HasPrefix(w.bucket, benchPrefix+"-") {
 		for _, e := range w.svc.Endpoints {
 			errs = append(errs, removeBucket(ctx, e, w.bucket, w.svc.Creds))

@@ -40,10 +40,13 @@ type BenchOptions struct {
 	AuditOnly     bool
 	AuditLegacy   bool
 	AuditParallel int
-	SwiftAuthURL  string
-	SwiftUser     string
-	SwiftKeyFile  string
-	swiftKey      string
+	// The audit benchmark and the restore into production (unless
+	// NoProduction) are measured in this Swift; the restore against rclone.
+	SwiftAuthURL string
+	SwiftUser    string
+	SwiftKeyFile string
+	swiftKey     string // from --swift-key-file or the environment
+	NoProduction bool
 }
 
 // Environment variables testenv/up.sh writes; the bench defaults to them.
@@ -82,6 +85,11 @@ The run:
      servers), 'mediabackups backup' of the public and of the private wiki,
      then the raw GET ceiling, the restore of both, and 'mediabackups
      verify' of both (every object read back and checked, no rate limit);
+     then, in Swift, 'rclone copy' of the class's files (the ceiling:
+     plain files, one PUT each) and 'restore --to-production --execute' of
+     both wikis (read, decrypt, check, look at production, write with
+     MediaWiki's metadata, read back); --no-production skips these, and
+     they need rclone;
   4. loads --meta-rows synthetic file versions through the inventory's code
      path and times claims, lookups and the audit's walk, with their
      EXPLAIN plans;
@@ -120,7 +128,7 @@ Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
 			if opts.AuditOnly && opts.AuditObjects == 0 {
 				opts.AuditObjects = 100_000
 			}
-			if opts.AuditObjects > 0 {
+			if needSwift := opts.AuditObjects > 0 || (!opts.NoProduction && !opts.MetaOnly); needSwift {
 				if opts.SwiftKeyFile != "" {
 					k, err := config.ReadSecret(opts.SwiftKeyFile)
 					if err != nil {
@@ -131,7 +139,7 @@ Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
 					opts.swiftKey = os.Getenv(envBenchSwiftKey)
 				}
 				if opts.SwiftAuthURL == "" || opts.SwiftUser == "" || opts.swiftKey == "" {
-					return withCode(ExitUsage, fmt.Errorf("the audit bench needs --swift-auth-url, --swift-user and --swift-key-file (or $%s, $%s, $%s): source /tmp/mediabackups-test/env",
+					return withCode(ExitUsage, fmt.Errorf("the audit bench and the restore into production are measured in Swift: give --swift-auth-url, --swift-user and --swift-key-file (or $%s, $%s, $%s), or --no-production without --audit-objects",
 						envBenchSwiftURL, envBenchSwiftUser, envBenchSwiftKey))
 				}
 			}
@@ -183,9 +191,10 @@ Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
 	fl.BoolVar(&opts.AuditOnly, "audit-only", false, "run only the audit benchmark")
 	fl.BoolVar(&opts.AuditLegacy, "audit-legacy", false, "also time the first audit of versions without md5s (a HEAD each)")
 	intFlag(fl, &opts.AuditParallel, "audit-parallel", 0, 0, maxWorkers, "audit --parallel of the audit benchmark (default the audit's)")
-	fl.StringVar(&opts.SwiftAuthURL, "swift-auth-url", os.Getenv(envBenchSwiftURL), "Swift auth URL for the audit benchmark (default $"+envBenchSwiftURL+")")
+	fl.StringVar(&opts.SwiftAuthURL, "swift-auth-url", os.Getenv(envBenchSwiftURL), "Swift auth URL for the audit benchmark and the restore into production (default $"+envBenchSwiftURL+")")
 	fl.StringVar(&opts.SwiftUser, "swift-user", os.Getenv(envBenchSwiftUser), "Swift user (default $"+envBenchSwiftUser+")")
 	fl.StringVar(&opts.SwiftKeyFile, "swift-key-file", "", "file holding the Swift key (default $"+envBenchSwiftKey+")")
+	fl.BoolVar(&opts.NoProduction, "no-production", false, "do not measure the restore into production (Swift and rclone)")
 	cmd.AddCommand(newBenchServeCmd(), newBenchRawCmd())
 	return cmd
 }
@@ -211,6 +220,9 @@ func benchRun(ctx context.Context, opts *BenchOptions) error {
 		classes = append(classes, bench.HugeClass)
 	}
 	svc := bench.Services{DSN: opts.DSN, Endpoints: opts.Endpoints, Creds: storage.Credentials{AccessKey: opts.AccessKey, SecretKey: opts.SecretKey}}
+	if !opts.NoProduction && !opts.MetaOnly {
+		svc.Swift = &bench.Swift{AuthURL: opts.SwiftAuthURL, User: opts.SwiftUser, Key: opts.swiftKey}
+	}
 	if opts.Profile != "" {
 		if err := os.MkdirAll(opts.Profile, 0o755); err != nil {
 			return fmt.Errorf("--profile: %w", err)

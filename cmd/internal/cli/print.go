@@ -410,3 +410,31 @@ type VerifyOrphan struct {
 	Size         int64  `json:"size"`
 	LastModified string `json:"last_modified"`
 }
+
+// ProductionRestoreResult is what `restore --to-production --json` prints.
+// The counts are those of the summary line; in a dry run, what it would do.
+type ProductionRestoreResult struct {
+	DryRun bool `json:"dry_run"`
+	// Files are the versions dealt with, each with its action: written,
+	// replaced, skipped, kept-damaged (would-write, would-replace in a dry
+	// run).
+	Files  []ProductionFile `json:"files"`
+	Failed []FailedFile     `json:"failed"`
+	Total  int              `json:"total"`
+	// Written counts the versions written, Replaced those of them that
+	// replaced a damaged object; Skipped the versions not written, KeptDamaged
+	// those of them whose damaged object was left as it is.
+	Written     int          `json:"written"`
+	Replaced    int          `json:"replaced"`
+	Skipped     int          `json:"skipped"`
+	KeptDamaged int          `json:"kept_damaged"`
+	Batch       *BatchCounts `json:"batch"`
+	Audit       *AuditSource `json:"audit"` // null unless --from-audit
+}
+
+// ProductionFile is a version a restore into production dealt with.
+type ProductionFile struct {
+	Match  Match  `json:"match"`
+	Place  string `json:"place"` // container/path
+	Action string `json:"action"`
+}
