@@ -125,7 +125,7 @@ func (w *world) writeConfig(api string, wikis map[string]string) error {
 		Metadata:   config.Metadata{DSN: w.dbDSN},
 		Storage: config.Storage{
 			Bucket:     w.bucket,
-			Endpoints:  w.svc.Endpoints,
+			Endpoints:  config.ActiveEndpoints(w.svc.Endpoints...),
 			Generation: config.Credential{AccessKey: w.svc.Creds.AccessKey, SecretKeyFile: minioSecret},
 			Recovery:   config.Credential{AccessKey: w.svc.Creds.AccessKey, SecretKeyFile: minioSecret},
 		},

@@ -97,7 +97,7 @@ func (d *Deployment) WriteConfig(tune func(*config.Config), wikis ...DeployedWik
 		Metadata:   config.Metadata{DSN: d.DSN},
 		Storage: config.Storage{
 			Bucket:     d.Bucket,
-			Endpoints:  d.Endpoints,
+			Endpoints:  config.ActiveEndpoints(d.Endpoints...),
 			Generation: config.Credential{AccessKey: d.MinIO.AccessKey, SecretKeyFile: d.Secret("minio-generation", d.MinIO.SecretKey)},
 			Recovery:   d.recoveryCredential(),
 		},

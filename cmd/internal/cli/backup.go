@@ -113,7 +113,13 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	if err != nil {
 		return err
 	}
-	for _, srv := range servers.Servers() {
+	writable := servers.Writable()
+	if len(writable) == 0 {
+		return fmt.Errorf("no endpoint in storage.endpoints is active, so nothing can be stored: make at least one active (see `mediabackups shards`)")
+	}
+	// Only the servers that receive objects need the bucket: a readonly
+	// one is not written to, a down one not contacted.
+	for _, srv := range writable {
 		if err := srv.EnsureBucket(ctx); err != nil {
 			return fmt.Errorf("bucket %s on %s: %w", c.Storage.Bucket, srv.Endpoint(), err)
 		}

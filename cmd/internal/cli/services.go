@@ -88,7 +88,9 @@ func containers(w config.Wiki) mediawiki.Containers {
 }
 
 // servers connects to every configured MinIO endpoint with the given
-// credential (generation for workers, recovery for the recovery tools).
+// credential (generation for workers, recovery for the recovery tools),
+// each behind its configured state (storage.WithState): a down server is
+// never contacted, a readonly one never written to.
 func (f *Factory) servers(cred config.Credential, which string) (*storage.Sharded, error) {
 	c, err := f.Config()
 	if err != nil {
@@ -101,15 +103,15 @@ func (f *Factory) servers(cred config.Credential, which string) (*storage.Sharde
 	if err != nil {
 		return nil, fmt.Errorf("storage.%s.secret_key_file: %w", which, err)
 	}
-	var list []storage.Backend
+	var list []storage.Member
 	for _, ep := range c.Storage.Endpoints {
-		s, err := storage.NewServer(ep, c.Storage.Bucket, storage.Credentials{AccessKey: cred.AccessKey, SecretKey: secret.Reveal()})
+		s, err := storage.NewServer(ep.URL, c.Storage.Bucket, storage.Credentials{AccessKey: cred.AccessKey, SecretKey: secret.Reveal()})
 		if err != nil {
-			return nil, fmt.Errorf("storage endpoint %s: %w", ep, err)
+			return nil, fmt.Errorf("storage endpoint %s: %w", ep.URL, err)
 		}
-		list = append(list, s)
+		list = append(list, storage.Member{Backend: s, State: ep.Mode()})
 	}
-	return storage.NewSharded(list)
+	return storage.NewShardedMembers(list)
 }
 
 // recipients returns who encrypted objects are encrypted to: the configured

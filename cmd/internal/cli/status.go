@@ -8,7 +8,6 @@ import (
 
 	"github.com/mediabackups/mediabackups/metadata"
 	"github.com/mediabackups/mediabackups/metrics"
-	"github.com/mediabackups/mediabackups/sharding"
 )
 
 // StatusOptions configures `status`.
@@ -169,49 +168,4 @@ func mismatchesRun(ctx context.Context, opts *MismatchesOptions) error {
 		fmt.Fprintf(f.IO.Out, "%s\t%s\tproduction %s\tdownloaded %s\n", r.Title, r.UploadDate, r.ProductionSHA1, r.DownloadedSHA1)
 	}
 	return nil
-}
-
-// ShardsOptions configures `shards`.
-type ShardsOptions struct {
-	F *Factory
-}
-
-func newShardsCmd(f *Factory, runF func(context.Context, *ShardsOptions) error) *cobra.Command {
-	opts := &ShardsOptions{F: f}
-	return &cobra.Command{
-		Use:   "shards",
-		Short: "Show which sha256 range each configured MinIO server receives",
-		Long: `Show the sha256 prefix range that each configured endpoint receives for new
-objects. Objects already stored stay where the metadata records them.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			c, err := f.Config()
-			if err != nil {
-				return err
-			}
-			ranges, err := sharding.Ranges(len(c.Storage.Endpoints))
-			if err != nil {
-				return err
-			}
-			type row struct {
-				Endpoint string `json:"endpoint"`
-				First    string `json:"first"`
-				Last     string `json:"last"`
-			}
-			var rows []row
-			for i, r := range ranges {
-				rows = append(rows, row{c.Storage.Endpoints[i], r.First, r.Last})
-			}
-			if f.JSON {
-				return f.printJSON(rows)
-			}
-			for _, r := range rows {
-				fmt.Fprintf(f.IO.Out, "%s\t%s..%s\n", r.Endpoint, r.First, r.Last)
-			}
-			return nil
-		},
-	}
 }
