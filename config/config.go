@@ -73,14 +73,12 @@ type Storage struct {
 
 // Endpoint is one MinIO server of storage.endpoints and the state the
 // operator gives it. In the file it is either the URL alone, which means
-// active:
+// active, or a mapping with the URL and a state (active, readonly or down;
+// see sharding.State):
 //
-//	- http://backup1004:9000
-//
-// or a mapping with the URL and a state (active, readonly or down; see
-// sharding.State):
-//
-//	- {url: http://backup1005:9000, state: readonly}
+//	endpoints:
+//	  - http://backup1004:9000
+//	  - {url: http://backup1005:9000, state: readonly}
 //
 // Validate checks both; an active endpoint is written back as a plain URL.
 type Endpoint struct {
