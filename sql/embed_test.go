@@ -38,8 +38,11 @@ func TestMigrationsEmbedded(t *testing.T) {
 		t.Fatalf("migrations = %+v, want version 1 first", ms)
 	}
 	for i, m := range ms {
-		if m.Version != i+1 {
-			t.Errorf("migration %d has version %d: versions must be contiguous", i, m.Version)
+		// Numbers are handed out ahead of time, one per change in
+		// progress, so a branch may hold 0005 before 0004 has landed:
+		// increasing, not contiguous (CheckSchema asks for each one).
+		if i > 0 && m.Version <= ms[i-1].Version {
+			t.Errorf("migration %d has version %d after %d: versions must increase", i, m.Version, ms[i-1].Version)
 		}
 		for _, s := range m.Statements {
 			if strings.Contains(s, "TIMESTAMP") {
