@@ -16,6 +16,7 @@ import (
 
 	"github.com/mediabackups/mediabackups/encryption"
 	"github.com/mediabackups/mediabackups/metadata"
+	"github.com/mediabackups/mediabackups/storage"
 )
 
 // Getter reads stored objects from one server.
@@ -68,6 +69,12 @@ type Restorer struct {
 	// Locate returns the server recorded as an object's location
 	// (storage.Sharded.ByEndpoint), false when it is not configured.
 	Locate func(endpoint string) (Getter, bool)
+	// Reload, when set, reads an object's record again by its id. When
+	// the recorded server answers that the object is not there, Restore
+	// reloads the record and, if the object has moved since it was read
+	// (`rebalance`, `rekey` run beside restores), fetches it from its new
+	// place.
+	Reload func(ctx context.Context, backupID int64) (*metadata.Backup, error)
 	// Identities decrypt encrypted objects.
 	Identities []age.Identity
 	// Dir is the target directory. Nothing is written outside it.
@@ -164,6 +171,37 @@ func (r *Restorer) Restore(ctx context.Context, files []metadata.File) ([]Restor
 	return ok, failed
 }
 
+// locateError is the failure to find an object's server among the
+// configured ones.
+type locateError struct{ err error }
+
+func (e *locateError) Error() string { return e.err.Error() }
+
+// open starts the download of b from its recorded server. When that
+// server answers that it does not have the object, it reads the record
+// again (Reload) and, if the object has moved meanwhile, opens it at its
+// new place; it returns the record it read from.
+func (r *Restorer) open(ctx context.Context, b *metadata.Backup) (io.ReadCloser, *metadata.Backup, error) {
+	get := func(b *metadata.Backup) (io.ReadCloser, error) {
+		g, ok := r.Locate(b.Location)
+		if !ok {
+			return nil, &locateError{fmt.Errorf("object %s is recorded on %s, which is not in storage.endpoints of the config", b.ObjectKey, b.Location)}
+		}
+		rc, _, err := g.Get(ctx, b.ObjectKey)
+		return rc, err
+	}
+	rc, err := get(b)
+	if err == nil || !errors.Is(err, storage.ErrNotFound) || r.Reload == nil {
+		return rc, b, err
+	}
+	nb, rerr := r.Reload(ctx, b.ID)
+	if rerr != nil || (nb.Location == b.Location && nb.ObjectKey == b.ObjectKey) {
+		return nil, b, err
+	}
+	rc, err = get(nb)
+	return rc, nb, err
+}
+
 // one restores f into a temporary file, then publishes it under name (the
 // name reserved for it, or one with more "~" if something took it
 // meanwhile) and returns the name it got.
@@ -175,12 +213,12 @@ func (r *Restorer) one(ctx context.Context, t *target, f metadata.File, name str
 	if b == nil {
 		return fail(StepLocate, ErrNoBackup)
 	}
-	g, ok := r.Locate(b.Location)
-	if !ok {
-		return fail(StepLocate, fmt.Errorf("object %s is recorded on %s, which is not in storage.endpoints of the config", b.ObjectKey, b.Location))
-	}
-	rc, _, err := g.Get(ctx, b.ObjectKey)
+	rc, b, err := r.open(ctx, b)
 	if err != nil {
+		var le *locateError
+		if errors.As(err, &le) {
+			return fail(StepLocate, le.err)
+		}
 		return fail(StepDownload, err)
 	}
 	defer rc.Close()

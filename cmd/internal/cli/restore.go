@@ -133,6 +133,15 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 			}
 			return srv, true
 		},
+		// An object moved by rebalance or rekey since it was looked up is
+		// read from its new place.
+		Reload: func(ctx context.Context, backupID int64) (*metadata.Backup, error) {
+			o, err := s.store.StoredObjectByID(ctx, backupID)
+			if err != nil {
+				return nil, err
+			}
+			return &o.Backup, nil
+		},
 		Identities: ids,
 		Dir:        root,
 		Parallel:   opts.Parallel,
