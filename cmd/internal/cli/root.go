@@ -122,6 +122,7 @@ The configuration is read from --config, else $` + config.EnvPath + `, else
 		newStatusCmd(f, nil),
 		newMismatchesCmd(f, nil),
 		newShardsCmd(f, nil),
+		newRebalanceCmd(f, nil),
 		newUpdateCmd(f, nil),
 		newBenchCmd(f),
 	)

@@ -1,0 +1,606 @@
+package main_test
+
+// End-to-end tests of the storage lifecycle (issue 11): server states
+// (readonly, down), rebalance after growing the cluster, with kill -9 at
+// random points, recover-server and rekey. Real MariaDB, MinIO servers
+// (the shared ones, plus servers of the test's own for the growth) and the
+// shared read-only test wikis.
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/mediabackups/mediabackups/config"
+	"github.com/mediabackups/mediabackups/internal/testsvc"
+	"github.com/mediabackups/mediabackups/sharding"
+)
+
+// configure rewrites the env's config with endpoints (in shard order) and
+// the two test wikis plus extra ones.
+func (e *env) configure(endpoints []config.Endpoint, extra ...testsvc.DeployedWiki) {
+	e.t.Helper()
+	wikis := append([]testsvc.DeployedWiki{
+		{Name: "testwiki", Type: "public", Wiki: e.public},
+		{Name: "privatewiki", Type: "private", Wiki: e.private},
+	}, extra...)
+	e.WriteConfig(func(c *config.Config) { c.Storage.Endpoints = endpoints }, wikis...)
+}
+
+// withState returns urls as active endpoints, but for those in states.
+func withState(urls []string, states map[string]sharding.State) []config.Endpoint {
+	out := config.ActiveEndpoints(urls...)
+	for i := range out {
+		if st, ok := states[out[i].URL]; ok {
+			out[i].State = st
+		}
+	}
+	return out
+}
+
+// exec runs the binary and returns its stdout, stderr and exit code.
+func (e *env) exec(args ...string) (string, string, int) {
+	e.t.Helper()
+	cmd := e.command(args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("mediabackups %s: %v", strings.Join(args, " "), err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// listObjects lists the deployment's bucket on each endpoint with plain
+// minio-go: the independent view of where objects are.
+func (e *env) listObjects(endpoints []string) map[string][]string {
+	e.t.Helper()
+	out := map[string][]string{}
+	ctx := context.Background()
+	for _, ep := range endpoints {
+		c := e.MinIOClient(ep)
+		if ok, err := c.BucketExists(ctx, e.Bucket); err != nil {
+			e.t.Fatalf("list %s: %v", ep, err)
+		} else if !ok {
+			continue
+		}
+		for o := range c.ListObjects(ctx, e.Bucket, minio.ListObjectsOptions{Recursive: true}) {
+			if o.Err != nil {
+				e.t.Fatalf("list %s: %v", ep, o.Err)
+			}
+			out[ep] = append(out[ep], o.Key)
+		}
+	}
+	return out
+}
+
+// recorded is one backups row: where the metadata says an object is.
+type recorded struct {
+	id                 int64
+	wiki, sha256, key  string
+	endpoint           string
+	encrypted          bool
+	storedSize, refs   int64
+	recipientsFPIsNull bool
+}
+
+func (e *env) recordedObjects() []recorded {
+	e.t.Helper()
+	rs, err := e.DB.Query(`SELECT b.id, w.name, LOWER(HEX(b.sha256)), b.object_key, l.endpoint, b.encrypted, b.stored_size,
+		(SELECT COUNT(*) FROM files f WHERE f.backup_id = b.id), b.recipients_fp IS NULL
+		FROM backups b JOIN wikis w ON w.id = b.wiki_id JOIN locations l ON l.id = b.location_id ORDER BY b.id`)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rs.Close()
+	var out []recorded
+	for rs.Next() {
+		var r recorded
+		if err := rs.Scan(&r.id, &r.wiki, &r.sha256, &r.key, &r.endpoint, &r.encrypted, &r.storedSize, &r.refs, &r.recipientsFPIsNull); err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	if err := rs.Err(); err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+// checkRecordedReadable checks that every backups row's object is on the
+// server and under the key it records, with its recorded size: what a
+// kill -9 must never break.
+func (e *env) checkRecordedReadable(when string) {
+	e.t.Helper()
+	ctx := context.Background()
+	for _, r := range e.recordedObjects() {
+		st, err := e.MinIOClient(r.endpoint).StatObject(ctx, e.Bucket, r.key, minio.StatObjectOptions{})
+		if err != nil {
+			e.t.Errorf("%s: object %d (%s %s) is not readable where it is recorded, %s: %v", when, r.id, r.wiki, r.key, r.endpoint, err)
+			continue
+		}
+		if st.Size != r.storedSize {
+			e.t.Errorf("%s: object %d on %s has %d bytes, %d recorded", when, r.id, r.endpoint, st.Size, r.storedSize)
+		}
+	}
+}
+
+// checkNoOrphans checks that the objects on endpoints are exactly the
+// recorded ones, each on its recorded server, and that the journal of
+// moves is empty.
+func (e *env) checkNoOrphans(endpoints []string) {
+	e.t.Helper()
+	want := map[string]string{}
+	for _, r := range e.recordedObjects() {
+		want[r.endpoint+" "+r.key] = r.wiki
+	}
+	got := map[string]bool{}
+	for ep, keys := range e.listObjects(endpoints) {
+		for _, k := range keys {
+			got[ep+" "+k] = true
+			if _, ok := want[ep+" "+k]; !ok {
+				e.t.Errorf("orphan: %s on %s is recorded nowhere there", k, ep)
+			}
+		}
+	}
+	for k := range want {
+		if !got[k] {
+			e.t.Errorf("recorded object missing: %s", k)
+		}
+	}
+	var journal int
+	if err := e.DB.QueryRow(`SELECT COUNT(*) FROM object_moves`).Scan(&journal); err != nil {
+		e.t.Fatal(err)
+	}
+	if journal != 0 {
+		e.t.Errorf("%d moves left in the journal", journal)
+	}
+	var processing int
+	if err := e.DB.QueryRow(`SELECT COUNT(*) FROM files WHERE backup_status = 'processing'`).Scan(&processing); err != nil {
+		e.t.Fatal(err)
+	}
+	if processing != 0 {
+		e.t.Errorf("%d versions left processing", processing)
+	}
+}
+
+// restoreResult is the part of `restore --json` the tests read.
+type restoreResult struct {
+	Written []struct {
+		Match struct {
+			Title          string  `json:"title"`
+			SHA256         string  `json:"sha256"`
+			BackupLocation *string `json:"backup_location"`
+		} `json:"match"`
+		Name string `json:"name"`
+	} `json:"written"`
+	Failed []struct {
+		Match struct {
+			Title          string  `json:"title"`
+			BackupLocation *string `json:"backup_location"`
+		} `json:"match"`
+		Step  string `json:"step"`
+		Error string `json:"error"`
+	} `json:"failed"`
+}
+
+// restoreAll restores every stored version of wiki, one content per
+// restore process, four processes at a time, checks each written file's
+// sha256, and returns the failures by the location recorded for them.
+func (e *env) restoreAll(wiki string) (written int, failed map[string][]string) {
+	e.t.Helper()
+	failed = map[string][]string{}
+	seen := map[string]bool{}
+	type run struct {
+		sha256, dir, out, stderr string
+		code                     int
+		err                      error
+	}
+	var runs []*run
+	for _, r := range e.rows(wiki) {
+		if (r.backup != "backedup" && r.backup != "duplicate") || seen[r.sha256] {
+			continue
+		}
+		seen[r.sha256] = true
+		runs = append(runs, &run{sha256: r.sha256, dir: e.t.TempDir()})
+	}
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for _, r := range runs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			cmd := e.command("--json", "restore", "--wiki", wiki, "--sha256", r.sha256, "--target", r.dir, "--yes")
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if ee, ok := err.(*exec.ExitError); ok {
+				r.code, err = ee.ExitCode(), nil
+			}
+			r.out, r.stderr, r.err = stdout.String(), stderr.String(), err
+		}()
+	}
+	wg.Wait()
+	for _, r := range runs {
+		if r.err != nil {
+			e.t.Fatalf("restore %s %s: %v", wiki, r.sha256, r.err)
+		}
+		var res restoreResult
+		// On failures the result is followed by the error's own JSON line.
+		if err := json.NewDecoder(strings.NewReader(r.out)).Decode(&res); err != nil {
+			e.t.Fatalf("restore %s %s (exit %d): %v\n%s\n%s", wiki, r.sha256, r.code, err, r.out, r.stderr)
+		}
+		if (len(res.Failed) > 0) != (r.code == 3) {
+			e.t.Errorf("restore %s %s: exit %d with %d failures", wiki, r.sha256, r.code, len(res.Failed))
+		}
+		for _, w := range res.Written {
+			b, err := os.ReadFile(filepath.Join(r.dir, w.Name))
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != w.Match.SHA256 {
+				e.t.Errorf("restored %s (%s) has sha256 %x, want %s", w.Match.Title, w.Name, sum, w.Match.SHA256)
+			}
+			written++
+		}
+		for _, f := range res.Failed {
+			loc := ""
+			if f.Match.BackupLocation != nil {
+				loc = *f.Match.BackupLocation
+			}
+			failed[loc] = append(failed[loc], f.Match.Title+": "+f.Step+": "+f.Error)
+		}
+	}
+	return written, failed
+}
+
+// storedVersions counts the versions of wiki in backedup or duplicate.
+func (e *env) storedVersions(wiki string) int {
+	n := 0
+	for _, r := range e.rows(wiki) {
+		if r.backup == "backedup" || r.backup == "duplicate" {
+			n++
+		}
+	}
+	return n
+}
+
+// shardRange is a line of `shards --json`.
+type shardRange struct {
+	Endpoint    string  `json:"endpoint"`
+	First       string  `json:"first"`
+	Last        string  `json:"last"`
+	State       string  `json:"state"`
+	ReceivesNew *string `json:"receives_new"`
+}
+
+func (e *env) shards() []shardRange {
+	e.t.Helper()
+	var rs []shardRange
+	if err := json.Unmarshal([]byte(e.run("--json", "shards")), &rs); err != nil {
+		e.t.Fatal(err)
+	}
+	return rs
+}
+
+// homeOf returns the endpoint whose range, as `shards` prints it, holds
+// sha256hex.
+func homeOf(rs []shardRange, sha256hex string) string {
+	p := sha256hex[:8]
+	for _, r := range rs {
+		if r.First <= p && p <= r.Last {
+			return r.Endpoint
+		}
+	}
+	return ""
+}
+
+// keySHA256 is the sha256 an object key names ("<wiki>/<abc>/<sha256>...").
+func keySHA256(key string) string {
+	parts := strings.Split(key, "/")
+	return parts[len(parts)-1][:64]
+}
+
+func TestReadonlyAndDownServers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 5)
+	eps := e.Endpoints
+	out := eps[2] // the third server goes into maintenance, then down
+	e.configure(withState(eps, map[string]sharding.State{out: sharding.ReadOnly}))
+	rs := e.shards()
+	if rs[2].State != "readonly" || rs[2].ReceivesNew == nil || *rs[2].ReceivesNew != eps[3] {
+		t.Fatalf("shards: %+v, want the third readonly with the fourth as its fallback", rs[2])
+	}
+	text := e.run("shards")
+	if !strings.Contains(text, out) || !strings.Contains(text, eps[3]+" (fallback)") {
+		t.Errorf("shards:\n%s", text)
+	}
+
+	// A full backup of both wikis with the third readonly: nothing fails,
+	// the third gains no object, its range goes to the fourth.
+	for _, w := range []string{"testwiki", "privatewiki"} {
+		e.run("inventory", "--wiki", w)
+	}
+	var st struct{ Total struct{ Files, Errors int } }
+	if err := json.Unmarshal([]byte(e.run("--json", "backup", "--workers", "4")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Total.Errors != 0 || st.Total.Files == 0 {
+		t.Fatalf("backup with a readonly server: %+v", st.Total)
+	}
+	objects := e.listObjects(eps)
+	if n := len(objects[out]); n != 0 {
+		t.Errorf("the readonly server gained %d objects", n)
+	}
+	for _, r := range e.recordedObjects() {
+		home := homeOf(rs, r.sha256)
+		want := home
+		if home == out {
+			want = eps[3]
+		}
+		if r.endpoint != want {
+			t.Errorf("%s: recorded on %s, want %s (home %s)", r.key, r.endpoint, want, home)
+		}
+	}
+	for _, w := range []string{"testwiki", "privatewiki"} {
+		written, failed := e.restoreAll(w)
+		if len(failed) > 0 || written != e.storedVersions(w) {
+			t.Errorf("%s with a readonly server: %d of %d versions restored; failed: %v", w, written, e.storedVersions(w), failed)
+		}
+	}
+
+	// Back to active; rebalance moves its range home, and the restores
+	// read it there (a readonly server is read: check that too).
+	e.configure(withState(eps, nil))
+	rep := e.rebalance(true)
+	if n, _ := flowTotal(rep.Moved); n == 0 || rep.hasFailures() {
+		t.Fatalf("rebalance after maintenance: %+v", rep)
+	}
+	for _, f := range rep.Moved {
+		if f.From != eps[3] || f.To != out {
+			t.Errorf("moved %d objects %s → %s, want only %s → %s", f.Objects, f.From, f.To, eps[3], out)
+		}
+	}
+	e.configure(withState(eps, map[string]sharding.State{out: sharding.ReadOnly}))
+	onOut := 0
+	for _, r := range e.recordedObjects() {
+		if r.endpoint == out {
+			onOut++
+		}
+	}
+	if onOut == 0 {
+		t.Fatal("no object on the third server after the rebalance")
+	}
+	for _, w := range []string{"testwiki", "privatewiki"} {
+		if written, failed := e.restoreAll(w); len(failed) > 0 || written != e.storedVersions(w) {
+			t.Errorf("%s, objects on a readonly server: %d of %d restored; failed: %v", w, written, e.storedVersions(w), failed)
+		}
+	}
+
+	// Down: a full backup of a third wiki (the public test wiki under
+	// another name) completes around it; restores of the objects on it
+	// fail at once, naming it, and the others are written.
+	third := testsvc.DeployedWiki{Name: "thirdwiki", Type: "public", Wiki: e.public}
+	e.configure(withState(eps, map[string]sharding.State{out: sharding.Down}), third)
+	e.run("inventory", "--wiki", "thirdwiki")
+	before := len(e.listObjects([]string{out})[out])
+	if err := json.Unmarshal([]byte(e.run("--json", "backup", "--wiki", "thirdwiki")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Total.Errors != 0 || st.Total.Files == 0 {
+		t.Fatalf("backup with a down server: %+v", st.Total)
+	}
+	if after := len(e.listObjects([]string{out})[out]); after != before {
+		t.Errorf("the down server went from %d to %d objects", before, after)
+	}
+	for _, w := range []string{"testwiki", "privatewiki", "thirdwiki"} {
+		start := time.Now()
+		written, failed := e.restoreAll(w)
+		onDown := 0
+		for _, r := range e.rows(w) {
+			if (r.backup == "backedup" || r.backup == "duplicate") && r.endpoint == out {
+				onDown++
+			}
+		}
+		if written+len(failed[out]) != e.storedVersions(w) || len(failed[out]) != onDown {
+			t.Errorf("%s with a down server: %d written, failed %v; want %d on the down server failed and the rest written", w, written, failed, onDown)
+		}
+		for loc, msgs := range failed {
+			if loc != out {
+				t.Errorf("%s: restores from %s failed: %v", w, loc, msgs)
+			}
+			for _, m := range msgs {
+				if !strings.Contains(m, "server "+out+" is down in storage.endpoints") || !strings.Contains(m, "download") {
+					t.Errorf("%s: failure does not name the down server: %s", w, m)
+				}
+			}
+		}
+		t.Logf("%s: %d restored, %d failed at once on the down server, in %v", w, written, len(failed[out]), time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// rebalanceReport is the part of `rebalance --json` the tests read.
+type rebalanceReport struct {
+	DryRun    bool `json:"dry_run"`
+	Recovered struct {
+		Finished int      `json:"finished"`
+		Undone   int      `json:"undone"`
+		Left     []string `json:"left"`
+	} `json:"recovered"`
+	Planned     []flow `json:"planned"`
+	Moved       []flow `json:"moved"`
+	Waiting     []flow `json:"waiting"`
+	Unreachable []flow `json:"unreachable"`
+	Deferred    []flow `json:"deferred"`
+	Failed      []struct {
+		Key, Error string
+	} `json:"failed"`
+	SourcesLeft int `json:"sources_left"`
+}
+
+type flow struct {
+	From    string `json:"from"`
+	To      string `json:"to"`
+	Objects int    `json:"objects"`
+	Bytes   int64  `json:"bytes"`
+	Why     string `json:"why"`
+}
+
+func (r rebalanceReport) hasFailures() bool { return len(r.Failed) > 0 || r.SourcesLeft > 0 }
+
+func flowTotal(fs []flow) (int, int64) {
+	n, b := 0, int64(0)
+	for _, f := range fs {
+		n += f.Objects
+		b += f.Bytes
+	}
+	return n, b
+}
+
+func (e *env) rebalance(execute bool, args ...string) rebalanceReport {
+	e.t.Helper()
+	a := []string{"--json", "rebalance"}
+	if execute {
+		a = append(a, "--execute")
+	}
+	out := e.run(append(a, args...)...)
+	var rep rebalanceReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		e.t.Fatalf("rebalance output: %v\n%s", err, out)
+	}
+	return rep
+}
+
+func TestGrowFiveToSevenAndRebalance(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 5)
+	for _, w := range []string{"testwiki", "privatewiki"} {
+		e.run("inventory", "--wiki", w)
+	}
+	e.run("backup", "--workers", "4")
+	// Two new servers of the test's own.
+	seven := append(append([]string{}, e.Endpoints...), testsvc.StartOwnMinIO(t).Endpoint, testsvc.StartOwnMinIO(t).Endpoint)
+	e.configure(config.ActiveEndpoints(seven...))
+	rs := e.shards()
+	if len(rs) != 7 {
+		t.Fatalf("shards: %+v", rs)
+	}
+
+	// The plan: exactly the objects whose home changed.
+	want := map[[2]string]int{}
+	for _, r := range e.recordedObjects() {
+		if home := homeOf(rs, r.sha256); home != r.endpoint {
+			want[[2]string{r.endpoint, home}]++
+		}
+	}
+	plan := e.rebalance(false)
+	got := map[[2]string]int{}
+	for _, f := range plan.Planned {
+		got[[2]string{f.From, f.To}] += f.Objects
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || !plan.DryRun {
+		t.Fatalf("plan %v, want %v", got, want)
+	}
+	planned, plannedBytes := flowTotal(plan.Planned)
+	t.Logf("plan: %d objects, %d bytes, in %d flows", planned, plannedBytes, len(plan.Planned))
+	if len(e.listObjects(seven[5:])) != 0 {
+		t.Fatal("the dry run wrote something to the new servers")
+	}
+	text, _, _ := e.exec("rebalance")
+	if !strings.Contains(text, "to move: "+fmt.Sprint(planned)+" objects") {
+		t.Errorf("dry run text:\n%s", text)
+	}
+
+	// kill -9 at random points of the run; after each, every version is
+	// readable through its recorded location.
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	t.Logf("kill points from seed %d", seed)
+	kills := 0
+	for i := range 8 {
+		cmd := e.command("rebalance", "--execute", "--parallel", "2")
+		var buf bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &buf, &buf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		wait := time.Duration(50+rng.IntN(400)) * time.Millisecond
+		select {
+		case err := <-done:
+			t.Logf("run %d ended before its kill point (%v): %v", i, wait, err)
+		case <-time.After(wait):
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			kills++
+		}
+		e.checkRecordedReadable(fmt.Sprintf("after kill %d at %v", i, wait))
+		if t.Failed() {
+			t.Fatalf("output of the killed run:\n%s", buf.String())
+		}
+	}
+	var journal int
+	e.DB.QueryRow(`SELECT COUNT(*) FROM object_moves`).Scan(&journal)
+	t.Logf("%d runs killed; %d moves in the journal before the last run", kills, journal)
+
+	// One more run ends it.
+	rep := e.rebalance(true, "--parallel", "3")
+	if rep.hasFailures() || len(rep.Recovered.Left) > 0 {
+		t.Fatalf("last run: %+v", rep)
+	}
+	if again := e.rebalance(false); len(again.Planned) != 0 {
+		t.Errorf("after the rebalance, the plan still has %+v", again.Planned)
+	}
+
+	// An independent listing of all seven agrees with `shards`: every
+	// object on its home, none elsewhere, nothing unrecorded.
+	for ep, keys := range e.listObjects(seven) {
+		for _, k := range keys {
+			if home := homeOf(rs, keySHA256(k)); home != ep {
+				t.Errorf("%s is on %s, its home is %s", k, ep, home)
+			}
+		}
+	}
+	e.checkNoOrphans(seven)
+	per := map[string]int{}
+	for _, r := range e.recordedObjects() {
+		per[r.endpoint]++
+	}
+	keys := make([]string, 0, len(per))
+	for k := range per {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t.Logf("objects on %s: %d", k, per[k])
+	}
+	if per[seven[5]] == 0 || per[seven[6]] == 0 {
+		t.Errorf("a new server received nothing: %v", per)
+	}
+	for _, w := range []string{"testwiki", "privatewiki"} {
+		written, failed := e.restoreAll(w)
+		if len(failed) > 0 || written != e.storedVersions(w) {
+			t.Errorf("%s after the rebalance: %d of %d restored; failed %v", w, written, e.storedVersions(w), failed)
+		}
+	}
+}
