@@ -9,6 +9,7 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -602,5 +603,138 @@ func TestGrowFiveToSevenAndRebalance(t *testing.T) {
 		if len(failed) > 0 || written != e.storedVersions(w) {
 			t.Errorf("%s after the rebalance: %d of %d restored; failed %v", w, written, e.storedVersions(w), failed)
 		}
+	}
+}
+
+// recoverReport is the part of `recover-server --json` the tests read.
+type recoverReport struct {
+	DryRun         bool `json:"dry_run"`
+	Objects        int  `json:"objects"`
+	StillThere     int  `json:"still_there"`
+	RecordsDropped int  `json:"records_dropped"`
+	Recovered      []struct {
+		ID    int64  `json:"id"`
+		Wiki  string `json:"wiki"`
+		Title string `json:"title"`
+		Note  string `json:"note"`
+	} `json:"recovered"`
+	OnlyCopyLost []struct {
+		ID    int64  `json:"id"`
+		Title string `json:"title"`
+	} `json:"only_copy_lost"`
+	Unchecked []json.RawMessage `json:"unchecked"`
+	Failed    []string          `json:"failed"`
+}
+
+func TestRecoverWipedServer(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 4)
+	own := testsvc.StartOwnMinIO(t)
+	// The server that will be lost is the third of five.
+	eps := []string{e.Endpoints[0], e.Endpoints[1], own.Endpoint, e.Endpoints[2], e.Endpoints[3]}
+	e.Endpoints = eps
+	e.configure(config.ActiveEndpoints(eps...))
+	for _, w := range []string{"testwiki", "privatewiki"} {
+		e.run("inventory", "--wiki", w)
+	}
+	e.run("backup", "--workers", "4")
+	onLost := map[int64]bool{} // versions whose object is on the lost server
+	var rs *sql.Rows
+	rs, err := e.DB.Query(`SELECT f.id FROM files f JOIN backups b ON b.id = f.backup_id JOIN locations l ON l.id = b.location_id WHERE l.endpoint = ?`, own.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rs.Next() {
+		var id int64
+		rs.Scan(&id)
+		onLost[id] = true
+	}
+	rs.Close()
+	objects := len(e.listObjects([]string{own.Endpoint})[own.Endpoint])
+	if len(onLost) == 0 || objects == 0 {
+		t.Fatalf("nothing on the server to lose: %d versions, %d objects", len(onLost), objects)
+	}
+	stored := map[string]int{"testwiki": e.storedVersions("testwiki"), "privatewiki": e.storedVersions("privatewiki")}
+
+	recoverServer := func(args ...string) (recoverReport, int) {
+		out, stderr, code := e.exec(append([]string{"--json", "recover-server", own.Endpoint}, args...)...)
+		var rep recoverReport
+		if err := json.NewDecoder(strings.NewReader(out)).Decode(&rep); err != nil {
+			t.Fatalf("recover-server %v (exit %d): %v\n%s\n%s", args, code, err, out, stderr)
+		}
+		return rep, code
+	}
+	// While the server still has its objects, nothing is lost.
+	if intact, code := recoverServer("--execute"); code != 0 || intact.Objects != objects || intact.StillThere != objects || len(intact.Recovered) != 0 {
+		t.Fatalf("recover-server of an intact server (exit %d): %+v", code, intact)
+	}
+
+	own.Wipe()
+
+	plan, code := recoverServer()
+	if code != 0 || !plan.DryRun || plan.Objects != objects || plan.StillThere != 0 || len(plan.Recovered) != len(onLost) || len(plan.OnlyCopyLost) != 0 {
+		t.Fatalf("dry run (exit %d): %+v; want %d objects lost, %d versions to recover", code, plan, objects, len(onLost))
+	}
+	var pending int
+	e.DB.QueryRow(`SELECT COUNT(*) FROM files WHERE backup_status = 'pending'`).Scan(&pending)
+	if pending != 0 {
+		t.Fatalf("the dry run changed %d versions", pending)
+	}
+	rep, code := recoverServer("--execute")
+	if code != 0 || rep.DryRun || len(rep.Recovered) != len(onLost) || rep.RecordsDropped != objects || len(rep.Failed) > 0 {
+		t.Fatalf("recover-server --execute (exit %d): %+v", code, rep)
+	}
+	for _, v := range rep.Recovered {
+		if !onLost[v.ID] {
+			t.Errorf("version %d (%s) was recovered, its object was not on the lost server", v.ID, v.Title)
+		}
+	}
+	rs, err = e.DB.Query(`SELECT id, backup_status, backup_id IS NULL FROM files`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rs.Next() {
+		var (
+			id       int64
+			st       string
+			unlinked bool
+		)
+		rs.Scan(&id, &st, &unlinked)
+		if onLost[id] != (st == "pending" && unlinked) {
+			t.Errorf("version %d: %s (unlinked %v), on the lost server %v", id, st, unlinked, onLost[id])
+		}
+	}
+	rs.Close()
+	var history int
+	e.DB.QueryRow(`SELECT COUNT(DISTINCT file_id) FROM file_history WHERE source = 'recover-server'`).Scan(&history)
+	if history != len(onLost) {
+		t.Errorf("history of recover-server for %d versions, want %d", history, len(onLost))
+	}
+	// Run again: nothing left on it.
+	if again, code := recoverServer("--execute"); code != 0 || again.Objects != 0 {
+		t.Errorf("second run (exit %d): %+v", code, again)
+	}
+
+	// The next backup brings every version back to backedup/duplicate.
+	e.run("backup", "--workers", "4")
+	for w, n := range stored {
+		if got := e.storedVersions(w); got != n {
+			t.Errorf("%s: %d versions stored after the backup, %d before the loss", w, got, n)
+		}
+	}
+	rs2 := e.shards()
+	for _, r := range e.recordedObjects() {
+		if home := homeOf(rs2, r.sha256); r.endpoint != home {
+			t.Errorf("%s is recorded on %s, its home is %s", r.key, r.endpoint, home)
+		}
+	}
+	for _, w := range []string{"testwiki", "privatewiki"} {
+		if written, failed := e.restoreAll(w); len(failed) > 0 || written != stored[w] {
+			t.Errorf("%s after the recovery: %d of %d restored; failed %v", w, written, stored[w], failed)
+		}
+	}
+	e.checkNoOrphans(eps)
+	if n := len(e.listObjects([]string{own.Endpoint})[own.Endpoint]); n != objects {
+		t.Errorf("the wiped server holds %d objects again, want %d", n, objects)
 	}
 }

@@ -123,6 +123,7 @@ The configuration is read from --config, else $` + config.EnvPath + `, else
 		newMismatchesCmd(f, nil),
 		newShardsCmd(f, nil),
 		newRebalanceCmd(f, nil),
+		newRecoverServerCmd(f, nil),
 		newUpdateCmd(f, nil),
 		newBenchCmd(f),
 	)
