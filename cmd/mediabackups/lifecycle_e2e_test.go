@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/minio/minio-go/v7"
 
 	"github.com/mediabackups/mediabackups/config"
@@ -736,5 +737,156 @@ func TestRecoverWipedServer(t *testing.T) {
 	e.checkNoOrphans(eps)
 	if n := len(e.listObjects([]string{own.Endpoint})[own.Endpoint]); n != objects {
 		t.Errorf("the wiped server holds %d objects again, want %d", n, objects)
+	}
+}
+
+// rekeyReport is the part of `rekey --json` the tests read.
+type rekeyReport struct {
+	DryRun    bool `json:"dry_run"`
+	ToRewrite int  `json:"to_rewrite"`
+	Rewritten int  `json:"rewritten"`
+	Whole     int  `json:"whole"`
+	Composed  int  `json:"composed"`
+	Bytes     struct {
+		Uploaded int64 `json:"uploaded"`
+		Copied   int64 `json:"copied_server_side"`
+		Read     int64 `json:"read"`
+	} `json:"bytes"`
+	Failed []json.RawMessage `json:"failed"`
+}
+
+// ageCLI decrypts data with the Debian age CLI and the identity in idFile.
+func ageCLI(t *testing.T, idFile string, data []byte) ([]byte, error) {
+	t.Helper()
+	bin, err := exec.LookPath("age")
+	if err != nil {
+		testsvc.SkipOrFail(t, "the age CLI is not installed (apt-get install age)")
+	}
+	cmd := exec.Command(bin, "-d", "-i", idFile)
+	cmd.Stdin = bytes.NewReader(data)
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%v: %s", err, stderr.String())
+	}
+	return out.Bytes(), nil
+}
+
+func TestRekey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 5)
+	e.run("inventory", "--wiki", "privatewiki")
+	e.run("backup", "--wiki", "privatewiki")
+	oldID := e.IdentityFile
+	before := e.recordedObjects()
+	if len(before) == 0 {
+		t.Fatal("nothing backed up")
+	}
+
+	// Rotate: a new operator key plus an offline escrow key.
+	newID, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	escrow, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	newFile, escrowFile := e.Secret("new-identity.txt", newID.String()), e.Secret("escrow.txt", escrow.String())
+	e.WriteConfig(func(c *config.Config) {
+		c.Storage.Endpoints = config.ActiveEndpoints(e.Endpoints...)
+		c.Encryption = config.Encryption{IdentityFile: newFile, Recipients: []string{newID.Recipient().String(), escrow.Recipient().String()}}
+	}, testsvc.DeployedWiki{Name: "testwiki", Type: "public", Wiki: e.public}, testsvc.DeployedWiki{Name: "privatewiki", Type: "private", Wiki: e.private})
+
+	rekeyRun := func(args ...string) (rekeyReport, string) {
+		t.Helper()
+		cmd := e.command(append([]string{"--json", "rekey", "--identity", oldID}, args...)...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("rekey %v: %v\n%s\n%s", args, err, stdout.String(), stderr.String())
+		}
+		var rep rekeyReport
+		if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+			t.Fatalf("rekey output: %v\n%s", err, stdout.String())
+		}
+		return rep, stderr.String()
+	}
+	plan, _ := rekeyRun()
+	if !plan.DryRun || plan.ToRewrite != len(before) || plan.Rewritten != 0 {
+		t.Fatalf("dry run: %+v, want %d objects to rewrite", plan, len(before))
+	}
+
+	// kill -9 at random points, then one more run.
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	for i := range 4 {
+		cmd := e.command("rekey", "--identity", oldID, "--execute", "--parallel", "2")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(200+rng.IntN(1000)) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		e.checkRecordedReadable(fmt.Sprintf("after kill %d", i))
+		done, journal := 0, 0
+		for _, r := range e.recordedObjects() {
+			if !r.recipientsFPIsNull {
+				done++
+			}
+		}
+		e.DB.QueryRow(`SELECT COUNT(*) FROM object_moves`).Scan(&journal)
+		t.Logf("after kill %d: %d of %d objects rewritten, %d in the journal", i, done, len(before), journal)
+	}
+	rep, log := rekeyRun("--execute")
+	if len(rep.Failed) > 0 {
+		t.Fatalf("rekey: %+v", rep)
+	}
+	after := e.recordedObjects()
+	if len(after) != len(before) {
+		t.Fatalf("%d objects before, %d after", len(before), len(after))
+	}
+	// Every object: under its new key, recorded for the recipients; the
+	// old identity is refused, the new one and the escrow key (the age
+	// CLI) decrypt it to its content.
+	for _, r := range after {
+		if !strings.HasSuffix(r.key, ".k1.age") || r.recipientsFPIsNull {
+			t.Errorf("object %d: key %s, fingerprint recorded %v", r.id, r.key, !r.recipientsFPIsNull)
+		}
+		data := e.Get(r.endpoint, r.key)
+		if _, err := ageCLI(t, oldID, data); err == nil || !strings.Contains(err.Error(), "no identity matched") {
+			t.Errorf("%s: the old identity: %v, want refused", r.key, err)
+		}
+		for _, id := range []string{newFile, escrowFile} {
+			plain, err := ageCLI(t, id, data)
+			if err != nil {
+				t.Fatalf("%s: age -d -i %s: %v", r.key, filepath.Base(id), err)
+			}
+			if sum := sha256.Sum256(plain); hex.EncodeToString(sum[:]) != r.sha256 {
+				t.Errorf("%s: decrypts to sha256 %x, want %s", r.key, sum, r.sha256)
+			}
+		}
+	}
+	e.checkNoOrphans(e.Endpoints)
+	// The log has each object's byte counts; small objects go up whole.
+	lines := 0
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "msg=rekeyed") {
+			lines++
+			if !strings.Contains(l, "bytes_uploaded=") || !strings.Contains(l, "bytes_copied_server_side=") {
+				t.Errorf("log line without byte counts: %s", l)
+			}
+		}
+	}
+	t.Logf("last run: %d rewritten (%d whole, %d composed), %d bytes uploaded, %d copied server-side, %d read",
+		rep.Rewritten, rep.Whole, rep.Composed, rep.Bytes.Uploaded, rep.Bytes.Copied, rep.Bytes.Read)
+	if lines != rep.Rewritten {
+		t.Errorf("%d log lines for %d objects rewritten", lines, rep.Rewritten)
+	}
+	// Nothing left to do; restores use the new identity.
+	if again, _ := rekeyRun(); again.ToRewrite != 0 {
+		t.Errorf("after the rekey, %d objects are still to rewrite", again.ToRewrite)
+	}
+	if written, failed := e.restoreAll("privatewiki"); len(failed) > 0 || written != e.storedVersions("privatewiki") {
+		t.Errorf("after the rekey: %d of %d restored; failed %v", written, e.storedVersions("privatewiki"), failed)
 	}
 }

@@ -124,6 +124,7 @@ The configuration is read from --config, else $` + config.EnvPath + `, else
 		newShardsCmd(f, nil),
 		newRebalanceCmd(f, nil),
 		newRecoverServerCmd(f, nil),
+		newRekeyCmd(f, nil),
 		newUpdateCmd(f, nil),
 		newBenchCmd(f),
 	)
