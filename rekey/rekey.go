@@ -272,7 +272,7 @@ func (r *runner) one(ctx context.Context, obj metadata.StoredObject) {
 		fail(fmt.Errorf("server %s is not in storage.endpoints", obj.Location))
 		return
 	}
-	srv, ok := b.(storage.Composer)
+	srv, ok := storage.AsComposer(b)
 	if !ok {
 		fail(fmt.Errorf("server %s cannot compose objects (%T)", obj.Location, b))
 		return

@@ -15,8 +15,9 @@ import (
 // Composer is a Backend that can also read a range of an object and build
 // an object from uploaded bytes and ranges of objects it already holds,
 // copied by the server itself (an S3 multipart upload whose parts are
-// uploaded or copied with UploadPartCopy). *Server is one; the state
-// wrappers of a readonly or down server are not.
+// uploaded or copied with UploadPartCopy). *Server is one; AsComposer
+// finds it inside wrappers such as Health. The state wrappers of a
+// readonly or down server hide it: nothing is composed on them.
 type Composer interface {
 	Backend
 	// GetRange returns a reader of length bytes of the object key from
@@ -54,14 +55,37 @@ type ComposeStats struct {
 // multipart upload but the last.
 const MinPartSize = 5 << 20
 
-// maxCopyPart is the largest range one UploadPartCopy may copy (S3: 5 GiB).
-const maxCopyPart = 5 << 30
+// maxCopyPart is the largest range one UploadPartCopy copies. S3 allows
+// 5 GiB, but the server answers a copy only once it is done, and the
+// request must not wait longer than the server's timeout (WithTimeout):
+// 512 MiB take seconds even on disks. (10 000 parts: objects up to 5 TiB.)
+const maxCopyPart = 512 << 20
 
 // ErrPartTooSmall is wrapped by Compose's error when a part other than the
 // last is smaller than MinPartSize.
 var ErrPartTooSmall = errors.New("a part other than the last is smaller than 5 MiB")
 
-// GetRange returns length bytes of the object key from offset.
+// AsComposer returns b as a Composer: b itself, or the Composer it wraps
+// (through Unwrap, as Health has), so that a wrapper that does not know
+// Compose does not hide it. The state wrappers of a readonly or down server
+// do not unwrap: their server cannot be composed on.
+func AsComposer(b Backend) (Composer, bool) {
+	for b != nil {
+		if c, ok := b.(Composer); ok {
+			return c, true
+		}
+		u, ok := b.(interface{ Unwrap() Backend })
+		if !ok {
+			return nil, false
+		}
+		b = u.Unwrap()
+	}
+	return nil, false
+}
+
+// GetRange returns length bytes of the object key from offset. Like Get,
+// a server that keeps the read waiting longer than its timeout (see
+// WithTimeout) fails it.
 func (s *Server) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
 	if offset < 0 || length <= 0 {
 		return nil, fmt.Errorf("download %s from %s: invalid range %d+%d", key, s.endpoint, offset, length)
@@ -70,21 +94,24 @@ func (s *Server) GetRange(ctx context.Context, key string, offset, length int64)
 	if err := opts.SetRange(offset, offset+length-1); err != nil {
 		return nil, fmt.Errorf("download %s from %s: %w", key, s.endpoint, err)
 	}
+	ctx, done := s.op(ctx)
 	obj, err := s.client.GetObject(ctx, s.bucket, key, opts)
 	if err != nil {
-		return nil, s.objectError("download", key, err)
+		done()
+		return nil, s.objectError("download", key, stalled(ctx, err))
 	}
 	if _, err := obj.Stat(); err != nil {
 		obj.Close()
-		return nil, s.objectError("download", key, err)
+		done()
+		return nil, s.objectError("download", key, stalled(ctx, err))
 	}
-	return obj, nil
+	return &object{obj: obj, s: s, key: key, ctx: ctx, done: done}, nil
 }
 
 // Compose stores the concatenation of parts as the object key with one
 // multipart upload: each Data part is uploaded with its SHA-256, which the
 // server checks; each copy part is copied by the server from its object
-// (ranges over 5 GiB in several parts). The object appears, whole, only
+// (ranges over 512 MiB in several parts). The object appears, whole, only
 // when every part is in: a failure aborts the upload and leaves any object
 // under key as it was. Every part but the last must hold at least
 // MinPartSize bytes (ErrPartTooSmall). A copy range beyond the end of its
@@ -106,10 +133,12 @@ func (s *Server) Compose(ctx context.Context, key string, parts []Part) (Compose
 			return st, fmt.Errorf("compose %s on %s: part %d has %d bytes: %w", key, s.endpoint, i+1, n, ErrPartTooSmall)
 		}
 	}
+	ctx, finish := s.op(ctx)
+	defer finish()
 	core := minio.Core{Client: s.client}
 	id, err := core.NewMultipartUpload(ctx, s.bucket, key, minio.PutObjectOptions{ContentType: "application/octet-stream"})
 	if err != nil {
-		return st, s.objectError("compose", key, err)
+		return st, s.objectError("compose", key, stalled(ctx, err))
 	}
 	done := false
 	defer func() {
@@ -124,7 +153,7 @@ func (s *Server) Compose(ctx context.Context, key string, parts []Part) (Compose
 			part, err := core.PutObjectPart(ctx, s.bucket, key, id, len(complete)+1, bytes.NewReader(p.Data), int64(len(p.Data)),
 				minio.PutObjectPartOptions{Sha256Hex: hex.EncodeToString(sum[:])})
 			if err != nil {
-				return st, s.objectError("compose", key, err)
+				return st, s.objectError("compose", key, stalled(ctx, err))
 			}
 			complete = append(complete, minio.CompletePart{PartNumber: part.PartNumber, ETag: part.ETag})
 			st.Uploaded += int64(len(p.Data))
@@ -134,7 +163,7 @@ func (s *Server) Compose(ctx context.Context, key string, parts []Part) (Compose
 		for _, r := range splitRange(p.Offset, p.Length, maxCopyPart) {
 			cp, err := core.CopyObjectPart(ctx, s.bucket, p.CopyKey, s.bucket, key, id, len(complete)+1, r[0], r[1], nil)
 			if err != nil {
-				return st, s.objectError("compose "+key+" from", p.CopyKey, err)
+				return st, s.objectError("compose "+key+" from", p.CopyKey, stalled(ctx, err))
 			}
 			complete = append(complete, minio.CompletePart{PartNumber: cp.PartNumber, ETag: cp.ETag})
 			st.Copied += r[1]
@@ -143,7 +172,7 @@ func (s *Server) Compose(ctx context.Context, key string, parts []Part) (Compose
 	}
 	info, err := core.CompleteMultipartUpload(ctx, s.bucket, key, id, complete, minio.PutObjectOptions{})
 	if err != nil {
-		return st, s.objectError("compose", key, err)
+		return st, s.objectError("compose", key, stalled(ctx, err))
 	}
 	done = true
 	if info.Size != 0 && info.Size != st.Size {

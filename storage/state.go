@@ -75,9 +75,6 @@ func (r *readOnly) Put(_ context.Context, key string, _ io.Reader, _ int64, _ []
 	return 0, r.refuse("upload " + key)
 }
 
-// Unwrap returns the Backend that does the reads.
-func (r *readOnly) Unwrap() Backend { return r.Backend }
-
 // down calls nothing.
 type down struct {
 	endpoint string

@@ -220,3 +220,28 @@ func TestDownServer(t *testing.T) {
 		t.Errorf("unknown state: %v", err)
 	}
 }
+
+func TestAsComposer(t *testing.T) {
+	srv, err := NewServer("http://h:1", "mbtest-a", Credentials{AccessKey: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHealth(srv, HealthOptions{})
+	for name, tc := range map[string]struct {
+		b  Backend
+		ok bool
+	}{
+		"server":          {srv, true},
+		"health":          {h, true},
+		"active health":   {WithState(h, sharding.Active), true},
+		"readonly health": {WithState(h, sharding.ReadOnly), false},
+		"down":            {WithState(srv, sharding.Down), false},
+		"readonly server": {WithState(srv, sharding.ReadOnly), false},
+		"nil":             {nil, false},
+	} {
+		c, ok := AsComposer(tc.b)
+		if ok != tc.ok || (ok && c != Composer(srv)) {
+			t.Errorf("%s: AsComposer = %v, %v; want %v", name, c, ok, tc.ok)
+		}
+	}
+}

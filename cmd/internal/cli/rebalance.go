@@ -8,16 +8,19 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/mediabackups/mediabackups/rebalance"
+	"github.com/mediabackups/mediabackups/storage"
 )
 
 // RebalanceOptions configures `rebalance`.
 type RebalanceOptions struct {
 	F        *Factory
+	Timeout  time.Duration
 	Execute  bool
 	MaxBytes int64
 	Parallel int
@@ -54,6 +57,9 @@ Uses the storage.generation credentials. Exit codes: 0 done (or planned),
   mediabackups rebalance --execute --max-bytes 500GiB   # a night's share`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Timeout <= 0 {
+				return withCode(ExitUsage, errors.New("--timeout must be positive"))
+			}
 			if opts.Parallel < 1 {
 				return withCode(ExitUsage, errors.New("--parallel must be at least 1"))
 			}
@@ -66,6 +72,7 @@ Uses the storage.generation credentials. Exit codes: 0 done (or planned),
 	cmd.Flags().BoolVar(&opts.Execute, "execute", false, "move the objects (default: only print the plan)")
 	cmd.Flags().Var((*byteSize)(&opts.MaxBytes), "max-bytes", "stop scheduling moves after this many bytes (e.g. 500GiB; 0: no limit)")
 	cmd.Flags().IntVar(&opts.Parallel, "parallel", 4, "objects moved at once")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", storage.DefaultTimeout, "how long a MinIO server may keep a request waiting (to connect, to answer, between two pieces of a transfer) before the object fails")
 	return cmd
 }
 
@@ -80,7 +87,7 @@ func rebalanceRun(ctx context.Context, opts *RebalanceOptions) error {
 		return err
 	}
 	defer s.Close()
-	servers, err := f.servers(c.Storage.Generation, "generation")
+	servers, _, err := f.servers(c.Storage.Generation, "generation", opts.Timeout)
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,6 +16,7 @@ import (
 // RecoverServerOptions configures `recover-server`.
 type RecoverServerOptions struct {
 	F        *Factory
+	Timeout  time.Duration
 	Endpoint string
 	Execute  bool
 }
@@ -49,6 +52,9 @@ could not be checked (listed).`,
   mediabackups backup                                           # store it again`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Timeout <= 0 {
+				return withCode(ExitUsage, errors.New("--timeout must be positive"))
+			}
 			ep, err := storage.NormalizeEndpoint(args[0])
 			if err != nil {
 				return withCode(ExitUsage, err)
@@ -61,6 +67,7 @@ could not be checked (listed).`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Execute, "execute", false, "change the metadata (default: only report)")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", storage.DefaultTimeout, "how long a MinIO server may keep a request waiting (to connect, to answer, between two pieces of a transfer) before the object fails")
 	return cmd
 }
 
@@ -75,7 +82,7 @@ func recoverServerRun(ctx context.Context, opts *RecoverServerOptions) error {
 		return err
 	}
 	defer s.Close()
-	servers, err := f.servers(c.Storage.Generation, "generation")
+	servers, _, err := f.servers(c.Storage.Generation, "generation", opts.Timeout)
 	if err != nil {
 		return err
 	}

@@ -5,17 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"filippo.io/age"
 	"github.com/spf13/cobra"
 
 	"github.com/mediabackups/mediabackups/encryption"
 	"github.com/mediabackups/mediabackups/rekey"
+	"github.com/mediabackups/mediabackups/storage"
 )
 
 // RekeyOptions configures `rekey`.
 type RekeyOptions struct {
 	F        *Factory
+	Timeout  time.Duration
 	Execute  bool
 	Parallel int
 	// Identities are more identity files that open the current headers.
@@ -60,6 +63,9 @@ could not be rewritten (listed; they stay as they are), 130 interrupted.`,
   mediabackups rekey --identity /root/old-identity.txt --execute`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Timeout <= 0 {
+				return withCode(ExitUsage, errors.New("--timeout must be positive"))
+			}
 			if opts.Parallel < 1 {
 				return withCode(ExitUsage, errors.New("--parallel must be at least 1"))
 			}
@@ -72,6 +78,7 @@ could not be rewritten (listed; they stay as they are), 130 interrupted.`,
 	cmd.Flags().BoolVar(&opts.Execute, "execute", false, "rewrite the objects (default: only count them)")
 	cmd.Flags().IntVar(&opts.Parallel, "parallel", 4, "objects rewritten at once")
 	cmd.Flags().StringArrayVar(&opts.Identities, "identity", nil, "another age identity file that opens the current headers (repeatable)")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", storage.DefaultTimeout, "how long a MinIO server may keep a request waiting (to connect, to answer, between two pieces of a transfer) before the object fails")
 	return cmd
 }
 
@@ -122,7 +129,7 @@ func rekeyRun(ctx context.Context, opts *RekeyOptions) error {
 		return err
 	}
 	defer s.Close()
-	servers, err := f.servers(c.Storage.Generation, "generation")
+	servers, _, err := f.servers(c.Storage.Generation, "generation", opts.Timeout)
 	if err != nil {
 		return err
 	}
