@@ -210,7 +210,7 @@ func parseByteSize(s string) (int64, error) {
 			continue
 		}
 		v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-		if err != nil || v < 0 || v*u.mult > 1<<62 {
+		if err != nil || !(v >= 0) || v*u.mult > 1<<62 { // !(v >= 0) is also true for NaN
 			return 0, fmt.Errorf("%q is not a size: write bytes, or a number with KiB, MiB, GiB, TiB (or KB, MB, GB, TB)", s)
 		}
 		return int64(v * u.mult), nil
