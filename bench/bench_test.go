@@ -139,12 +139,12 @@ func TestBenchSmoke(t *testing.T) {
 		if r.Seconds <= 0 || r.MBPerSec <= 0 || r.PeakRSSMiB <= 0 {
 			t.Errorf("row %+v: missing measurements", r)
 		}
-		if (r.Op == "backup" || r.Op == "restore") && r.Ratio <= 0 {
+		if (r.Op == "backup" || r.Op == "restore" || r.Op == "rebalance") && r.Ratio <= 0 {
 			t.Errorf("row %+v: no ratio to its ceiling", r)
 		}
 	}
-	// 2 classes × (raw-put, raw-get, 2 backups, 2 restores)
-	if want := map[string]int{"raw-put": 2, "raw-get": 2, "backup": 4, "restore": 4}; !equalCounts(ops, want) {
+	// 2 classes × (raw-put, raw-get, raw-move, 2 backups, 2 restores, 2 rebalances)
+	if want := map[string]int{"raw-put": 2, "raw-get": 2, "backup": 4, "restore": 4, "raw-move": 2, "rebalance": 4}; !equalCounts(ops, want) {
 		t.Errorf("ops = %v, want %v", ops, want)
 	}
 	var out bytes.Buffer

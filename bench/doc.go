@@ -17,7 +17,13 @@
 //     wiki: download, sha1+sha256, dedup check, age encryption (private),
 //     upload with checksum, MariaDB bookkeeping;
 //   - the raw GET ceiling ([RawTransfer] with op get) and the restore of
-//     every object the backup wrote.
+//     every object the backup wrote;
+//   - the raw move ceiling ([RawTransfer] with op move: GET from one
+//     server, PUT to the next, streamed) and `mediabackups rebalance
+//     --execute` of each wiki under a config that lists the same servers
+//     one place further, so that every object moves to the next server:
+//     the copy, the read-back from the target, the metadata and the
+//     removal of the source.
 //
 // It reports files/s, MB/s, the child's peak RSS (rusage Maxrss) and the
 // ratio of each to its ceiling ([Report]).

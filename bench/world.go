@@ -33,12 +33,16 @@ type Services struct {
 
 // world is one run's database, bucket and config file.
 type world struct {
-	svc      Services
-	dir      string
-	dbName   string
-	dbDSN    string // with the database
-	bucket   string
-	config   string
+	svc    Services
+	dir    string
+	dbName string
+	dbDSN  string // with the database
+	bucket string
+	config string
+	// rotated is the same config with the servers one place further in
+	// shard order: under it every object's home is the next server, so
+	// a rebalance moves them all.
+	rotated  string
 	identity *age.X25519Identity
 	store    *metadata.Store
 }
@@ -142,7 +146,16 @@ func (w *world) writeConfig(api string, wikis map[string]string) error {
 		return err
 	}
 	w.config = filepath.Join(w.dir, "mediabackups.yaml")
-	return os.WriteFile(w.config, b, 0o600)
+	if err := os.WriteFile(w.config, b, 0o600); err != nil {
+		return err
+	}
+	eps := w.svc.Endpoints
+	c.Storage.Endpoints = config.ActiveEndpoints(append(append([]string{}, eps[1:]...), eps[0])...)
+	if b, err = c.Marshal(); err != nil {
+		return err
+	}
+	w.rotated = filepath.Join(w.dir, "mediabackups-rotated.yaml")
+	return os.WriteFile(w.rotated, b, 0o600)
 }
 
 // register records the files as pending versions of wiki, with their

@@ -80,6 +80,8 @@ type Options struct {
 	MaxBytes int64
 	// Parallel is how many objects move at once (default 4).
 	Parallel int
+	// Wikis, when not empty, limits the run to the objects of these wikis.
+	Wikis []string
 	// Host names this process in the journal of moves.
 	Host string
 	// Log receives progress and one line per failure; nil discards.
@@ -264,6 +266,9 @@ func (r *runner) walk(ctx context.Context, jobs chan<- job) error {
 	names, err := r.store.Wikis(ctx)
 	if err != nil {
 		return err
+	}
+	if len(r.o.Wikis) > 0 {
+		names = r.o.Wikis
 	}
 	budgetDone := false
 	for _, name := range names {

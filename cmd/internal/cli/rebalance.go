@@ -24,12 +24,13 @@ type RebalanceOptions struct {
 	Execute  bool
 	MaxBytes int64
 	Parallel int
+	Wikis    []string
 }
 
 func newRebalanceCmd(f *Factory, runF func(context.Context, *RebalanceOptions) error) *cobra.Command {
 	opts := &RebalanceOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "rebalance [--execute] [--max-bytes N] [--parallel N]",
+		Use:   "rebalance [--execute] [--max-bytes N] [--parallel N] [--wiki NAME]...",
 		Short: "Move stored objects to their home server (a dry run unless --execute)",
 		Long: `Move every stored object that is not on its home server (the server whose
 sha256 range holds it; see 'mediabackups shards') to it: objects a backup
@@ -72,6 +73,7 @@ Uses the storage.generation credentials. Exit codes: 0 done (or planned),
 	cmd.Flags().BoolVar(&opts.Execute, "execute", false, "move the objects (default: only print the plan)")
 	cmd.Flags().Var((*byteSize)(&opts.MaxBytes), "max-bytes", "stop scheduling moves after this many bytes (e.g. 500GiB; 0: no limit)")
 	cmd.Flags().IntVar(&opts.Parallel, "parallel", 4, "objects moved at once")
+	cmd.Flags().StringArrayVar(&opts.Wikis, "wiki", nil, "only the objects of this wiki (repeatable; default: every wiki)")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", storage.DefaultTimeout, "how long a MinIO server may keep a request waiting (to connect, to answer, between two pieces of a transfer) before the object fails")
 	return cmd
 }
@@ -106,8 +108,13 @@ func rebalanceRun(ctx context.Context, opts *RebalanceOptions) error {
 	} else {
 		fmt.Fprintln(f.IO.ErrOut, red(f.IO.ErrOut, "DRY RUN: nothing is moved; run again with --execute to move."))
 	}
+	for _, w := range opts.Wikis {
+		if _, err := s.WikiID(ctx, w); err != nil {
+			return withCode(ExitUsage, fmt.Errorf("--wiki %s: no such wiki in the metadata", w))
+		}
+	}
 	rep, err := rebalance.Run(ctx, s, rebalance.Options{
-		Servers: servers, Execute: opts.Execute, MaxBytes: opts.MaxBytes, Parallel: opts.Parallel,
+		Servers: servers, Execute: opts.Execute, MaxBytes: opts.MaxBytes, Parallel: opts.Parallel, Wikis: opts.Wikis,
 		Host: newWorkerID(), Log: log,
 	})
 	if rep != nil {
