@@ -172,13 +172,63 @@ func Recover(ctx context.Context, store Store, o Options) (*Report, error) {
 			}
 			lost = append(lost, obj)
 		}
-		for _, obj := range lost {
-			if err := recoverObject(ctx, store, o, loc, obj, wikis, rep); err != nil {
-				return rep, err
+		if err := recoverPage(ctx, store, o, loc, lost, wikis, rep); err != nil {
+			return rep, err
+		}
+	}
+	o.Log.Info("recover-server done", "server", o.Endpoint, "objects", rep.Objects, "still_there", rep.StillThere,
+		"versions_recovered", len(rep.Recovered), "versions_only_copy_lost", len(rep.OnlyCopyLost), "versions_unchecked", len(rep.Unchecked))
+	return rep, nil
+}
+
+// recoverPage handles a page of lost objects: it asks each wiki about
+// the titles of all their versions at once, then decides object by
+// object.
+func recoverPage(ctx context.Context, store Store, o Options, loc int64, lost []metadata.StoredObject,
+	wikis map[string]wikiAnswer, rep *Report) error {
+	files := make([][]metadata.File, len(lost))
+	titles := map[string][]string{} // wiki → titles to ask about
+	seen := map[string]bool{}
+	for i, obj := range lost {
+		fs, err := store.FilesOfObject(ctx, obj.ID)
+		if err != nil {
+			return err
+		}
+		files[i] = fs
+		for _, f := range fs {
+			if k := obj.Wiki + "\x00" + f.Title; !seen[k] {
+				seen[k] = true
+				titles[obj.Wiki] = append(titles[obj.Wiki], f.Title)
 			}
 		}
 	}
-	return rep, nil
+	asked := map[string]*production{}
+	for wiki, ts := range titles {
+		w, ok := wikis[wiki]
+		if !ok {
+			w.prod, w.err = o.Wiki(wiki)
+			wikis[wiki] = w
+		}
+		if w.err != nil {
+			asked[wiki] = &production{err: w.err}
+			continue
+		}
+		current, err := w.prod.Versions(ctx, ts)
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			err = fmt.Errorf("ask production: %w", err)
+			o.Log.Warn("could not ask production; its objects are left as they are", "wiki", wiki, "err", err.Error())
+		}
+		asked[wiki] = &production{prod: w.prod, current: current, deleted: map[string][]mediawiki.DeletedVersion{}, err: err}
+	}
+	for i, obj := range lost {
+		if err := recoverObject(ctx, store, o, loc, obj, files[i], asked[obj.Wiki], rep); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // stillThere reports whether srv still has obj with its recorded size.
@@ -203,12 +253,17 @@ type wikiAnswer struct {
 	err  error
 }
 
+// production is what a wiki's API said about the titles of a page of lost
+// objects, or why it could not be asked.
+type production struct {
+	prod    Production
+	current map[string][]mediawiki.FileVersion
+	deleted map[string][]mediawiki.DeletedVersion // asked title by title, when needed
+	err     error
+}
+
 func recoverObject(ctx context.Context, store Store, o Options, loc int64, obj metadata.StoredObject,
-	wikis map[string]wikiAnswer, rep *Report) error {
-	files, err := store.FilesOfObject(ctx, obj.ID)
-	if err != nil {
-		return err
-	}
+	files []metadata.File, p *production, rep *Report) error {
 	if len(files) == 0 {
 		rep.RecordsDropped++
 		if o.Execute {
@@ -218,30 +273,26 @@ func recoverObject(ctx context.Context, store Store, o Options, loc int64, obj m
 		}
 		return nil
 	}
-	w, ok := wikis[obj.Wiki]
-	if !ok {
-		w.prod, w.err = o.Wiki(obj.Wiki)
-		wikis[obj.Wiki] = w
-	}
 	describe := func(f metadata.File, note string) Version {
 		return Version{ID: f.ID, Wiki: f.Wiki, Title: f.Title, UploadDate: f.UploadDate.UTC().Format(time.DateTime),
 			SHA1: f.SHA1, Status: string(f.Status), Backup: string(f.BackupStatus), Object: obj.ObjectKey, Note: note}
 	}
-	if w.err != nil {
+	unchecked := func(err error) {
 		for _, f := range files {
-			rep.Unchecked = append(rep.Unchecked, describe(f, w.err.Error()))
+			rep.Unchecked = append(rep.Unchecked, describe(f, err.Error()))
 		}
+	}
+	if p.err != nil {
+		unchecked(p.err)
 		return nil
 	}
-	served, err := servedVersions(ctx, w.prod, obj.SHA1, files)
+	served, err := p.served(ctx, obj.SHA1, files)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		for _, f := range files {
-			rep.Unchecked = append(rep.Unchecked, describe(f, "ask production: "+err.Error()))
-		}
 		o.Log.Warn("could not ask production; the object is left as it is", "wiki", obj.Wiki, "object", obj.ObjectKey, "err", err.Error())
+		unchecked(fmt.Errorf("ask production: %w", err))
 		return nil
 	}
 	var anyServed *metadata.File
@@ -273,43 +324,32 @@ func recoverObject(ctx context.Context, store Store, o Options, loc int64, obj m
 			o.Log.Error("could not reset the versions of a lost object", "wiki", obj.Wiki, "object", obj.ObjectKey, "err", err.Error())
 			return nil
 		}
-		o.Log.Info("versions of a lost object set back to pending", "wiki", obj.Wiki, "object", obj.ObjectKey, "versions", len(files))
+		o.Log.Debug("versions of a lost object set back to pending", "wiki", obj.Wiki, "object", obj.ObjectKey, "versions", len(files))
 	}
 	rep.RecordsDropped++
 	rep.Recovered = append(rep.Recovered, vs...)
 	return nil
 }
 
-// servedVersions asks production, for each version, whether its title
-// still has content with sha1 (see the package documentation), and
-// returns the ids of those that do.
-func servedVersions(ctx context.Context, prod Production, sha1 string, files []metadata.File) (map[int64]bool, error) {
-	var titles []string
-	seen := map[string]bool{}
-	for _, f := range files {
-		if !seen[f.Title] {
-			seen[f.Title] = true
-			titles = append(titles, f.Title)
-		}
-	}
-	current, err := prod.Versions(ctx, titles)
-	if err != nil {
-		return nil, err
-	}
-	deleted := map[string][]mediawiki.DeletedVersion{}
+// served says, for each version, whether its title still has content
+// with sha1 (see the package documentation), and returns the ids of those
+// that do. The file archive is asked only about titles whose current and
+// old versions do not have it, once per title.
+func (p *production) served(ctx context.Context, sha1 string, files []metadata.File) (map[int64]bool, error) {
 	out := map[int64]bool{}
 	for _, f := range files {
 		key := mediawiki.DBKey(f.Title)
-		if servesVersion(current[key], sha1, f.UploadDate) {
+		if servesVersion(p.current[key], sha1, f.UploadDate) {
 			out[f.ID] = true
 			continue
 		}
-		dv, ok := deleted[key]
+		dv, ok := p.deleted[key]
 		if !ok {
-			if dv, err = prod.DeletedVersionsOf(ctx, f.Title); err != nil {
+			var err error
+			if dv, err = p.prod.DeletedVersionsOf(ctx, f.Title); err != nil {
 				return nil, err
 			}
-			deleted[key] = dv
+			p.deleted[key] = dv
 		}
 		for _, d := range dv {
 			if d.SHA1 == sha1 {

@@ -146,13 +146,13 @@ func printRebalance(w io.Writer, rep *rebalance.Report) {
 			return
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  FROM\tTO\tOBJECTS\tBYTES\t")
+		fmt.Fprintln(tw, "  FROM\tTO\tOBJECTS\tBYTES")
 		for _, fl := range fs {
-			why := ""
+			line := fmt.Sprintf("  %s\t%s\t%d\t%s", fl.From, fl.To, fl.Objects, humanBytes(fl.Bytes))
 			if fl.Why != "" {
-				why = "(" + fl.Why + ")"
+				line += "\t(" + fl.Why + ")"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\n", fl.From, fl.To, fl.Objects, humanBytes(fl.Bytes), why)
+			fmt.Fprintln(tw, line)
 		}
 		tw.Flush()
 	}
