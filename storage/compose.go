@@ -55,11 +55,17 @@ type ComposeStats struct {
 // multipart upload but the last.
 const MinPartSize = 5 << 20
 
-// maxCopyPart is the largest range one UploadPartCopy copies. S3 allows
-// 5 GiB, but the server answers a copy only once it is done, and the
-// request must not wait longer than the server's timeout (WithTimeout):
-// 512 MiB take seconds even on disks. (10 000 parts: objects up to 5 TiB.)
-const maxCopyPart = 512 << 20
+// copyPartSize is the size of the parts a copy range is cut into. S3
+// allows up to 5 GiB, but the server answers a copy only once it is done,
+// and no request may wait longer than the server's timeout (WithTimeout,
+// 30 s by default): 64 MiB take about a second on a disk, and even a
+// server slowed down by a heavy load copied 512 MiB in more than 30 s.
+// Ranges so large that 64 MiB parts would pass S3's 10 000 parts use
+// larger ones (see copyParts).
+const copyPartSize = 64 << 20
+
+// maxParts is S3's limit of parts in a multipart upload.
+const maxParts = 10000
 
 // ErrPartTooSmall is wrapped by Compose's error when a part other than the
 // last is smaller than MinPartSize.
@@ -111,7 +117,7 @@ func (s *Server) GetRange(ctx context.Context, key string, offset, length int64)
 // Compose stores the concatenation of parts as the object key with one
 // multipart upload: each Data part is uploaded with its SHA-256, which the
 // server checks; each copy part is copied by the server from its object
-// (ranges over 512 MiB in several parts). The object appears, whole, only
+// (in parts of 64 MiB, or more for ranges over 625 GiB). The object appears, whole, only
 // when every part is in: a failure aborts the upload and leaves any object
 // under key as it was. Every part but the last must hold at least
 // MinPartSize bytes (ErrPartTooSmall). A copy range beyond the end of its
@@ -160,7 +166,7 @@ func (s *Server) Compose(ctx context.Context, key string, parts []Part) (Compose
 			st.Size += int64(len(p.Data))
 			continue
 		}
-		for _, r := range splitRange(p.Offset, p.Length, maxCopyPart) {
+		for _, r := range splitRange(p.Offset, p.Length, copyParts(p.Length)) {
 			cp, err := core.CopyObjectPart(ctx, s.bucket, p.CopyKey, s.bucket, key, id, len(complete)+1, r[0], r[1], nil)
 			if err != nil {
 				return st, s.objectError("compose "+key+" from", p.CopyKey, stalled(ctx, err))
@@ -179,6 +185,13 @@ func (s *Server) Compose(ctx context.Context, key string, parts []Part) (Compose
 		return st, fmt.Errorf("compose %s on %s: the server stored %d bytes, %d were composed", key, s.endpoint, info.Size, st.Size)
 	}
 	return st, nil
+}
+
+// copyParts returns the size of the parts a copy range of length bytes
+// is cut into: copyPartSize, or larger so that the range takes at most
+// maxParts-1 parts (one more is the uploaded one).
+func copyParts(length int64) int64 {
+	return max(copyPartSize, (length+maxParts-2)/(maxParts-1))
 }
 
 // splitRange cuts [offset, offset+length) into pieces of at most max

@@ -10,6 +10,24 @@ import (
 	"testing"
 )
 
+func TestCopyParts(t *testing.T) {
+	for _, tc := range []struct{ length, want int64 }{
+		{1, copyPartSize},
+		{1 << 30, copyPartSize},
+		{(maxParts - 1) * copyPartSize, copyPartSize},
+		{(maxParts-1)*copyPartSize + 1, copyPartSize + 1},
+		{5 << 40, (5<<40 + maxParts - 2) / (maxParts - 1)},
+	} {
+		got := copyParts(tc.length)
+		if got != tc.want {
+			t.Errorf("copyParts(%d) = %d, want %d", tc.length, got, tc.want)
+		}
+		if n := len(splitRange(0, tc.length, got)); n > maxParts-1 {
+			t.Errorf("copyParts(%d) = %d makes %d parts", tc.length, got, n)
+		}
+	}
+}
+
 func TestSplitRange(t *testing.T) {
 	tests := []struct {
 		offset, length, max int64

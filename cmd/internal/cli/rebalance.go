@@ -168,7 +168,7 @@ func printRebalance(w io.Writer, rep *rebalance.Report) {
 		if len(rep.Failed) > 0 {
 			fmt.Fprintf(w, "failed: %d objects (they stay where they are)\n", len(rep.Failed))
 			for _, fl := range rep.Failed {
-				fmt.Fprintf(w, "  %s %s on %s: %s\n", fl.Wiki, fl.Key, fl.From, fl.Error)
+				fmt.Fprintf(w, "  %s object %d: %s\n", fl.Wiki, fl.ObjectID, fl.Error) // the error names the key and servers
 			}
 		}
 		if rep.SourcesLeft > 0 {

@@ -177,7 +177,7 @@ func printRekey(w io.Writer, rep *rekey.Report, recipients int) {
 		fmt.Fprintf(w, "bytes: %s uploaded, %s copied by the servers, %s read (headers, and both payloads to verify)\n",
 			humanBytes(rep.Bytes.Uploaded), humanBytes(rep.Bytes.Copied), humanBytes(rep.Bytes.Read))
 		for _, fl := range rep.Failed {
-			fmt.Fprintf(w, "failed: %s %s on %s: %s\n", fl.Wiki, fl.Key, fl.Location, fl.Error)
+			fmt.Fprintf(w, "failed: %s object %d: %s\n", fl.Wiki, fl.ObjectID, fl.Error) // the error names the key and server
 		}
 		if rep.SourcesLeft > 0 {
 			fmt.Fprintf(w, "%d old objects could not be removed yet: the next run removes them\n", rep.SourcesLeft)
