@@ -18,8 +18,14 @@
 // a complete, verified object: F until step 3, T after it. [Mover.Recover]
 // reads what the journal holds at the start of the next run and finishes
 // each move: a committed one by removing F, any other by removing the copy
-// at T (unless a backups row records an object there). A move whose object
-// was deleted meanwhile (step 3 finds no row at F) is undone the same way.
+// at T (unless a backups row records an object there). When the object
+// itself was deleted meanwhile, whatever is left at F and at T goes. A move
+// whose object is deleted while it runs (step 3 finds no row at F) removes
+// its copy at T at once.
+//
+// A deletion (delete-media-file) takes the same lock as the movers, so
+// that no object moves between the moment its location is read and the
+// moment it is removed.
 //
 // Only one process may move objects at a time (metadata.Store.LockMoves):
 // the journal has one row per object, and two movers would undo each
@@ -194,33 +200,51 @@ func (m *Mover) Recover(ctx context.Context) (Recovery, error) {
 		if err := ctx.Err(); err != nil {
 			return rec, err
 		}
+		// What to remove: the old object of a committed move, the copy of
+		// any other; both when the object itself was deleted meanwhile
+		// (whether the move was committed before is unknown, and neither
+		// copy is anyone's any more).
+		type removal struct {
+			what  string
+			place metadata.Place
+		}
 		var (
-			what, where string
-			place       metadata.Place
+			what     string
+			removals []removal
 		)
-		if p.Committed() {
-			what, place, where = "finished", p.From, "remove the old object"
-		} else {
-			what, place, where = "undone", p.To, "remove the copy"
-			inUse, err := m.Journal.RecordedAt(ctx, p.To)
-			if err != nil {
-				rec.Left = append(rec.Left, fmt.Sprintf("object %d (%s → %s): %v", p.BackupID, p.From, p.To, err))
-				continue
+		switch {
+		case p.Committed():
+			what, removals = "finished", []removal{{"remove the old object", p.From}}
+		case p.Current == nil:
+			what, removals = "undone (the object was deleted meanwhile)", []removal{{"remove the copy", p.To}, {"remove the old object", p.From}}
+		default:
+			what, removals = "undone", []removal{{"remove the copy", p.To}}
+		}
+		left := ""
+		for _, r := range removals {
+			if !p.Committed() {
+				inUse, err := m.Journal.RecordedAt(ctx, r.place)
+				if err != nil {
+					left = err.Error()
+					break
+				}
+				if inUse {
+					continue // an object recorded there is in use
+				}
 			}
-			if inUse {
-				where = "" // nothing to remove: an object recorded there is in use
+			srv, ok := m.Locate(r.place.Endpoint)
+			if !ok {
+				left = fmt.Sprintf("%s: %s is not in storage.endpoints", r.what, r.place.Endpoint)
+				break
+			}
+			if err := srv.Remove(ctx, r.place.Key); err != nil {
+				left = fmt.Sprintf("%s: %v", r.what, err)
+				break
 			}
 		}
-		if where != "" {
-			srv, ok := m.Locate(place.Endpoint)
-			if !ok {
-				rec.Left = append(rec.Left, fmt.Sprintf("object %d (%s → %s): %s: %s is not in storage.endpoints", p.BackupID, p.From, p.To, where, place.Endpoint))
-				continue
-			}
-			if err := srv.Remove(ctx, place.Key); err != nil {
-				rec.Left = append(rec.Left, fmt.Sprintf("object %d (%s → %s): %s: %v", p.BackupID, p.From, p.To, where, err))
-				continue
-			}
+		if left != "" {
+			rec.Left = append(rec.Left, fmt.Sprintf("object %d (%s → %s): %s", p.BackupID, p.From, p.To, left))
+			continue
 		}
 		if err := m.Journal.EndMove(ctx, p.BackupID); err != nil {
 			rec.Left = append(rec.Left, fmt.Sprintf("object %d (%s → %s): %v", p.BackupID, p.From, p.To, err))

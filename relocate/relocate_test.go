@@ -189,6 +189,13 @@ func TestRecoverEveryKillPoint(t *testing.T) {
 		w.a.Remove(w.ctx, o.ObjectKey) // what a deletion does: object, then record
 		w.store.DB().ExecContext(w.ctx, `DELETE FROM backups WHERE id = ?`, o.ID)
 	})
+	add("committed, then deleted, source left", "gone", func(o metadata.StoredObject, m metadata.Move) {
+		begin(m)
+		put(o)
+		commit(m)
+		w.b.Remove(w.ctx, o.ObjectKey) // a deletion removes the recorded object, then its record
+		w.store.DB().ExecContext(w.ctx, `DELETE FROM backups WHERE id = ?`, o.ID)
+	})
 	for _, p := range points {
 		if got := w.where(p.obj.ID); got == "B" && !w.has(w.b, p.obj.ObjectKey) || got == "A" && !w.has(w.a, p.obj.ObjectKey) {
 			t.Fatalf("%s: the state left is not readable where recorded (%s)", p.name, got)
@@ -199,8 +206,8 @@ func TestRecoverEveryKillPoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Finished != 2 || rec.Undone != 3 || len(rec.Left) != 0 {
-		t.Errorf("Recover = %+v, want 2 finished, 3 undone", rec)
+	if rec.Finished != 2 || rec.Undone != 4 || len(rec.Left) != 0 {
+		t.Errorf("Recover = %+v, want 2 finished, 4 undone", rec)
 	}
 	for _, p := range points {
 		got := w.where(p.obj.ID)

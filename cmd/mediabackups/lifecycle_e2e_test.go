@@ -30,6 +30,7 @@ import (
 
 	"github.com/mediabackups/mediabackups/config"
 	"github.com/mediabackups/mediabackups/internal/testsvc"
+	"github.com/mediabackups/mediabackups/metadata"
 	"github.com/mediabackups/mediabackups/sharding"
 )
 
@@ -888,5 +889,34 @@ func TestRekey(t *testing.T) {
 	}
 	if written, failed := e.restoreAll("privatewiki"); len(failed) > 0 || written != e.storedVersions("privatewiki") {
 		t.Errorf("after the rekey: %d of %d restored; failed %v", written, e.storedVersions("privatewiki"), failed)
+	}
+}
+
+// TestDeleteRefusedWhileObjectsMove: delete --execute does not run while a
+// rebalance or rekey holds the moves lock (an object moved between the
+// lookup and the removal would outlive its deletion); a dry run does.
+func TestDeleteRefusedWhileObjectsMove(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1)
+	e.run("inventory", "--wiki", "testwiki")
+	s, err := metadata.Open(context.Background(), e.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	release, err := s.LockMoves(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := e.exec("delete", "--wiki", "testwiki", "--title", "No_such_file.png", "--execute", "--yes")
+	if code != 1 || !strings.Contains(stderr, "another rebalance or rekey is running") || !strings.Contains(stderr, "it resumes where it stopped") {
+		t.Errorf("delete --execute under the moves lock: exit %d\n%s", code, stderr)
+	}
+	if _, stderr, code := e.exec("delete", "--wiki", "testwiki", "--title", "No_such_file.png", "--yes"); code != 4 {
+		t.Errorf("dry run under the moves lock: exit %d, want 4 (nothing matched)\n%s", code, stderr)
+	}
+	release()
+	if _, stderr, code := e.exec("delete", "--wiki", "testwiki", "--title", "No_such_file.png", "--execute", "--yes"); code != 4 {
+		t.Errorf("delete --execute after the lock: exit %d, want 4\n%s", code, stderr)
 	}
 }
