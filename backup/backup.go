@@ -24,6 +24,17 @@
 // Downloads larger than the memory limit are spooled to files without a
 // name, which vanish with the process however it ends; for encrypted wikis
 // they are encrypted with a key held only in memory (see spoolfile.go).
+//
+// A version's content is stored only if its sha1 is the version's sha1.
+// When the recorded place serves other bytes (the file was overwritten,
+// moved or deleted after it was listed, and `update` has not recorded that
+// yet), the worker asks the wiki where the version is now and fetches it
+// from there (see fetchVersion). When no place serves it, the version is
+// recorded as unavailable, with where it looked, and retried later; it is
+// never recorded with another version's bytes. Only bytes that production
+// itself serves for the version and that match no version the wiki knows
+// of the file (corruption in production) are kept with another sha1, under
+// their own sha256, and listed by `mediabackups mismatches`.
 package backup
 
 import (
@@ -52,8 +63,10 @@ type Store interface {
 	EnsureLocation(ctx context.Context, endpoint string) (int64, error)
 }
 
-// Fetcher downloads production bytes of a wiki.
+// Fetcher downloads production bytes of a wiki, and asks the wiki where a
+// version is when its recorded place serves other bytes.
 type Fetcher interface {
+	Finder
 	Download(ctx context.Context, url string) (io.ReadCloser, int64, error)
 	DownloadDeleted(ctx context.Context, title, storageKey string) (io.ReadCloser, int64, error)
 	// DownloadHidden fetches a revision-deleted old version by archive name.
@@ -136,10 +149,17 @@ type Stats struct {
 	BackedUp   int `json:"backedup"`
 	Duplicates int `json:"duplicate"`
 	Errors     int `json:"error"`
-	Lost       int `json:"lost_claims"`
+	// Unavailable versions: production serves their bytes nowhere now.
+	Unavailable int `json:"unavailable"`
+	Lost        int `json:"lost_claims"`
 	// GivenBack counts the files this run claimed but did not finish, and
 	// handed back as pending when it stopped early.
-	GivenBack  int   `json:"given_back"`
+	GivenBack int `json:"given_back"`
+	// Relocated versions were fetched from where production serves them
+	// now (an archive URL, the deleted zone), not the recorded place.
+	Relocated int `json:"relocated"`
+	// Mismatches are versions whose bytes production itself serves with
+	// another sha1 (corruption in production), kept under their sha256.
 	Mismatches int   `json:"sha1_mismatches"`
 	Bytes      int64 `json:"bytes"`
 	// ServerDown counts, by server endpoint, the files that failed (status
@@ -166,12 +186,23 @@ func (e *ServerDownError) Unwrap() error { return e.Err }
 // work done so far recorded, when ctx is cancelled: files in progress are
 // given back as pending (or, if the database does not answer, return when
 // their claims expire) and nothing half-done is recorded.
+//
+// A Lease shorter than MinLease (zero aside, which means the default) is
+// an error: claims are renewed every third of it, to the second.
 func Run(ctx context.Context, store Store, fetch Fetcher, place Placer, opts Options) (Stats, error) {
+	if opts.Lease != 0 && opts.Lease < MinLease {
+		return Stats{}, fmt.Errorf("backup: a lease of %s is shorter than the minimum, %s", opts.Lease, MinLease)
+	}
 	opts.defaults()
-	r := &runner{store: patientStore{store, opts.Patience}, fetch: fetch, place: place, opts: opts,
+	ps := patientStore{store, opts.Patience}
+	r := &runner{store: ps, objects: ps, fetch: fetch, place: place, opts: opts,
 		locations: map[string]int64{}, inflight: map[int64]metadata.File{}}
 	return r.run(ctx)
 }
+
+// MinLease is the shortest Options.Lease: claims are renewed every third
+// of it, and the database keeps lease ends to the second.
+const MinLease = 3 * time.Second
 
 func (o *Options) defaults() {
 	if o.Workers <= 0 {
@@ -197,11 +228,18 @@ func (o *Options) defaults() {
 	}
 }
 
+// objectStore is the part of the metadata that storing objects needs.
+type objectStore interface {
+	FindBackup(ctx context.Context, wikiID int64, sha256 string) (*metadata.Backup, error)
+	EnsureLocation(ctx context.Context, endpoint string) (int64, error)
+}
+
 type runner struct {
-	store patientStore
-	fetch Fetcher
-	place Placer
-	opts  Options
+	store   patientStore
+	objects objectStore
+	fetch   Fetcher
+	place   Placer
+	opts    Options
 
 	mu        sync.Mutex
 	locations map[string]int64
@@ -214,8 +252,9 @@ type runner struct {
 }
 
 type outcome struct {
-	file   metadata.File
-	result metadata.Result
+	file      metadata.File
+	result    metadata.Result
+	relocated bool
 }
 
 func (r *runner) run(ctx context.Context) (Stats, error) {
@@ -311,7 +350,7 @@ func (r *runner) run(ctx context.Context) (Stats, error) {
 					continue // abandoned; keep draining so fetchers can close their spools
 				}
 				select {
-				case results <- outcome{p.file, res}:
+				case results <- outcome{p.file, res, p.relocated}:
 				case <-ctx.Done():
 				}
 			}
@@ -493,6 +532,8 @@ func (r *runner) flush(ctx context.Context, store Store, pending []outcome) erro
 			r.stats.Bytes += o.result.Size
 		case st == metadata.Duplicate:
 			r.stats.Duplicates++
+		case st == metadata.Unavailable:
+			r.stats.Unavailable++
 		case st == metadata.Error:
 			r.stats.Errors++
 			var down *ServerDownError
@@ -503,8 +544,11 @@ func (r *runner) flush(ctx context.Context, store Store, pending []outcome) erro
 				r.stats.ServerDown[down.Endpoint]++
 			}
 		}
-		if o.result.DownloadedSHA1 != "" {
+		if o.result.DownloadedSHA1 != "" && ok {
 			r.stats.Mismatches++
+		}
+		if o.relocated && ok && o.result.Err == nil {
+			r.stats.Relocated++
 		}
 		r.opts.Progress.FileDone(doneFile(o, st), st, o.result.Size, o.result.Err)
 	}
@@ -520,8 +564,10 @@ type prepared struct {
 	err    error
 	// upload is false for duplicates and failures: nothing to send.
 	upload bool
-	plain  *spool // the downloaded bytes
-	cipher *spool // their encryption, for small files of encrypted wikis
+	// relocated: the bytes came from another place than the recorded one.
+	relocated bool
+	plain     *spool // the downloaded bytes
+	cipher    *spool // their encryption, for small files of encrypted wikis
 }
 
 func (p *prepared) close() {
@@ -566,6 +612,9 @@ func (r *runner) finish(ctx context.Context, p prepared) metadata.Result {
 		case ctx.Err() != nil || errors.Is(err, metadata.ErrGaveUp):
 		case errors.Is(err, storage.ErrUnavailable):
 			r.opts.Logger.Debug("backup failed", "wiki", r.opts.Wiki, "title", p.file.Title, "id", p.file.ID, "err", err)
+		case errors.Is(err, metadata.ErrUnavailable):
+			r.opts.Logger.Warn("version unavailable: production serves its bytes nowhere now; recorded as unavailable",
+				"wiki", r.opts.Wiki, "title", p.file.Title, "id", p.file.ID, "reason", err)
 		default:
 			r.opts.Logger.Error("backup failed", "wiki", r.opts.Wiki, "title", p.file.Title, "id", p.file.ID, "err", err)
 		}
@@ -576,33 +625,41 @@ func (r *runner) finish(ctx context.Context, p prepared) metadata.Result {
 
 func (r *runner) prepareErr(ctx context.Context, p *prepared) (metadata.Result, error) {
 	f := p.file
-	sp, err := r.download(ctx, f)
+	got, err := r.fetchVersion(ctx, f)
 	if err != nil {
 		return metadata.Result{}, err
 	}
+	sp := got.sp
 	p.plain = sp
+	p.relocated = got.from != ""
 	res := metadata.Result{FileID: f.ID, SHA1: sp.SHA1(), SHA256: sp.SHA256(), Size: sp.Size()}
-	if f.SHA1 != "" && res.SHA1 != f.SHA1 {
-		r.opts.Logger.Warn("sha1 differs from production's; downloading again", "title", f.Title, "want", f.SHA1, "got", res.SHA1)
-		sp.Close()
-		p.plain = nil
-		if sp, err = r.download(ctx, f); err != nil {
-			return metadata.Result{}, err
-		}
-		p.plain = sp
-		res = metadata.Result{FileID: f.ID, SHA1: sp.SHA1(), SHA256: sp.SHA256(), Size: sp.Size()}
-		if res.SHA1 != f.SHA1 {
-			r.opts.Logger.Warn("sha1 mismatch: backed up anyway and recorded (see `mediabackups mismatches`)",
-				"title", f.Title, "production_sha1", f.SHA1, "downloaded_sha1", res.SHA1)
-			res.DownloadedSHA1 = res.SHA1
-		}
+	switch {
+	case got.corrupt:
+		r.opts.Logger.Warn("sha1 mismatch: production serves bytes that match no version of the file; kept under their own sha256 "+
+			"and listed by `mediabackups mismatches`", "title", f.Title, "production_sha1", f.SHA1, "downloaded_sha1", res.SHA1, "place", got.from)
+		res.DownloadedSHA1 = res.SHA1
+	case got.from != "":
+		r.opts.Logger.Info("the version's bytes were found elsewhere in production", "title", f.Title,
+			"uploaded", f.UploadDate.Format(time.RFC3339), "place", got.from)
 	}
-	if _, err := r.store.FindBackup(ctx, f.WikiID, res.SHA256); err == nil {
+	if _, err := r.objects.FindBackup(ctx, f.WikiID, res.SHA256); err == nil {
 		return res, nil // duplicate: this wiki already has the content
 	} else if !errors.Is(err, metadata.ErrNotFound) {
 		return metadata.Result{}, &StepError{Step: StepMetadata, Err: fmt.Errorf("dedup check: %w", err)}
 	}
 	p.upload = true
+	if err := r.seal(p); err != nil {
+		return metadata.Result{}, err
+	}
+	return res, nil
+}
+
+// seal encrypts p's bytes into memory when they are small and the wiki's
+// objects are encrypted, so that the upload has a known size and a
+// checksum of the exact bytes stored. Large ones are encrypted as they
+// stream (see upload).
+func (r *runner) seal(p *prepared) error {
+	sp, f := p.plain, p.file
 	if len(r.opts.Recipients) > 0 && sp.Size() <= r.opts.MemoryLimit {
 		// Small: encrypt into memory so the upload has a known size and
 		// a checksum of the exact bytes stored.
@@ -617,50 +674,10 @@ func (r *runner) prepareErr(ctx context.Context, p *prepared) (metadata.Result, 
 			}
 		}
 		if err != nil {
-			return metadata.Result{}, &StepError{Step: StepEncrypt, Err: fmt.Errorf("encrypt %s: %w", f.Title, err)}
+			return &StepError{Step: StepEncrypt, Err: fmt.Errorf("encrypt %s: %w", f.Title, err)}
 		}
 	}
-	return res, nil
-}
-
-func (r *runner) download(ctx context.Context, f metadata.File) (*spool, error) {
-	var (
-		body io.ReadCloser
-		size int64
-		err  error
-		what string
-	)
-	switch {
-	case f.Status == metadata.Deleted && f.FilearchiveID == 0 && f.ArchiveName != "":
-		// A revision-deleted old version: still an oldimage row, not in
-		// the file archive (see package update).
-		what = "hidden version " + f.ArchiveName
-		body, _, err = r.fetch.DownloadHidden(ctx, f.Title, f.ArchiveName)
-	case f.Status == metadata.Deleted && f.StorageKey != "":
-		what = "deleted file " + f.StorageKey
-		body, size, err = r.fetch.DownloadDeleted(ctx, f.Title, f.StorageKey)
-	case f.SourceURL != "":
-		what = f.SourceURL
-		body, size, err = r.fetch.Download(ctx, f.SourceURL)
-	default:
-		return nil, fmt.Errorf("download %s: production gave no URL or storage key for it", f.Title)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("download %s: %w", what, err)
-	}
-	defer body.Close()
-	var sp *spool
-	if len(r.opts.Recipients) > 0 {
-		sp = newSealedSpool(r.opts.TmpDir, r.opts.MemoryLimit) // never plaintext on disk
-	} else {
-		sp = newSpool(r.opts.TmpDir, r.opts.MemoryLimit)
-	}
-	sp.expect(size)
-	if _, err := io.Copy(sp, body); err != nil {
-		sp.Close()
-		return nil, fmt.Errorf("download %s: %w", what, err)
-	}
-	return sp, nil
+	return nil
 }
 
 func (r *runner) upload(ctx context.Context, p *prepared) (*metadata.Backup, error) {
@@ -716,7 +733,7 @@ func (r *runner) location(ctx context.Context, endpoint string) (int64, error) {
 	if ok {
 		return id, nil
 	}
-	id, err := r.store.EnsureLocation(ctx, endpoint)
+	id, err := r.objects.EnsureLocation(ctx, endpoint)
 	if err != nil {
 		return 0, err
 	}

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -496,13 +497,15 @@ func (c *Config) Validate() error {
 	seen := map[string]bool{}
 	for _, ep := range c.Storage.Endpoints {
 		e := ep.URL
-		if !strings.HasPrefix(e, "http://") && !strings.HasPrefix(e, "https://") {
-			errs = append(errs, fmt.Errorf("storage.endpoints: %q must start with http:// or https://", e))
+		u, err := checkURL(e, false)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("storage.endpoints: %w", err))
+			continue
 		}
-		if seen[e] {
+		if seen[u] {
 			errs = append(errs, fmt.Errorf("storage.endpoints: %q is listed twice", e))
 		}
-		seen[e] = true
+		seen[u] = true
 		if _, err := sharding.ParseState(string(ep.State)); err != nil {
 			errs = append(errs, fmt.Errorf("storage.endpoints: %s: state: %w", e, err))
 		}
@@ -524,6 +527,8 @@ func (c *Config) Validate() error {
 		names[w.Name] = true
 		if w.API == "" {
 			errs = append(errs, fmt.Errorf("%s: api is empty (the wiki's api.php URL)", where))
+		} else if _, err := checkURL(w.API, true); err != nil {
+			errs = append(errs, fmt.Errorf("%s: api: %w", where, err))
 		}
 		switch w.Type {
 		case TypePublic, TypePrivate, TypeClosed, TypeDeleted:
@@ -541,6 +546,55 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkURL checks an http or https URL of the config and returns it
+// normalised (scheme and host in lower case, no trailing slash) for
+// comparisons. The host must be there and a port, if given, must be a
+// number from 1 to 65535. Only withPath allows a path (api.php); a query,
+// a fragment or user information is always refused.
+func checkURL(s string, withPath bool) (string, error) {
+	hint := func(msg string) error {
+		if withPath {
+			return fmt.Errorf("%q: %s: write the full URL of api.php, e.g. https://host/w/api.php", s, msg)
+		}
+		return fmt.Errorf("%q: %s: write it as http://host:port or https://host:port", s, msg)
+	}
+	if s != strings.TrimSpace(s) {
+		return "", hint("white space around the URL")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "", hint(err.Error())
+	}
+	scheme := strings.ToLower(u.Scheme)
+	switch {
+	case scheme != "http" && scheme != "https":
+		return "", hint("it must start with http:// or https://")
+	case u.Opaque != "" || u.Hostname() == "":
+		return "", hint("no host")
+	case u.User != nil:
+		return "", hint("credentials do not belong in the URL (use the secret files)")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return "", hint("a query or fragment is not allowed")
+	case !withPath && u.Path != "" && u.Path != "/":
+		return "", hint(fmt.Sprintf("a path (%s) is not allowed", u.Path))
+	}
+	if p := u.Port(); p != "" || strings.HasSuffix(u.Host, ":") {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return "", hint(fmt.Sprintf("port %q is not a number from 1 to 65535", p))
+		}
+	}
+	norm := scheme + "://" + strings.ToLower(u.Host)
+	if withPath {
+		norm += u.Path
+	}
+	return norm, nil
 }
 
 // Wiki returns the configured wiki called name.

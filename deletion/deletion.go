@@ -59,7 +59,11 @@ type ProductionError struct {
 
 func (e *ProductionError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "production check failed for %d file(s); nothing was deleted:", len(e.Served))
+	files := "files"
+	if len(e.Served) == 1 {
+		files = "file"
+	}
+	fmt.Fprintf(&b, "production check failed for %d %s; nothing was deleted:", len(e.Served), files)
 	for _, s := range e.Served {
 		if s.Err != nil {
 			fmt.Fprintf(&b, "\n  %s: %s: %v", s.File.Title, s.URL, s.Err)
@@ -111,6 +115,18 @@ type Deleter struct {
 	DeleteShared bool
 	// Log receives one line per action (or would-be action) and per failure.
 	Log *slog.Logger
+	// Journal, when set, records each group's deletion before Delete
+	// starts it (see Journal).
+	Journal Journal
+}
+
+// Journal is where a deletion is recorded, durably, before it is carried
+// out: the recovery tools' session log, synced to disk. When Record fails
+// Delete stops at once: nothing is deleted that was not recorded first.
+type Journal interface {
+	// Record writes msg and its key-value args and returns nil only once
+	// they are on durable storage.
+	Record(msg string, args ...any) error
 }
 
 // DefaultCheckTimeout bounds each production request of CheckProduction.
@@ -225,14 +241,19 @@ type Report struct {
 	ObjectsKept    int // shared with versions not being deleted
 	MarkedDeleted  int
 	Errors         []*metadata.FileError
+	// Stopped is the Journal's failure that stopped Delete, nil if it ran
+	// to the end. The groups after it were not touched.
+	Stopped error
 }
 
-// Delete carries out the plan: for each group, the object is removed from
-// its recorded server (unless it is kept for shared content), then each
-// version is marked hard-deleted and unlinked from its object. A failed
-// step is logged and counted and the rest continue; when an object cannot
-// be removed its versions are left as they are, so that a new run retries.
-// In a dry run nothing changes and the log says what would happen.
+// Delete carries out the plan: for each group, the deletion is recorded
+// in the Journal, then the object is removed from its recorded server
+// (unless it is kept for shared content), then each version is marked
+// hard-deleted and unlinked from its object. A failed step is logged and
+// counted and the rest continue; when an object cannot be removed its
+// versions are left as they are, so that a new run retries. A Journal
+// that fails stops everything (Report.Stopped). In a dry run nothing
+// changes, nothing is journaled, and the log says what would happen.
 // Call CheckProduction first.
 func (d *Deleter) Delete(ctx context.Context, groups []Group) Report {
 	var rep Report
@@ -252,6 +273,20 @@ func (d *Deleter) Delete(ctx context.Context, groups []Group) Report {
 				fail(f, StepRemoveObject, ctx.Err())
 			}
 			continue
+		}
+		if !d.DryRun && d.Journal != nil {
+			ids := make([]int64, len(g.Files))
+			for i, f := range g.Files {
+				ids[i] = f.ID
+			}
+			args := []any{"wiki", g.Files[0].Wiki, "file", g.Files[0].Title, "ids", fmt.Sprint(ids), "remove_object", g.Backup != nil && g.RemoveObject}
+			if g.Backup != nil {
+				args = append(args, "location", g.Backup.Location, "bucket", g.Backup.Bucket, "object", g.Backup.ObjectKey)
+			}
+			if err := d.Journal.Record("deleting", args...); err != nil {
+				rep.Stopped = err
+				return rep
+			}
 		}
 		rep.Files += len(g.Files)
 		removed := false

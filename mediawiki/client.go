@@ -322,6 +322,8 @@ func classifyStatus(resp *http.Response, u string) error {
 		return &retryableError{err: err, after: parseRetryAfter(resp.Header)}
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return fmt.Errorf("%w: %w", err, ErrPermission)
+	case resp.StatusCode == http.StatusNotFound:
+		return fmt.Errorf("%w: %w", err, ErrNotFound)
 	}
 	return err
 }

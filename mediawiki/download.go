@@ -25,7 +25,8 @@ const maxHTMLPage = 8 << 20
 // and the Content-Length (-1 if unknown). Network errors, 429 and 5xx are
 // retried before the body is returned; the body itself is not retried.
 // A non-200 status is an error naming the status and the URL; 401 and 403
-// wrap ErrPermission (after one new login, in case the session expired).
+// wrap ErrPermission (after one new login, in case the session expired),
+// 404 wraps ErrNotFound.
 // Config.Timeout bounds the wait for the response headers only.
 func (c *Client) Download(ctx context.Context, rawURL string) (io.ReadCloser, int64, error) {
 	if u, err := url.Parse(rawURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -12,6 +12,12 @@ import (
 // right (read, deletedhistory, undelete...) or a main account as WebUser.
 var ErrPermission = errors.New("permission denied by the wiki")
 
+// ErrNotFound is wrapped by the error of a download that the server
+// answered with HTTP 404: nothing is served at that URL (any more). For a
+// file version it usually means that the file was moved, deleted or
+// overwritten since its URL was read; ask the API where it is now.
+var ErrNotFound = errors.New("not found on the server")
+
 // ErrLoginFailed is wrapped by errors from a login that the wiki refused
 // (wrong name or password, a bot password without the grants, or a login
 // that needs an interactive step such as two-factor authentication).

@@ -190,6 +190,14 @@ func TestIntegrationVersions(t *testing.T) {
 			if vs := got["Revdel_old_version.png"]; len(vs) == 2 && (!vs[1].Hidden || vs[0].Hidden) {
 				t.Errorf("Revdel_old_version.png: %+v", vs)
 			}
+			// A URL that serves nothing (a file moved or deleted since
+			// its URL was read) is ErrNotFound.
+			if vs := got["Simple.png"]; len(vs) == 1 {
+				gone := strings.Replace(vs[0].URL, "Simple.png", "Never_existed.png", 1)
+				if _, _, err := c.Download(testCtx(t), gone); !errors.Is(err, ErrNotFound) {
+					t.Errorf("Download(%s) = %v, want ErrNotFound", gone, err)
+				}
+			}
 		})
 	}
 }
@@ -309,6 +317,21 @@ func TestIntegrationDeleted(t *testing.T) {
 			}
 			body, n, err := c.DownloadHidden(ctx, "Revdel old version.png", "20250102090000!Revdel_old_version.png")
 			checkDownload(t, "hidden version", body, n, err, "97f01a3c9dfe50355f0585da5b8aea3fc1def898")
+
+			// By content: Deleted_copy.png holds the bytes of Simple.png.
+			bySHA, err := c.DeletedVersionsBySHA1(ctx, "EBD86F06D1C6B7DFE02A6E4A5DFC11DFCDF9D457")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(bySHA) != 1 || bySHA[0].Title != "Deleted_copy.png" || bySHA[0].StorageKey != "rjrzta2uecby71eo37q33rfc4bdtzyv.png" {
+				t.Errorf("deleted versions with the sha1 of Simple.png: %+v, want Deleted_copy.png alone", bySHA)
+			}
+			if none, err := c.DeletedVersionsBySHA1(ctx, strings.Repeat("0", 40)); err != nil || len(none) != 0 {
+				t.Errorf("deleted versions with sha1 000…: %+v, %v; want none", none, err)
+			}
+			if _, err := c.DeletedVersionsBySHA1(ctx, "not a sha1"); err == nil {
+				t.Error("DeletedVersionsBySHA1 of a bad sha1: no error")
+			}
 
 			// A wrong target is an HTML page, not bytes.
 			if _, _, err := c.DownloadDeleted(ctx, "Simple.png", "rjrzta2uecby71eo37q33rfc4bdtzyv.png"); err == nil {

@@ -228,16 +228,28 @@ func scanBackup(r scanner) (*Backup, error) {
 	return &b, nil
 }
 
+// ErrUnavailable marks a Result.Err that is not a failure of the backup:
+// production serves no bytes with the version's sha1 at the moment (it was
+// overwritten, moved or hidden since it was listed, and no place the API
+// names holds it). Record gives such a file the status Unavailable, with
+// the error's text (where the worker looked) as its reason.
+var ErrUnavailable = errors.New("production serves no bytes with this version's sha1")
+
 // Result is what a worker learned about one claimed file.
 type Result struct {
-	FileID         int64
-	SHA1           string // of the downloaded bytes
-	SHA256         string
-	Size           int64
-	DownloadedSHA1 string // non-empty when it differs from production's sha1
+	FileID int64
+	SHA1   string // of the downloaded bytes
+	SHA256 string
+	Size   int64
+	// DownloadedSHA1 is set only when production itself serves other bytes
+	// for the version than its sha1 says (corruption in production: the
+	// bytes match no version the wiki knows of the file). It is then
+	// SHA1, and the bytes are kept under their own sha256.
+	DownloadedSHA1 string
 	// Backup is the object written for it (nil when it is a duplicate).
 	Backup *Backup
-	// Err is the failure, when the backup of the file failed.
+	// Err is the failure, when the backup of the file failed; one that
+	// wraps ErrUnavailable records the status Unavailable instead of Error.
 	Err error
 }
 
@@ -245,8 +257,13 @@ type Result struct {
 // a result with a Backup inserts the object and marks the file backedup; a
 // result whose content the wiki already has (inserted by another worker, or
 // Backup == nil) marks it duplicate; a result with Err marks it error with
-// the reason. A file the worker no longer holds is left alone and reported
-// with ErrLostClaim. It returns the final status of each file by id.
+// the reason (unavailable when Err wraps ErrUnavailable). A file the worker
+// no longer holds is left alone and reported with ErrLostClaim. It returns
+// the final status of each file by id.
+//
+// Record refuses (with an error, recording nothing) a result whose SHA1 is
+// not the version's sha1 unless DownloadedSHA1 says so: a version is never
+// recorded with bytes of another content by mistake.
 func (s *Store) Record(ctx context.Context, worker string, results []Result) (map[int64]BackupStatus, error) {
 	if len(results) == 0 {
 		return map[int64]BackupStatus{}, nil
@@ -289,7 +306,8 @@ func (s *Store) record(ctx context.Context, worker string, results []Result) (ma
 	}
 	var ok []done
 	for _, r := range results {
-		wikiID, have := held[r.FileID]
+		h, have := held[r.FileID]
+		wikiID := h.wikiID
 		if !have {
 			lost = append(lost, r.FileID)
 			continue
@@ -299,12 +317,20 @@ func (s *Store) record(ctx context.Context, worker string, results []Result) (ma
 			if len(reason) > 4000 {
 				reason = reason[:4000]
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE files SET backup_status = 'error', error_reason = ?, worker = NULL,
-				lease_until = NULL, updated_at = ? WHERE id = ?`, reason, now, r.FileID); err != nil {
-				return nil, fmt.Errorf("record error of file %d: %w", r.FileID, err)
+			status := Error
+			if errors.Is(r.Err, ErrUnavailable) {
+				status = Unavailable
 			}
-			out[r.FileID] = Error
+			if _, err := tx.ExecContext(ctx, `UPDATE files SET backup_status = ?, error_reason = ?, worker = NULL,
+				lease_until = NULL, updated_at = ? WHERE id = ?`, string(status), reason, now, r.FileID); err != nil {
+				return nil, fmt.Errorf("record %s of file %d: %w", status, r.FileID, err)
+			}
+			out[r.FileID] = status
 			continue
+		}
+		if want := held[r.FileID].sha1; want != "" && r.SHA1 != want && r.DownloadedSHA1 != r.SHA1 {
+			return nil, fmt.Errorf("record file %d: its bytes have sha1 %s, the version's is %s, and the result does not say "+
+				"that production serves them: refusing to record a version with another version's bytes", r.FileID, r.SHA1, want)
 		}
 		sha256, err := unhex(r.SHA256)
 		if err != nil || len(sha256) != 32 {
@@ -408,27 +434,34 @@ func nullBytes(b []byte) any {
 	return b
 }
 
+// heldFile is a claimed file as Record needs it.
+type heldFile struct {
+	wikiID int64
+	sha1   string // the version's, hex
+}
+
 // heldFiles locks the files of results that worker still holds and returns
-// their wiki ids.
-func heldFiles(ctx context.Context, tx *sql.Tx, worker string, results []Result) (map[int64]int64, error) {
+// their wiki ids and sha1s.
+func heldFiles(ctx context.Context, tx *sql.Tx, worker string, results []Result) (map[int64]heldFile, error) {
 	args := make([]any, 0, len(results)+1)
 	args = append(args, worker)
 	for _, r := range results {
 		args = append(args, r.FileID)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, wiki_id FROM files WHERE worker = ? AND backup_status = 'processing'
+	rows, err := tx.QueryContext(ctx, `SELECT id, wiki_id, sha1 FROM files WHERE worker = ? AND backup_status = 'processing'
 		AND id IN (?`+strings.Repeat(",?", len(results)-1)+`) FOR UPDATE`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("record results: lock the claimed files: %w", err)
 	}
 	defer rows.Close()
-	held := make(map[int64]int64, len(results))
+	held := make(map[int64]heldFile, len(results))
 	for rows.Next() {
 		var id, wiki int64
-		if err := rows.Scan(&id, &wiki); err != nil {
+		var sha1 []byte
+		if err := rows.Scan(&id, &wiki, &sha1); err != nil {
 			return nil, fmt.Errorf("record results: lock the claimed files: %w", err)
 		}
-		held[id] = wiki
+		held[id] = heldFile{wikiID: wiki, sha1: mustHex(sha1)}
 	}
 	return held, rows.Err()
 }
@@ -475,10 +508,11 @@ func backupIDs(ctx context.Context, tx *sql.Tx, keys []backupKey, lock bool) (ma
 	return ids, nil
 }
 
-// RetryErrors puts a wiki's files in error back to pending and returns how many.
+// RetryErrors puts a wiki's files in error or unavailable back to pending
+// and returns how many.
 func (s *Store) RetryErrors(ctx context.Context, wikiID int64) (int64, error) {
 	res, err := s.db.ExecContext(ctx, `UPDATE files SET backup_status = 'pending', updated_at = UTC_TIMESTAMP()
-		WHERE wiki_id = ? AND backup_status = 'error'`, wikiID)
+		WHERE wiki_id = ? AND backup_status IN ('error', 'unavailable')`, wikiID)
 	if err != nil {
 		return 0, fmt.Errorf("retry errors: %w", err)
 	}

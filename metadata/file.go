@@ -160,7 +160,10 @@ const fileColumns = `f.id, f.wiki_id, w.name, f.title, f.production_container, f
 	b.id, b.sha256, b.sha1, b.size, b.location_id, l.endpoint, b.bucket, b.object_key, b.encrypted,
 	b.stored_size, b.backup_date`
 
-const fileFrom = `files AS f JOIN wikis AS w ON w.id = f.wiki_id
+const fileFrom = `files AS f ` + fileJoins
+
+// fileJoins are the tables fileColumns reads besides files AS f.
+const fileJoins = `JOIN wikis AS w ON w.id = f.wiki_id
 	LEFT JOIN backups AS b ON b.id = f.backup_id
 	LEFT JOIN locations AS l ON l.id = b.location_id`
 

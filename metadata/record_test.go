@@ -46,11 +46,11 @@ func TestRecordBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := s.Record(ctx, "w", []metadata.Result{
-		{FileID: files[1].ID, SHA1: sha(2), SHA256: sum(100), Size: 10},                                          // stored earlier: duplicate
-		{FileID: files[2].ID, SHA1: sha(3), SHA256: sum(100), Size: 10, Backup: obj(3)},                          // uploaded again anyway: duplicate
-		{FileID: files[3].ID, SHA1: sha(4), SHA256: sum(200), Size: 10},                                          // stored by files[4] below: duplicate
-		{FileID: files[4].ID, SHA1: sha(5), SHA256: sum(200), Size: 10, Backup: obj(5)},                          // new
-		{FileID: files[5].ID, SHA1: sha(6), SHA256: sum(300), Size: 10, Backup: obj(6), DownloadedSHA1: sha(66)}, // new, mismatch
+		{FileID: files[1].ID, SHA1: sha(2), SHA256: sum(100), Size: 10},                                            // stored earlier: duplicate
+		{FileID: files[2].ID, SHA1: sha(3), SHA256: sum(100), Size: 10, Backup: obj(3)},                            // uploaded again anyway: duplicate
+		{FileID: files[3].ID, SHA1: sha(4), SHA256: sum(200), Size: 10},                                            // stored by files[4] below: duplicate
+		{FileID: files[4].ID, SHA1: sha(5), SHA256: sum(200), Size: 10, Backup: obj(5)},                            // new
+		{FileID: files[5].ID, SHA1: sha(66), SHA256: sum(300), Size: 10, Backup: obj(66), DownloadedSHA1: sha(66)}, // new, mismatch
 		{FileID: files[6].ID, Err: errors.New("download: 500")},
 		{FileID: files[7].ID, SHA1: sha(8), SHA256: sum(400), Size: 10, Backup: obj(8)}, // lost
 	})

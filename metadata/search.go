@@ -148,6 +148,106 @@ func (s *Store) Search(ctx context.Context, q Query) ([]File, error) {
 	return s.files(ctx, "search files", `SELECT `+fileColumns+` FROM `+fileFrom+` WHERE `+where+` ORDER BY f.id`, args...)
 }
 
+// VersionKey names one file version as an erase log does: its title (a
+// DB key), upload date and sha1 (hex), the columns of the files_version
+// index.
+type VersionKey struct {
+	Title      string
+	UploadDate time.Time
+	SHA1       string
+}
+
+// Key returns the VersionKey of f.
+func (f File) Key() VersionKey {
+	return VersionKey{Title: f.Title, UploadDate: f.UploadDate.UTC().Truncate(time.Second), SHA1: f.SHA1}
+}
+
+// MaxVersionKeys is the most keys FindVersions takes at once.
+const MaxVersionKeys = 5000
+
+// FindVersions returns the versions of the wiki with id wikiID that any of
+// keys names, in no particular order, each with its Backup, in one query: the keys'
+// sha1s are looked up through the files_sha1 index, and the versions that
+// share a sha1 with a key but not its title and upload date are dropped.
+// (Asking for the (title, upload date, sha1) tuples of files_version
+// directly made MariaDB 10.11 spend more time planning than reading.) It
+// returns an error for a malformed sha1 or more than MaxVersionKeys keys;
+// no match is an empty result.
+func (s *Store) FindVersions(ctx context.Context, wikiID int64, keys []VersionKey) ([]File, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	if len(keys) > MaxVersionKeys {
+		return nil, fmt.Errorf("find versions: %d keys, at most %d at once", len(keys), MaxVersionKeys)
+	}
+	// Compared by Unix seconds: time.Time values of one instant may differ.
+	type cmp struct {
+		title, sha1 string
+		upload      int64
+	}
+	keyOf := func(title string, upload time.Time, sha1 string) cmp {
+		return cmp{title, strings.ToLower(sha1), upload.Unix()}
+	}
+	want := make(map[cmp]bool, len(keys))
+	args := make([]any, 0, 1+len(keys))
+	args = append(args, wikiID)
+	for _, k := range keys {
+		b, err := unhex(strings.ToLower(k.SHA1))
+		if err != nil || len(b) != 20 {
+			return nil, fmt.Errorf("find versions: sha1 %q of %s is not 40 hex digits", k.SHA1, k.Title)
+		}
+		if c := keyOf(k.Title, k.UploadDate, k.SHA1); !want[c] {
+			want[c] = true
+			args = append(args, b)
+		}
+	}
+	q := `SELECT ` + fileColumns + ` FROM files AS f FORCE INDEX (files_sha1) ` + fileJoins +
+		` WHERE f.wiki_id = ? AND f.sha1 IN (?` + strings.Repeat(",?", len(args)-2) + `)`
+	files, err := s.files(ctx, fmt.Sprintf("find %d versions", len(keys)), q, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := files[:0]
+	for _, f := range files {
+		if want[keyOf(f.Title, f.UploadDate, f.SHA1)] {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// TitlesAround returns up to n distinct titles of the wiki just before
+// title in byte order, and up to n from title on: where the close matches
+// of a mistyped title are (a wrong first-letter case aside, which the
+// caller asks about separately). Both are range reads of the
+// files_version index, so they cost the same on a wiki of any size.
+func (s *Store) TitlesAround(ctx context.Context, wikiID int64, title string, n int) ([]string, error) {
+	var out []string
+	for _, q := range []string{
+		`SELECT DISTINCT f.title FROM files AS f WHERE f.wiki_id = ? AND f.title < ? ORDER BY f.title DESC LIMIT ?`,
+		`SELECT DISTINCT f.title FROM files AS f WHERE f.wiki_id = ? AND f.title >= ? ORDER BY f.title LIMIT ?`,
+	} {
+		rows, err := s.db.QueryContext(ctx, q, wikiID, title, n)
+		if err != nil {
+			return nil, fmt.Errorf("titles around %q: %w", title, err)
+		}
+		for rows.Next() {
+			var t string
+			if err := rows.Scan(&t); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("titles around %q: %w", title, err)
+			}
+			out = append(out, t)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("titles around %q: %w", title, err)
+		}
+	}
+	return out, nil
+}
+
 func (s *Store) files(ctx context.Context, what, q string, args ...any) ([]File, error) {
 	return queryFiles(ctx, s.db, what, q, args...)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,5 +180,71 @@ func TestHardDeleteRemovedObjectUnlinksOthers(t *testing.T) {
 	}
 	if _, err := s.FindBackup(ctx, wiki, sums[sha(2)]); !errors.Is(err, metadata.ErrNotFound) {
 		t.Errorf("backup record: %v, want ErrNotFound", err)
+	}
+}
+
+func TestFindVersions(t *testing.T) {
+	ctx := context.Background()
+	s, wiki, _ := searchFixture(t)
+	day := func(d int) time.Time { return time.Date(2025, 1, d, 10, 0, 0, 0, time.UTC) }
+	keys := []metadata.VersionKey{
+		{Title: "A.png", UploadDate: day(1), SHA1: sha(1)},
+		{Title: "A.png", UploadDate: day(2), SHA1: sha(2)},
+		{Title: "B.png", UploadDate: day(3).In(time.FixedZone("x", 3600)), SHA1: strings.ToUpper(sha(2))},
+		{Title: "B.png", UploadDate: day(3), SHA1: sha(9)}, // wrong sha1
+		{Title: "D.png", UploadDate: day(5), SHA1: sha(4)}, // wrong date
+		{Title: "a.png", UploadDate: day(1), SHA1: sha(1)}, // byte-exact
+	}
+	got, err := s.FindVersions(ctx, wiki, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := fmt.Sprint(titlesOf(got)); g != "[A.png@1 A.png@2 B.png@3]" { // titlesOf sorts
+		t.Errorf("FindVersions = %s", g)
+	}
+	want := map[metadata.VersionKey]bool{}
+	for _, k := range keys[:2] {
+		want[k] = true
+	}
+	for _, f := range got {
+		if f.Backup == nil || f.Wiki != "testwiki" {
+			t.Errorf("%s: no backup or wrong wiki: %+v", f.Title, f)
+		}
+		if k := f.Key(); f.Title == "A.png" && !want[k] {
+			t.Errorf("Key() of %s = %+v is not the key asked for", f.Title, k)
+		}
+	}
+	// The other wiki's copy of A.png@2 is not found from this wiki.
+	if got, _ := s.FindVersions(ctx, wiki+1, keys[1:2]); len(got) != 1 || got[0].WikiID == wiki {
+		t.Errorf("the other wiki: %+v", got)
+	}
+	if _, err := s.FindVersions(ctx, wiki, []metadata.VersionKey{{Title: "A.png", UploadDate: day(1), SHA1: "xyz"}}); err == nil {
+		t.Error("a malformed sha1 was accepted")
+	}
+	if _, err := s.FindVersions(ctx, wiki, make([]metadata.VersionKey, metadata.MaxVersionKeys+1)); err == nil {
+		t.Error("too many keys were accepted")
+	}
+	if got, err := s.FindVersions(ctx, wiki, nil); err != nil || len(got) != 0 {
+		t.Errorf("no keys: %v, %v", got, err)
+	}
+}
+
+func TestTitlesAround(t *testing.T) {
+	ctx := context.Background()
+	s, wiki, _ := searchFixture(t)
+	for _, tc := range []struct {
+		title string
+		n     int
+		want  string
+	}{
+		{"B.png", 1, "[A.png B.png]"},
+		{"C.png", 2, "[B.png A.png D.png]"},
+		{"a.png", 5, "[D.png B.png A.png]"}, // lower case sorts after capitals
+		{"0", 1, "[A.png]"},
+	} {
+		got, err := s.TitlesAround(ctx, wiki, tc.title, tc.n)
+		if err != nil || fmt.Sprint(got) != tc.want {
+			t.Errorf("TitlesAround(%q, %d) = %v, %v; want %s", tc.title, tc.n, got, err, tc.want)
+		}
 	}
 }

@@ -102,6 +102,7 @@ func (s *Store) syncTx(ctx context.Context, tx *sql.Tx, wikiID int64, versions [
 			st.Unchanged++
 			continue
 		}
+		changes = append(changes, retryUnavailable(old, changes)...)
 		if err := applyChanges(ctx, tx, old.ID, changes, source, now); err != nil {
 			return SyncStats{}, err
 		}
@@ -184,6 +185,24 @@ func diff(old, v File) []change {
 		}
 	}
 	return cs
+}
+
+// retryUnavailable returns the change that puts an unavailable version
+// back to pending when production now says it is somewhere else (a new
+// status, URL, archive name, storage key or path): the next backup then
+// looks for it there, without waiting for --retry-errors.
+func retryUnavailable(old File, cs []change) []change {
+	if old.BackupStatus != Unavailable {
+		return nil
+	}
+	for _, c := range cs {
+		switch c.column {
+		case "production_status", "source_url", "archive_name", "storage_key", "filearchive_id",
+			"production_container", "production_path":
+			return []change{{"backup_status", string(Unavailable), string(Pending), string(Unavailable), string(Pending)}}
+		}
+	}
+	return nil
 }
 
 func fmtTime(t time.Time) string {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mediabackups/mediabackups/metadata"
 )
@@ -45,9 +46,24 @@ func TestSafeName(t *testing.T) {
 		{"Emoji_😀_smile.png", "Emoji_😀_smile.png"},
 		{"new\nline", "new_line"},
 		{strings.Repeat("é", 150), strings.Repeat("é", 100)},
+		// Long names are cut in the middle: the extension stays.
+		{strings.Repeat("a", 300) + ".png", strings.Repeat("a", 196) + ".png"},
+		{strings.Repeat("a", 196) + ".png", strings.Repeat("a", 196) + ".png"},
+		{strings.Repeat("a", 197) + ".png", strings.Repeat("a", 196) + ".png"},
+		{"20250102090000!" + strings.Repeat("Ж", 120) + ".jpeg", "20250102090000!" + strings.Repeat("Ж", 90) + ".jpeg"},
+		{strings.Repeat("é", 150) + ".svg", strings.Repeat("é", 98) + ".svg"},
+		{"a" + strings.Repeat("é", 150) + ".svg", "a" + strings.Repeat("é", 97) + ".svg"}, // 195 bytes: no half rune
+		{strings.Repeat("a", 250) + ".tar.gz", strings.Repeat("a", 250)[:197] + ".gz"},
+		{strings.Repeat("a", 250) + "." + strings.Repeat("x", 40), strings.Repeat("a", 200)}, // no extension that long
+		{"." + strings.Repeat("a", 250), "_." + strings.Repeat("a", 198)},                    // the dot starts the name
+		{strings.Repeat("a", 250) + "/x.png", strings.Repeat("a", 196) + ".png"},
 	} {
-		if got := SafeName(tc.in); got != tc.want {
+		got := SafeName(tc.in)
+		if got != tc.want {
 			t.Errorf("SafeName(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if len(got) > maxNameBytes {
+			t.Errorf("SafeName(%q) is %d bytes", tc.in, len(got))
 		}
 	}
 }
@@ -63,6 +79,13 @@ func FuzzSafeName(f *testing.F) {
 		}
 		if filepath.Base(n) != n || !filepath.IsLocal(n) {
 			t.Fatalf("SafeName(%q) = %q is not a local base name", s, n)
+		}
+		if !utf8.ValidString(n) {
+			t.Fatalf("SafeName(%q) = %q is not valid UTF-8", s, n)
+		}
+		// A plain extension survives any cut.
+		if ext := filepath.Ext(s); len(ext) > 1 && len(ext) <= maxExtBytes && SafeName(ext[1:]) == ext[1:] && !strings.HasSuffix(n, ext) {
+			t.Fatalf("SafeName(%q) = %q lost the extension %q", s, n, ext)
 		}
 	})
 }

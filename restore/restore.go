@@ -30,7 +30,7 @@ const (
 	StepDownload = "download" // GET from MinIO
 	StepDecrypt  = "decrypt"  // age header and chunks
 	StepWrite    = "write"    // the temporary file in the target directory
-	StepVerify   = "verify"   // sha256 and sha1 of what was written
+	StepVerify   = "verify"   // sha256 and sha1 of what was written, against the object's and the version's
 	StepName     = "name"     // give it its production name
 )
 
@@ -53,6 +53,12 @@ var ErrNoBackup = errors.New("the version has no backup (its backup status says 
 // ErrHashMismatch is the error of a file whose restored bytes do not have
 // the recorded hash.
 var ErrHashMismatch = errors.New("hash mismatch")
+
+// ErrWrongVersion is the error of a file whose stored object is intact but
+// holds other bytes than the version (its sha1 is not the version's): the
+// backup recorded the version with another version's bytes, or with bytes
+// production served corrupt. Nothing is written.
+var ErrWrongVersion = errors.New("the backup does not hold this version's bytes")
 
 // Progress hears about restores as they finish. Its methods are called
 // from several goroutines.
@@ -271,8 +277,17 @@ func (r *Restorer) one(ctx context.Context, t *target, f metadata.File, name str
 	if got := hex.EncodeToString(h256.Sum(nil)); got != want256 {
 		return fail(StepVerify, fmt.Errorf("%w: wrote %d bytes with sha256 %s, the backup records %s", ErrHashMismatch, n, got, want256))
 	}
-	if got := hex.EncodeToString(h1.Sum(nil)); b.SHA1 != "" && got != b.SHA1 {
-		return fail(StepVerify, fmt.Errorf("%w: wrote %d bytes with sha1 %s, the backup records %s", ErrHashMismatch, n, got, b.SHA1))
+	got1 := hex.EncodeToString(h1.Sum(nil))
+	if b.SHA1 != "" && got1 != b.SHA1 {
+		return fail(StepVerify, fmt.Errorf("%w: wrote %d bytes with sha1 %s, the backup records %s", ErrHashMismatch, n, got1, b.SHA1))
+	}
+	// The object is intact; it must also be this version's content.
+	if f.SHA1 != "" && got1 != f.SHA1 {
+		return fail(StepVerify, fmt.Errorf("%w: the object holds sha1 %s, the version's sha1 is %s, so it was backed up with other bytes "+
+			"(another version's, or production's own corrupt ones); refusing to write them under this version's name. "+
+			"`mediabackups mismatches --wiki %s` lists such versions and `mismatches --wiki %s --repair` fetches their own bytes "+
+			"while production still has them; the object itself is %s on %s",
+			ErrWrongVersion, got1, f.SHA1, f.Wiki, f.Wiki, b.ObjectKey, b.Location))
 	}
 	final, err := t.publish(tmp, name)
 	if err != nil {

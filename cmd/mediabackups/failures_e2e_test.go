@@ -84,10 +84,11 @@ func sha1hex(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// TestBackupFailuresAreRecordedAndRetried: a download cut short and a 404
-// end as status error with the reason, the rest go on; a sha1 that differs
-// from production's is downloaded twice, then backed up and listed as a
-// mismatch; a file larger than the memory limit goes through a temporary
+// TestBackupFailuresAreRecordedAndRetried: a download cut short ends as
+// status error with the reason, the rest go on; a 404 of a version the wiki
+// serves nowhere else ends as unavailable, with the reason; a sha1 that
+// differs from production's and from every version the wiki knows (here:
+// none) is downloaded twice, then backed up and listed as a mismatch; a file larger than the memory limit goes through a temporary
 // file; no temporary file is left behind; --retry-errors takes the failed
 // ones again.
 func TestBackupFailuresAreRecordedAndRetried(t *testing.T) {
@@ -146,9 +147,12 @@ func TestBackupFailuresAreRecordedAndRetried(t *testing.T) {
 	if n := p.hitCount("/wrong-sha1"); n != 2 {
 		t.Errorf("the mismatching file was downloaded %d times, want 2 (one retry)", n)
 	}
-	for title, reason := range map[string]string{"Broken.bin": "EOF", "Missing.bin": "404"} {
-		if f := got[title]; f.BackupStatus != metadata.Error || !strings.Contains(f.ErrorReason, reason) {
-			t.Errorf("%s: %s, reason %q; want error with a reason mentioning %q", title, f.BackupStatus, f.ErrorReason, reason)
+	for title, want := range map[string]struct {
+		status metadata.BackupStatus
+		reason string
+	}{"Broken.bin": {metadata.Error, "EOF"}, "Missing.bin": {metadata.Unavailable, "404"}} {
+		if f := got[title]; f.BackupStatus != want.status || !strings.Contains(f.ErrorReason, want.reason) {
+			t.Errorf("%s: %s, reason %q; want %s with a reason mentioning %q", title, f.BackupStatus, f.ErrorReason, want.status, want.reason)
 		}
 	}
 	var mism []struct {
@@ -177,7 +181,7 @@ func TestBackupFailuresAreRecordedAndRetried(t *testing.T) {
 	for _, f := range files {
 		want := metadata.BackedUp
 		if f.Title == "Missing.bin" {
-			want = metadata.Error
+			want = metadata.Unavailable
 		}
 		if f.BackupStatus != want {
 			t.Errorf("after retry %s is %s, want %s", f.Title, f.BackupStatus, want)

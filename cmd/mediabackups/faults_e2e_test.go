@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -41,72 +40,6 @@ func (e *env) useOwnMariaDB(own *testsvc.OwnMariaDB) {
 	e.run("schema", "apply")
 }
 
-// checkEndState is an independent check of what a backup left: every
-// backedup or duplicate version's object exists on its recorded server and
-// its (decrypted) content has the version's sha1; nothing is left
-// processing; every object in the bucket belongs to a backup record.
-func (e *env) checkEndState() {
-	t := e.t
-	t.Helper()
-	rs, err := e.DB.Query(`SELECT f.title, f.backup_status, LOWER(HEX(f.sha1)), COALESCE(b.object_key, ''),
-		COALESCE(l.endpoint, ''), COALESCE(b.encrypted, 0)
-		FROM files f LEFT JOIN backups b ON b.id = f.backup_id LEFT JOIN locations l ON l.id = b.location_id ORDER BY f.id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type version struct {
-		title, status, sha1, key, endpoint string
-		encrypted                          bool
-	}
-	var vs []version
-	for rs.Next() {
-		var v version
-		if err := rs.Scan(&v.title, &v.status, &v.sha1, &v.key, &v.endpoint, &v.encrypted); err != nil {
-			t.Fatal(err)
-		}
-		vs = append(vs, v)
-	}
-	rs.Close()
-	for _, v := range vs {
-		switch v.status {
-		case "processing":
-			t.Errorf("%s is still processing", v.title)
-		case "backedup", "duplicate":
-			if v.key == "" {
-				t.Errorf("%s is %s without a backup record", v.title, v.status)
-				continue
-			}
-			data := e.Get(v.endpoint, v.key)
-			if v.encrypted {
-				data = e.ageDecrypt(data)
-			}
-			if got := sha1.Sum(data); hex.EncodeToString(got[:]) != v.sha1 {
-				t.Errorf("%s: the object %s on %s has sha1 %x, the version's is %s", v.title, v.key, v.endpoint, got, v.sha1)
-			}
-		}
-	}
-	recorded := map[string]bool{}
-	brs, err := e.DB.Query(`SELECT l.endpoint, b.object_key FROM backups b JOIN locations l ON l.id = b.location_id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for brs.Next() {
-		var ep, key string
-		if err := brs.Scan(&ep, &key); err != nil {
-			t.Fatal(err)
-		}
-		recorded[ep+" "+key] = true
-	}
-	brs.Close()
-	for ep, keys := range e.Objects() {
-		for _, k := range keys {
-			if !recorded[ep+" "+k] {
-				t.Errorf("orphan object %s on %s: no backup record names it", k, ep)
-			}
-		}
-	}
-}
-
 // waitExit waits for a started backup, at most limit, and returns its exit
 // code and how long it ran after the call.
 func waitExit(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, limit time.Duration) int {
@@ -129,15 +62,6 @@ func waitExit(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, limit time.Duratio
 		t.Fatalf("the backup still ran after %s\n%s", limit, out.String())
 		return -1
 	}
-}
-
-func (e *env) countStatus(status string) int {
-	e.t.Helper()
-	var n int
-	if err := e.DB.QueryRow("SELECT COUNT(*) FROM files WHERE backup_status = ?", status).Scan(&n); err != nil {
-		e.t.Fatal(err)
-	}
-	return n
 }
 
 // TestDatabaseBlipMidBackup: MariaDB stopped for 20 s while a backup holds
@@ -167,7 +91,7 @@ func TestDatabaseBlipMidBackup(t *testing.T) {
 		t.Errorf("the backup did not say that it waited for the database:\n%s", out.String())
 	}
 
-	e.checkEndState()
+	e.CheckEndState(e.t)
 }
 
 // TestDatabaseGoneTooLongGivesClaimsBack: when the database stays away
@@ -200,7 +124,7 @@ func TestDatabaseGoneTooLongGivesClaimsBack(t *testing.T) {
 	if got := e.countStatus("backedup"); got != n {
 		t.Errorf("after the next run %d of %d files are backed up", got, n)
 	}
-	e.checkEndState()
+	e.CheckEndState(e.t)
 }
 
 // TestKilledWorkerClaimsAreReported: a backup that starts while a killed
@@ -439,7 +363,7 @@ func TestMinIODownAtStart(t *testing.T) {
 	if got := e.countStatus("backedup"); got != n {
 		t.Errorf("%d of %d files backed up after the retry", got, n)
 	}
-	e.checkEndState()
+	e.CheckEndState(e.t)
 }
 
 // TestMinIODownMidRunFailsFast: one of two MinIO servers dies a quarter
@@ -493,7 +417,7 @@ func TestMinIODownMidRunFailsFast(t *testing.T) {
 	if got := e.countStatus("backedup"); got != n {
 		t.Errorf("%d of %d files backed up after the retry", got, n)
 	}
-	e.checkEndState()
+	e.CheckEndState(e.t)
 }
 
 // TestRestoreWithAHungServer: a MinIO server SIGSTOPped during a restore

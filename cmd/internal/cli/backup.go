@@ -49,8 +49,16 @@ claims, which another run takes over once their --lease has passed.
 
 Statuses: pending (to do), processing (claimed), backedup (stored), duplicate
 (same content already stored), error (failed; reason recorded; retry with
---retry-errors). A sha1 that differs from production's is retried once, then
-backed up anyway and listed by 'mediabackups mismatches'.
+--retry-errors), unavailable (production serves the version's bytes nowhere
+right now; reason recorded; retried with --retry-errors, and on its own once
+'update' records a new place for it).
+
+A version is stored only with bytes that have its sha1. When its recorded URL
+serves other bytes (the file was overwritten or moved since it was listed),
+the version is fetched from where the wiki says it is now (archive URL,
+deleted zone). Bytes that production serves for the version and that match no
+version of the file (corruption in production) are kept under their own
+sha256 and listed by 'mediabackups mismatches'.
 
 If the database goes away (a restart, a failover, a network cut), every
 database call waits for it, for up to --db-wait in all, keeping the work
@@ -80,17 +88,8 @@ metadata (mediabackups_last_success_timestamp_seconds). See the README,
   mediabackups backup --wiki testwiki --retry-errors`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Workers < 0 || opts.Batch < 0 {
-				return withCode(ExitUsage, fmt.Errorf("--workers and --batch must not be negative"))
-			}
 			if err := opts.Metrics.check(); err != nil {
 				return err
-			}
-			if opts.DBWait < 0 {
-				return withCode(ExitUsage, fmt.Errorf("--db-wait must not be negative"))
-			}
-			if opts.Timeout <= 0 {
-				return withCode(ExitUsage, fmt.Errorf("--timeout must be positive"))
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -99,12 +98,15 @@ metadata (mediabackups_last_success_timestamp_seconds). See the README,
 		},
 	}
 	cmd.Flags().StringVar(&opts.Wiki, "wiki", "", "wiki name, as in the config (default: every configured wiki)")
-	cmd.Flags().IntVar(&opts.Workers, "workers", 2*runtime.NumCPU(), "files processed at once")
-	cmd.Flags().IntVar(&opts.Batch, "batch", 0, "files per claim (default 4 × workers)")
-	cmd.Flags().DurationVar(&opts.Lease, "lease", 10*time.Minute, "how long a claim lasts if this process dies")
-	cmd.Flags().BoolVar(&opts.RetryErrors, "retry-errors", false, "put files in status error back to pending first")
-	cmd.Flags().DurationVar(&opts.Timeout, "timeout", storage.DefaultTimeout, "how long a MinIO server may keep a request waiting (to connect, to answer, between two pieces of an upload) before the file fails")
-	cmd.Flags().DurationVar(&opts.DBWait, "db-wait", backup.DefaultDBWait, "how long to wait for the database when it goes away before giving up (0: give up at once)")
+	intFlag(cmd.Flags(), &opts.Workers, "workers", 2*runtime.NumCPU(), 1, maxWorkers, "files processed at once")
+	intFlag(cmd.Flags(), &opts.Batch, "batch", 0, 0, 100_000, "files per claim; 0 means 4 × workers")
+	durationFlag(cmd.Flags(), &opts.Lease, "lease", 10*time.Minute, backup.MinLease, 24*time.Hour,
+		"how long a claim lasts if this process dies; renewed every third of it while the process lives")
+	cmd.Flags().BoolVar(&opts.RetryErrors, "retry-errors", false, "put files in status error or unavailable back to pending first")
+	durationFlag(cmd.Flags(), &opts.Timeout, "timeout", storage.DefaultTimeout, time.Second, time.Hour,
+		"how long a MinIO server may keep a request waiting (to connect, to answer, between two pieces of an upload) before the file fails")
+	durationFlag(cmd.Flags(), &opts.DBWait, "db-wait", backup.DefaultDBWait, 0, 24*time.Hour,
+		"how long to wait for the database when it goes away before giving up (0: give up at once)")
 	addMetricsFlags(cmd, &opts.Metrics, true)
 	addProfileFlags(cmd)
 	return cmd
@@ -225,16 +227,22 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	} else {
 		for _, w := range wikis {
 			st := perWiki[w.Name]
-			fmt.Fprintf(f.IO.Out, "%s: %d files: %d backed up (%s), %d duplicate, %d error, %d sha1 mismatch\n",
-				w.Name, st.Files, st.BackedUp, humanBytes(st.Bytes), st.Duplicates, st.Errors, st.Mismatches)
+			fmt.Fprintf(f.IO.Out, "%s: %s: %d backed up (%s), %d duplicate, %s, %d unavailable, %s, %d found elsewhere in production\n",
+				w.Name, count(st.Files, "file"), st.BackedUp, humanBytes(st.Bytes), st.Duplicates, count(st.Errors, "error"),
+				st.Unavailable, count(st.Mismatches, "sha1 mismatch"), st.Relocated)
 		}
 		for _, d := range downs.report(total) {
-			fmt.Fprintf(f.IO.Out, "server %s did not answer (%s): %d files not backed up (status error); "+
-				"once it answers, run `mediabackups backup --retry-errors`\n", d.Endpoint, d.Error, d.Files)
+			fmt.Fprintf(f.IO.Out, "server %s did not answer (%s): %s not backed up (status error); "+
+				"once it answers, run `mediabackups backup --retry-errors`\n", d.Endpoint, d.Error, count(d.Files, "file"))
 		}
 	}
-	if total.Errors > 0 {
-		return withCode(ExitPartial, fmt.Errorf("%d files failed: see the errors above or `mediabackups status`; retry with --retry-errors", total.Errors))
+	switch {
+	case total.Errors > 0:
+		return withCode(ExitPartial, fmt.Errorf("%s failed and %d unavailable: see the errors above or `mediabackups status`; retry with --retry-errors",
+			count(total.Errors, "file"), total.Unavailable))
+	case total.Unavailable > 0:
+		return withCode(ExitPartial, fmt.Errorf("%s unavailable (production serves their bytes nowhere right now; the reasons are above and in "+
+			"`query-media-file`): run `mediabackups update`, then `backup --retry-errors`", count(total.Unavailable, "version")))
 	}
 	return nil
 }
@@ -268,7 +276,7 @@ func backupWiki(ctx context.Context, f *Factory, c *config.Config, s *metadata.S
 		}); err != nil {
 			return backup.Stats{}, held, err
 		}
-		fmt.Fprintf(f.IO.ErrOut, "%s: %d files in error put back to pending\n", w.Name, n)
+		fmt.Fprintf(f.IO.ErrOut, "%s: %s in error or unavailable put back to pending\n", w.Name, count(n, "file"))
 	}
 	bo := backup.Options{
 		Wiki: w.Name, WikiID: wikiID, WorkerID: worker, Workers: opts.Workers, Batch: opts.Batch,
@@ -295,6 +303,8 @@ func addStats(t *backup.Stats, s backup.Stats) {
 	t.BackedUp += s.BackedUp
 	t.Duplicates += s.Duplicates
 	t.Errors += s.Errors
+	t.Unavailable += s.Unavailable
+	t.Relocated += s.Relocated
 	t.Lost += s.Lost
 	t.GivenBack += s.GivenBack
 	for ep, n := range s.ServerDown {
@@ -339,11 +349,13 @@ func (p *progress) FileDone(_ metadata.File, status metadata.BackupStatus, bytes
 		p.st.Duplicates++
 	case metadata.Error:
 		p.st.Errors++
+	case metadata.Unavailable:
+		p.st.Unavailable++
 	}
 	if time.Since(p.last) >= p.every {
 		p.last = time.Now()
-		fmt.Fprintf(p.f.IO.ErrOut, "backup %s: %d files done (%d backed up, %s; %d duplicate; %d error)\n",
-			p.wiki, p.st.Files, p.st.BackedUp, humanBytes(p.st.Bytes), p.st.Duplicates, p.st.Errors)
+		fmt.Fprintf(p.f.IO.ErrOut, "backup %s: %s done (%d backed up, %s; %d duplicate; %s; %d unavailable)\n",
+			p.wiki, count(p.st.Files, "file"), p.st.BackedUp, humanBytes(p.st.Bytes), p.st.Duplicates, count(p.st.Errors, "error"), p.st.Unavailable)
 	}
 }
 

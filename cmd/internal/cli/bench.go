@@ -86,9 +86,6 @@ Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
   mediabackups bench --json > bench.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Workers < 0 || opts.MetaRows < 0 {
-				return withCode(ExitUsage, fmt.Errorf("--workers and --meta-rows must not be negative"))
-			}
 			if opts.MetaOnly && opts.NoMeta {
 				return withCode(ExitUsage, fmt.Errorf("--meta-only and --no-meta exclude each other"))
 			}
@@ -123,7 +120,7 @@ Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
 	fl := cmd.Flags()
 	fl.StringSliceVar(&opts.Classes, "class", nil, "size class COUNTxSIZE, repeatable (default 2000x64KiB,500x1MiB,8x64MiB)")
 	fl.BoolVar(&opts.Huge, "huge", false, "add one 4 GiB file (checks bounded memory)")
-	fl.IntVar(&opts.Workers, "workers", 2*runtime.NumCPU(), "concurrency of backup, restore and the raw ceilings")
+	intFlag(fl, &opts.Workers, "workers", 2*runtime.NumCPU(), 1, maxWorkers, "concurrency of backup, restore and the raw ceilings")
 	fl.StringVar(&opts.DSN, "dsn", os.Getenv(envBenchDSN), "MariaDB DSN of an account that may create databases (default $"+envBenchDSN+")")
 	fl.StringSliceVar(&opts.Endpoints, "endpoints", defEndpoints, "MinIO endpoints in shard order (default $"+envBenchEndpoints+")")
 	fl.StringVar(&opts.AccessKey, "access-key", os.Getenv(envBenchAccess), "MinIO access key (default $"+envBenchAccess+")")
@@ -133,7 +130,7 @@ Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
 	fl.BoolVar(&opts.Keep, "keep", false, "keep the database, bucket and work directory")
 	fl.StringVar(&opts.Profile, "profile", "", "write CPU and heap profiles of every backup child into this directory")
 	fl.StringSliceVar(&opts.Wikis, "wikis", []string{"public", "private"}, "wiki types to measure")
-	fl.IntVar(&opts.MetaRows, "meta-rows", 1_000_000, "synthetic file versions for the metadata scale benchmark (10000000 for 10 M)")
+	intFlag(fl, &opts.MetaRows, "meta-rows", 1_000_000, 0, 100_000_000, "synthetic file versions for the metadata scale benchmark (10000000 for 10 M; 0 skips it)")
 	fl.BoolVar(&opts.MetaOnly, "meta-only", false, "run only the metadata scale benchmark")
 	fl.BoolVar(&opts.NoMeta, "no-meta", false, "skip the metadata scale benchmark")
 	cmd.AddCommand(newBenchServeCmd(), newBenchRawCmd())
@@ -240,7 +237,7 @@ func newBenchRawCmd() *cobra.Command {
 	fl.StringSliceVar(&o.Endpoints, "endpoints", nil, "MinIO endpoints")
 	fl.StringVar(&o.Creds.AccessKey, "access-key", "", "access key")
 	fl.StringVar(&secretFile, "secret-key-file", "", "file holding the secret key")
-	fl.IntVar(&o.Workers, "workers", 4, "concurrency")
+	intFlag(fl, &o.Workers, "workers", 4, 1, maxWorkers, "concurrency")
 	fl.StringVar(&o.OutDir, "out", "", "directory for get")
 	for _, n := range []string{"op", "corpus", "class", "bucket", "endpoints", "access-key", "secret-key-file"} {
 		cmd.MarkFlagRequired(n)

@@ -3,12 +3,18 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func testFactory() (*Factory, *bytes.Buffer, *bytes.Buffer) {
@@ -25,8 +31,13 @@ func TestBackupFlags(t *testing.T) {
 		{args: []string{"--wiki", "testwiki", "--workers", "3", "--lease", "30s", "--retry-errors"},
 			want: BackupOptions{Wiki: "testwiki", Workers: 3, Lease: 30 * time.Second, RetryErrors: true}},
 		{args: []string{"--batch", "10"}, want: BackupOptions{Batch: 10, Lease: 10 * time.Minute}},
-		{args: []string{"--workers", "-1"}, wantErr: "must not be negative"},
+		{args: []string{"--workers", "-1"}, wantErr: "from 1 to 1024"},
+		{args: []string{"--workers", "0"}, wantErr: "from 1 to 1024"},
 		{args: []string{"--workers", "many"}, wantErr: "invalid argument"},
+		{args: []string{"--lease", "1ns"}, wantErr: "from 3s to 24h"},
+		{args: []string{"--lease", "0"}, wantErr: "from 3s to 24h"},
+		{args: []string{"--lease", "-5s"}, wantErr: "from 3s to 24h"},
+		{args: []string{"--lease", "90s", "--batch", "0"}, want: BackupOptions{Lease: 90 * time.Second}},
 		{args: []string{"extra"}, wantErr: "unknown command"},
 	}
 	for _, tt := range tests {
@@ -78,15 +89,66 @@ func TestMainExitCodes(t *testing.T) {
 		{[]string{"backup", "--no-such-flag"}, ExitUsage, "unknown flag"},
 		{[]string{"--config", "/nonexistent/mediabackups.yaml", "status"}, ExitError, "MEDIABACKUPS_CONFIG"},
 		{[]string{"--json", "--config", "/nonexistent/x.yaml", "status"}, ExitError, `"exit_code":1`},
+		// Unknown commands and stray words are usage errors, in JSON too.
+		{[]string{"bogus", "--json"}, ExitUsage, `unknown command "bogus" for "mediabackups"`},
+		{[]string{"bogus"}, ExitUsage, `unknown command "bogus"`},
+		{[]string{"bakup"}, ExitUsage, "did you mean backup?"},
+		{[]string{"help", "bogus"}, ExitUsage, `unknown command "bogus"`},
+		{[]string{"help", "schema", "apply"}, ExitOK, "migration"},
+		{[]string{"schema", "bogus"}, ExitUsage, `unknown command "bogus" for "mediabackups schema"`},
+		{[]string{"schema"}, ExitOK, "apply"},
+		{[]string{"completion", "bogus"}, ExitUsage, `unknown command "bogus" for "mediabackups completion"`},
+		{[]string{"completion", "bash"}, ExitOK, "bash completion"},
+		{[]string{"backup", "extra", "--json"}, ExitUsage, `unknown command "extra" for "mediabackups backup"`},
+		{[]string{"status", "--json", "extra"}, ExitUsage, `unknown command "extra"`},
+		// --json after the bad word is still honoured.
+		{[]string{"backup", "--workers", "0", "--json"}, ExitUsage, "from 1 to 1024"},
+		{[]string{"backup", "--bogus", "--json"}, ExitUsage, "unknown flag: --bogus"},
+		{[]string{"backup", "--bogus", "--json=false"}, ExitUsage, "unknown flag: --bogus"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			code := Main(tt.args, strings.NewReader(""), &out, &errOut)
-			if code != tt.code || !strings.Contains(out.String()+errOut.String(), tt.out) {
-				t.Errorf("exit %d, want %d; output lacks %q:\n%s%s", code, tt.code, tt.out, out.String(), errOut.String())
-			}
+			checkExit(t, tt.args, code, tt.code, tt.out, out.String(), errOut.String())
 		})
+	}
+	for _, bin := range []struct{ name, command string }{{"query-media-file", "query"}, {"restore-media-file", "restore"}, {"delete-media-file", "delete"}} {
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--bogus", "--json"}, "Run '" + bin.name + " --help'"},
+			{[]string{"a", "b", "--json"}, "accepts at most 1 arg"},
+			{[]string{"--json", "--title", "x", "--sha1", "y"}, "give one search method"},
+		} {
+			t.Run(bin.name+" "+strings.Join(tc.args, " "), func(t *testing.T) {
+				var out, errOut bytes.Buffer
+				code := MainAs(bin.name, bin.command, tc.args, strings.NewReader(""), &out, &errOut)
+				checkExit(t, tc.args, code, ExitUsage, tc.want, out.String(), errOut.String())
+			})
+		}
+	}
+}
+
+// checkExit checks a run's exit code and that its output holds want; with
+// --json, stdout must be exactly one ErrorResult with that code.
+func checkExit(t *testing.T, args []string, code, wantCode ExitCode, want, out, errOut string) {
+	t.Helper()
+	if code != wantCode || !strings.Contains(out+errOut, want) {
+		t.Errorf("%v: exit %d, want %d; output lacks %q:\n%s%s", args, code, wantCode, want, out, errOut)
+	}
+	if code == ExitOK || !slices.Contains(args, "--json") {
+		if strings.HasPrefix(strings.TrimSpace(out), "{") {
+			t.Errorf("%v: JSON without --json:\n%s", args, out)
+		}
+		return
+	}
+	var res ErrorResult
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&res); err != nil || res.ExitCode != code || res.Error == "" || dec.More() {
+		t.Errorf("%v: stdout is not one ErrorResult with exit code %d: %v\n%s", args, code, err, out)
 	}
 }
 
@@ -95,6 +157,88 @@ func TestHumanBytes(t *testing.T) {
 		if got := humanBytes(n); got != want {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestEndpointTypoFailsEveryCommand: a config whose endpoint has a typo
+// is refused when it is loaded, whichever command loads it, before any
+// connection is tried.
+func TestEndpointTypoFailsEveryCommand(t *testing.T) {
+	dir := t.TempDir()
+	for name, endpoint := range map[string]string{"port": "http://127.0.0.1:91o3", "path": "http://127.0.0.1:9103/mediabackups"} {
+		path := filepath.Join(dir, name+".yaml")
+		os.WriteFile(path, []byte(`metadata: {dsn: "u@tcp(127.0.0.1:1)/x"}
+storage: {endpoints: [http://127.0.0.1:9101, "`+endpoint+`"]}
+logdir: `+dir+`
+wikis: [{name: testwiki, api: "http://127.0.0.1:1/api.php", type: public}]
+`), 0o600)
+		for _, args := range [][]string{
+			{"status"}, {"shards"}, {"schema", "apply"}, {"inventory", "--wiki", "testwiki"}, {"backup"},
+			{"update", "--wiki", "testwiki"}, {"mismatches", "--wiki", "testwiki"},
+			{"query", "--title", "A.png"}, {"restore", "--yes", "--title", "A.png"}, {"delete", "--title", "A.png"},
+		} {
+			t.Run(name+" "+strings.Join(args, " "), func(t *testing.T) {
+				var out, errOut bytes.Buffer
+				code := Main(append([]string{"--config", path}, args...), strings.NewReader(""), &out, &errOut)
+				if code != ExitError || !strings.Contains(errOut.String(), "storage.endpoints: \""+endpoint+"\"") {
+					t.Errorf("exit %d, want 1 and the endpoint named:\n%s", code, errOut.String())
+				}
+			})
+		}
+	}
+}
+
+// TestEveryNumberFlagHasARange walks every command, hidden ones too: each
+// number or duration flag must be an intFlag or durationFlag, and a value
+// below or above its range (or not a number) is refused with exit 2 and a
+// message that gives the range, before the config is read.
+func TestEveryNumberFlagHasARange(t *testing.T) {
+	f, _, _ := testFactory()
+	var walk func(c *cobra.Command)
+	checked := 0
+	walk = func(c *cobra.Command) {
+		c.LocalFlags().VisitAll(func(fl *pflag.Flag) {
+			var bad []string
+			var span string
+			switch v := fl.Value.(type) {
+			case *intRange:
+				bad = []string{fmt.Sprint(v.min - 1), fmt.Sprint(v.max + 1), "x"}
+				span = fmt.Sprintf("%d to %d", v.min, v.max)
+			case *durationRange:
+				for _, b := range []string{(v.min - time.Nanosecond).String(), (v.max + time.Second).String(), "0", "-5s", "1ns", "10"} {
+					if d, err := time.ParseDuration(b); err != nil || d < v.min || d > v.max {
+						bad = append(bad, b) // only the values out of this flag's range
+					}
+				}
+				span = fmt.Sprintf("%s to %s", fmtDuration(v.min), fmtDuration(v.max))
+			default:
+				if tp := fl.Value.Type(); strings.HasPrefix(tp, "int") || strings.HasPrefix(tp, "uint") || strings.HasPrefix(tp, "float") || strings.HasPrefix(tp, "duration") {
+					t.Errorf("%s --%s is a %s without a range: define it with intFlag or durationFlag", c.CommandPath(), fl.Name, tp)
+				}
+				return
+			}
+			if !strings.Contains(fl.Usage, "("+span+")") {
+				t.Errorf("%s --%s: usage %q does not give the range", c.CommandPath(), fl.Name, fl.Usage)
+			}
+			rng := "from " + span
+			path := strings.Fields(c.CommandPath())[1:]
+			for _, b := range bad {
+				var out, errOut bytes.Buffer
+				args := append(append([]string{}, path...), "--"+fl.Name, b, "--json")
+				code := Main(append(args, "--config", "/nonexistent.yaml"), strings.NewReader(""), &out, &errOut)
+				if code != ExitUsage || !strings.Contains(errOut.String(), rng) || !strings.Contains(errOut.String(), "--"+fl.Name) {
+					t.Errorf("%v: exit %d, want 2 and %q:\n%s", args, code, rng, errOut.String())
+				}
+				checked++
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(NewRootCmd(f))
+	if checked < 20 {
+		t.Errorf("only %d bad values tried: the walk missed the flags", checked)
 	}
 }
 

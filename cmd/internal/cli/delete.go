@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -63,10 +62,7 @@ Exit codes: 0 done, 3 some steps failed, 4 nothing matched, 5 aborted,
 			if len(args) == 1 {
 				opts.BatchFile = args[0]
 			}
-			if opts.Timeout <= 0 {
-				return withCode(ExitUsage, errors.New("--timeout must be positive"))
-			}
-			if _, _, err := opts.method(); err != nil {
+			if err := opts.check(); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -78,7 +74,8 @@ Exit codes: 0 done, 3 some steps failed, 4 nothing matched, 5 aborted,
 	opts.addFlags(cmd)
 	cmd.Flags().BoolVar(&opts.Execute, "execute", false, "really delete (default: a dry run)")
 	cmd.Flags().BoolVar(&opts.DeleteShared, "delete-shared", false, "remove objects even when versions not being deleted share their content")
-	cmd.Flags().DurationVar(&opts.Timeout, "timeout", deletion.DefaultCheckTimeout, "time allowed to each production request, and to each wait on a MinIO server (to connect, to answer)")
+	durationFlag(cmd.Flags(), &opts.Timeout, "timeout", deletion.DefaultCheckTimeout, time.Second, 10*time.Minute,
+		"time allowed to each production request, and to each wait on a MinIO server (to connect, to answer)")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "answer the confirmation (refused with --execute on a terminal)")
 	return cmd
 }
@@ -88,7 +85,7 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	defer func() { s.close(err) }()
+	defer func() { err = s.close(err) }()
 	f := s.f
 	banner := func() {
 		if !opts.Execute {
@@ -107,6 +104,11 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 	} else {
 		ask = opts.canPrompt() && !opts.Yes
 	}
+	// The credentials are checked before anything is searched.
+	servers, err := f.recoveryServers(opts.Timeout)
+	if err != nil {
+		return err
+	}
 	if opts.Execute {
 		// No rebalance or rekey may move an object between the moment its
 		// location is read here and the moment it is removed: the copy at
@@ -117,17 +119,15 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 		}
 		defer release()
 	}
-	files, batch, err := s.find(ctx)
+	files, batch, err := s.findAll(ctx)
 	if err != nil {
 		return err
 	}
-	s.printMatches(f.IO.Out, files)
+	if err := s.newMatchPrinter(f.IO.Out, false).print(files); err != nil {
+		return err
+	}
 	if len(files) == 0 {
-		return notFound()
-	}
-	servers, _, err := f.servers(s.cfg.Storage.Recovery, "recovery", opts.Timeout)
-	if err != nil {
-		return err
+		return s.notFound()
 	}
 	d := &deletion.Deleter{
 		Locate: func(ep string) (deletion.Remover, bool) {
@@ -143,6 +143,7 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 		DryRun:       !opts.Execute,
 		DeleteShared: opts.DeleteShared,
 		Log:          s.log,
+		Journal:      s,
 	}
 	if err := d.CheckProduction(ctx, files); err != nil {
 		if deletion.IsProductionError(err) {
@@ -162,25 +163,30 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 		}
 	}
 	if shared > 0 && !f.JSON {
-		fmt.Fprintln(f.IO.Out, red(f.IO.Out, fmt.Sprintf("WARNING: %d object(s) hold content that versions not being deleted also use; see the SHARED CONTENT lines.", shared)))
+		fmt.Fprintln(f.IO.Out, red(f.IO.Out, fmt.Sprintf("WARNING: %s hold content that versions not being deleted also use; see the SHARED CONTENT lines.", count(shared, "object"))))
 	}
 	if ask {
 		banner()
-		q := fmt.Sprintf("Delete %d file version(s) from the backups?", len(files))
+		q := fmt.Sprintf("Delete %s from the backups?", count(len(files), "file version"))
 		if !opts.Execute {
-			q = fmt.Sprintf("Dry run: check what deleting %d file version(s) would do?", len(files))
+			q = fmt.Sprintf("Dry run: check what deleting %s would do?", count(len(files), "file version"))
 		}
 		if err := s.confirm(q); err != nil {
 			return err
 		}
 	}
 	rep := d.Delete(ctx, groups)
-	summary := fmt.Sprintf("%d file version(s): %d object(s) removed, %d kept (shared), %d marked hard-deleted, %d failed step(s)",
-		rep.Files, rep.ObjectsRemoved, rep.ObjectsKept, rep.MarkedDeleted, len(rep.Errors))
+	if rep.Stopped != nil {
+		return withCode(ExitError, fmt.Errorf("%w\nbefore it stopped: %s removed, %d marked hard-deleted", rep.Stopped, count(rep.ObjectsRemoved, "object"), rep.MarkedDeleted))
+	}
+	summary := fmt.Sprintf("%s: %s removed, %d kept (shared), %d marked hard-deleted, %s",
+		count(rep.Files, "file version"), count(rep.ObjectsRemoved, "object"), rep.ObjectsKept, rep.MarkedDeleted, count(len(rep.Errors), "failed step"))
 	if !opts.Execute {
 		summary = "DRY RUN, nothing changed; it would do: " + summary
 	}
-	s.log.Info(summary)
+	if err := s.record("reporting: the deletion is done, but the log does not say so", summary); err != nil {
+		return err
+	}
 	if f.JSON {
 		out := DeleteResult{DryRun: !opts.Execute, Groups: []DeleteGroup{}, ObjectsRemoved: rep.ObjectsRemoved, ObjectsKept: rep.ObjectsKept,
 			MarkedDeleted: rep.MarkedDeleted, Errors: []string{}, Batch: batch}
@@ -211,8 +217,8 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 		for _, e := range rep.Errors {
 			steps = append(steps, e.Step)
 		}
-		return withCode(ExitPartial, fmt.Errorf("%d step(s) failed (%s); see the ERROR lines in %s, fix the cause and run the same command again: "+
-			"objects already removed are skipped (removing a missing object is not an error) and their records completed", len(rep.Errors), strings.Join(steps, ", "), s.logPath))
+		return withCode(ExitPartial, fmt.Errorf("%s failed (%s); see the ERROR lines in %s, fix the cause and run the same command again: "+
+			"objects already removed are skipped (removing a missing object is not an error) and their records completed", count(len(rep.Errors), "step"), strings.Join(steps, ", "), s.logPath))
 	case batch != nil && batch.Missing > 0:
 		return withCode(ExitPartial, batchMissing(batch))
 	}

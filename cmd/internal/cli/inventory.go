@@ -88,7 +88,7 @@ func inventoryRun(ctx context.Context, opts *InventoryOptions) error {
 		Deleted:    !opts.NoDeleted && w.User != "",
 		Progress: func(st inventory.Stats) {
 			if !f.JSON {
-				fmt.Fprintf(f.IO.ErrOut, "inventory %s: %d versions seen, %d new, %d changed\n", w.Name, st.Seen, st.Added, st.Changed)
+				fmt.Fprintf(f.IO.ErrOut, "inventory %s: %s seen, %d new, %d changed\n", w.Name, count(st.Seen, "version"), st.Added, st.Changed)
 			}
 		},
 	})
@@ -106,7 +106,7 @@ func inventoryRun(ctx context.Context, opts *InventoryOptions) error {
 		return f.printJSON(InventoryResult{Wiki: w.Name, Seen: st.Seen, Added: st.Added, Changed: st.Changed,
 			Unchanged: st.Unchanged, Deleted: st.Deleted, Hidden: st.Hidden})
 	}
-	fmt.Fprintf(f.IO.Out, "%s: %d versions (%d deleted), %d new, %d changed, %d unchanged; %d hidden versions skipped\n",
-		w.Name, st.Seen, st.Deleted, st.Added, st.Changed, st.Unchanged, st.Hidden)
+	fmt.Fprintf(f.IO.Out, "%s: %s (%d deleted), %d new, %d changed, %d unchanged; %s skipped\n",
+		w.Name, count(st.Seen, "version"), st.Deleted, st.Added, st.Changed, st.Unchanged, count(st.Hidden, "hidden version"))
 	return nil
 }

@@ -28,7 +28,7 @@ Exit codes: 0 found, 4 nothing matched, 5 aborted, 2 bad flags or values.`,
 			if len(args) == 1 {
 				opts.BatchFile = args[0]
 			}
-			if _, _, err := opts.method(); err != nil {
+			if err := opts.check(); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -38,6 +38,7 @@ Exit codes: 0 found, 4 nothing matched, 5 aborted, 2 bad flags or values.`,
 		},
 	}
 	opts.addFlags(cmd)
+	addProfileFlags(cmd)
 	return cmd
 }
 
@@ -46,20 +47,20 @@ func queryRun(ctx context.Context, opts *QueryOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	defer func() { s.close(err) }()
-	files, batch, err := s.find(ctx)
+	defer func() { err = s.close(err) }()
+	p := s.newMatchPrinter(s.f.IO.Out, s.f.JSON)
+	batch, err := s.find(ctx, p.print)
 	if err != nil {
 		return err
 	}
-	s.printMatches(s.f.IO.Out, files)
-	if s.f.JSON && len(files) > 0 { // else the error, as JSON
-		if err := s.f.printJSON(QueryResult{Matches: newMatches(files), Batch: batch}); err != nil {
-			return err
-		}
+	if err := s.record("reporting", "query done", "matches", p.n); err != nil {
+		return err
 	}
-	s.log.Info("query done", "matches", len(files))
-	if len(files) == 0 {
-		return notFound()
+	if p.n == 0 {
+		return s.notFound()
+	}
+	if err := p.end(batch); err != nil {
+		return err
 	}
 	if batch != nil && batch.Missing > 0 {
 		return withCode(ExitPartial, batchMissing(batch))

@@ -38,5 +38,6 @@ func recoveryBinaryCmd(f *Factory, name, command string) (*cobra.Command, error)
 	}
 	cmd.Use = name + " [flags] [FILE]"
 	addGlobalFlags(f, cmd)
+	usageErrors(cmd)
 	return cmd, nil
 }

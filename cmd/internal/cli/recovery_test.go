@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,7 +13,9 @@ import (
 	"time"
 
 	"github.com/mediabackups/mediabackups/config"
+	"github.com/mediabackups/mediabackups/eraselog"
 	"github.com/mediabackups/mediabackups/internal/testsvc"
+	"github.com/mediabackups/mediabackups/mediawiki"
 	"github.com/mediabackups/mediabackups/metadata"
 	"github.com/mediabackups/mediabackups/search"
 )
@@ -75,7 +78,14 @@ func TestRecoveryFlags(t *testing.T) {
 		{[]string{"--container", "c"}, "go together"},
 		{[]string{"--title", "A.png", "erase.log"}, "takes no search flag"},
 		{[]string{"a", "b"}, "accepts at most 1 arg"},
-		{[]string{"--parallel", "0", "--title", "x"}, "at least 1"},
+		{[]string{"--parallel", "0", "--title", "x"}, "from 1 to 1024"},
+		// Values are checked before anything runs, and the flag at fault named.
+		{[]string{"--container", "a b", "--path", "ok"}, "--container: \"a b\" is not a container name"},
+		{[]string{"--container", "c", "--path", " "}, "--path: the path is empty"},
+		{[]string{"--sha1", "xyz"}, "--sha1: \"xyz\" is not hexadecimal"},
+		{[]string{"--upload-date", "yesterday"}, "--upload-date:"},
+		{[]string{"/nonexistent/erase.log"}, "batch file: stat /nonexistent/erase.log: no such file"},
+		{[]string{"/dev/null"}, "batch file /dev/null is not a regular file (a device)"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			f, _, _ := testFactory()
@@ -168,7 +178,15 @@ func interactiveFactory(t *testing.T) (*Factory, *bytes.Buffer, *bytes.Buffer) {
 		t.Fatal(err)
 	}
 	f, out, errOut := testFactory()
-	f.cfg = &config.Config{Metadata: config.Metadata{DSN: dsn}, LogDir: t.TempDir(), DefaultWiki: "testwiki"}
+	// Storage is configured but never contacted by these tests: nothing
+	// listens on port 1.
+	secret := filepath.Join(t.TempDir(), "recovery-secret")
+	if err := os.WriteFile(secret, []byte("not-a-real-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.cfg = &config.Config{Metadata: config.Metadata{DSN: dsn}, LogDir: t.TempDir(), DefaultWiki: "testwiki",
+		Storage: config.Storage{Bucket: "mediabackups", Endpoints: config.ActiveEndpoints("http://127.0.0.1:1"),
+			Recovery: config.Credential{AccessKey: "recovery", SecretKeyFile: secret}}}
 	return f, out, errOut
 }
 
@@ -263,5 +281,198 @@ func TestUnwritableLogDir(t *testing.T) {
 	err := queryRun(context.Background(), opts)
 	if err == nil || !strings.Contains(err.Error(), "--logdir") {
 		t.Fatalf("query with a log dir that is a file: %v, want a hint about --logdir", err)
+	}
+}
+
+// TestTitleHints: a title search without a match suggests the capitalised
+// title, or the close titles, from the metadata.
+func TestTitleHints(t *testing.T) {
+	f, _, _ := interactiveFactory(t)
+	for _, tc := range []struct {
+		title, hint string
+	}{
+		{"wow!Amazing.png", `did you mean --title "Wow!Amazing.png"? Titles are matched byte for byte, and MediaWiki capitalises their first letter`},
+		{"Wow!Amazing.pgn", `close titles in the backups: "Wow!Amazing.png"`},
+		{"deleted copy.png", `did you mean --title "Deleted_copy.png"?`},
+		{"Deleted_copy.pn", `close titles in the backups: "Deleted_copy.png"`},
+		{"Zebra_crossing.svg", ""},
+	} {
+		t.Run(tc.title, func(t *testing.T) {
+			opts := &QueryOptions{RecoveryOptions{F: f, Tool: "query", Search: map[string]*string{"title": ptr(tc.title)}}}
+			err := queryRun(context.Background(), opts)
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.code != ExitNotFound {
+				t.Fatalf("query: %v, want ExitNotFound", err)
+			}
+			if tc.hint == "" {
+				if strings.Contains(err.Error(), "\n") {
+					t.Errorf("a hint for a title close to nothing: %v", err)
+				}
+				return
+			}
+			if !strings.Contains(err.Error(), tc.hint) {
+				t.Errorf("error %q lacks the hint %q", err, tc.hint)
+			}
+		})
+	}
+}
+
+// countingFinder is the real store, counting its queries.
+type countingFinder struct {
+	versionFinder
+	calls, keys int
+}
+
+func (c *countingFinder) FindVersions(ctx context.Context, wikiID int64, keys []metadata.VersionKey) ([]metadata.File, error) {
+	c.calls++
+	c.keys += len(keys)
+	return c.versionFinder.FindVersions(ctx, wikiID, keys)
+}
+
+// TestBatchMatchesInChunks: a log of 2 500 entries, three of them backed
+// up (one named twice), is matched with one query per chunk of entries;
+// the misses are listed up to batchShown and counted beyond.
+func TestBatchMatchesInChunks(t *testing.T) {
+	f, _, errOut := interactiveFactory(t)
+	ctx := context.Background()
+	s, err := f.openStore(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	id, _ := s.WikiID(ctx, "testwiki")
+	known, err := s.Search(ctx, metadata.Query{WikiID: id, Title: "Wow!Amazing.png"})
+	if err != nil || len(known) != 2 {
+		t.Fatalf("fixture: %v, %v", known, err)
+	}
+	deleted, _ := s.Search(ctx, metadata.Query{WikiID: id, Title: "Deleted_copy.png"})
+	known = append(known, deleted...)
+	var log strings.Builder
+	log.WriteString("user@mwmaint2002:~$ mwscript eraseArchivedFile.php --wiki testwiki --filekey '*' --delete\r\n")
+	line := func(key, date, title string) {
+		fmt.Fprintf(&log, "Deleted version '%s.png' (%s) of file '%s'\r\n", key, date, title)
+	}
+	for i := range 2500 {
+		switch i {
+		case 700, 1800:
+			k := known[i/1000]
+			b36, _ := mediawiki.SHA1HexToBase36(k.SHA1)
+			line(b36, k.UploadDate.Format("20060102150405"), k.Title)
+		case 2400, 2401: // the same version twice
+			b36, _ := mediawiki.SHA1HexToBase36(known[2].SHA1)
+			line(b36, known[2].UploadDate.Format("20060102150405"), known[2].Title)
+		default:
+			line(fmt.Sprintf("%x", i+1), "20200101000000", fmt.Sprintf("Missing_%d.png", i))
+		}
+	}
+	path := filepath.Join(t.TempDir(), "erase.log")
+	os.WriteFile(path, []byte(log.String()), 0o600)
+	n, wikis, err := scanBatch(path, "")
+	if err != nil || n != 2500 || fmt.Sprint(wikis) != "[testwiki]" {
+		t.Fatalf("scanBatch = %d, %v, %v", n, wikis, err)
+	}
+	cf := &countingFinder{versionFinder: s}
+	var got []int64
+	m := &batchMatcher{find: cf, ids: map[string]int64{"testwiki": id}, emit: func(fs []metadata.File) error {
+		for _, x := range fs {
+			got = append(got, x.ID)
+		}
+		return nil
+	}, log: f.Logger(), total: n, every: time.Hour}
+	fh, _ := os.Open(path)
+	defer fh.Close()
+	c, err := m.run(ctx, eraselog.NewReader(fh))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cf.calls != 3 || cf.keys != 2500 {
+		t.Errorf("%d queries for %d keys, want 3 (one per chunk of %d)", cf.calls, cf.keys, batchChunk)
+	}
+	if c != (BatchCounts{Entries: 2500, Found: 4, Missing: 2496}) {
+		t.Errorf("counts %+v", c)
+	}
+	want := []int64{known[0].ID, known[1].ID, known[2].ID}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("emitted ids %v, want %v (each once, in log order)", got, want)
+	}
+	out := errOut.String()
+	if n := strings.Count(out, "no backed-up version matches"); n != batchShown {
+		t.Errorf("%d misses listed, want %d", n, batchShown)
+	}
+	if !strings.Contains(out, "batch: 2486 more entries without a backed-up version (only the first 10 are listed)") {
+		t.Errorf("no summary of the misses not listed:\n%s", out)
+	}
+}
+
+// TestBatchFileWithoutDeletionLines: a binary file, or any file without a
+// "Deleted version" line, is a usage error that says so.
+func TestBatchFileWithoutDeletionLines(t *testing.T) {
+	f, _, _ := interactiveFactory(t)
+	dir := t.TempDir()
+	for name, content := range map[string][]byte{
+		"binary":     append(bytes.Repeat([]byte{0, 0xff, 0x13, '\n'}, 1000), bytes.Repeat([]byte{7}, 200<<10)...),
+		"empty":      nil,
+		"a dry run":  []byte("mwscript eraseArchivedFile.php --wiki=testwiki --filekey '*' --filename A.png\nWould delete version 'rjr.png' (20250101120000) of file 'A.png'\n"),
+		"some prose": []byte("Dear operator,\nplease delete these files.\n"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, name)
+			os.WriteFile(path, content, 0o600)
+			err := queryRun(context.Background(), &QueryOptions{RecoveryOptions{F: f, Tool: "query", BatchFile: path}})
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.code != ExitUsage || !strings.Contains(err.Error(), "no deletion lines found in "+path) {
+				t.Errorf("%v, want a usage error: no deletion lines found", err)
+			}
+		})
+	}
+}
+
+// TestBatchQueryStreamsOneResult: query --json in batch mode writes its
+// matches one at a time, and the result is the one QueryResult that a
+// script reads, equal to the matches of the same versions.
+func TestBatchQueryStreamsOneResult(t *testing.T) {
+	f, out, _ := interactiveFactory(t)
+	ctx := context.Background()
+	s, err := f.openStore(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	id, _ := s.WikiID(ctx, "testwiki")
+	known, _ := s.Search(ctx, metadata.Query{WikiID: id, Title: "Wow!Amazing.png"})
+	var log strings.Builder
+	log.WriteString("$ mwscript eraseArchivedFile.php --wiki=testwiki\n")
+	for _, k := range known {
+		b36, _ := mediawiki.SHA1HexToBase36(k.SHA1)
+		fmt.Fprintf(&log, "Deleted version '%s.png' (%s) of file '%s'\n", b36, k.UploadDate.Format("20060102150405"), k.Title)
+	}
+	log.WriteString("Deleted version '1.png' (20200101000000) of file 'Gone.png'\n")
+	path := filepath.Join(t.TempDir(), "erase.log")
+	os.WriteFile(path, []byte(log.String()), 0o600)
+	f.JSON = true
+	defer func() { f.JSON = false }()
+	err = queryRun(ctx, &QueryOptions{RecoveryOptions{F: f, Tool: "query", BatchFile: path}})
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != ExitPartial {
+		t.Fatalf("query: %v, want ExitPartial (one entry missing)", err)
+	}
+	var res QueryResult
+	dec := json.NewDecoder(bytes.NewReader(out.Bytes()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&res); err != nil || dec.More() {
+		t.Fatalf("not one QueryResult: %v\n%s", err, out)
+	}
+	want := QueryResult{Matches: newMatches(known), Batch: &BatchCounts{Entries: 3, Found: 2, Missing: 1}}
+	g, _ := json.Marshal(res)
+	w, _ := json.Marshal(want)
+	if !bytes.Equal(g, w) {
+		t.Errorf("streamed result\n%s\nwant\n%s", g, w)
+	}
+	// The same in text: one block per match, numbered as they come.
+	out.Reset()
+	f.JSON = false
+	queryRun(ctx, &QueryOptions{RecoveryOptions{F: f, Tool: "query", BatchFile: path}})
+	if !strings.Contains(out.String(), "--- match 2 ---\nwiki:                 testwiki\n") || strings.Count(out.String(), "--- match") != 2 {
+		t.Errorf("text output:\n%s", out)
 	}
 }

@@ -60,13 +60,7 @@ Exit codes: 0 all written, 3 some failed, 4 nothing matched, 5 aborted,
 			if len(args) == 1 {
 				opts.BatchFile = args[0]
 			}
-			if opts.Parallel < 1 {
-				return withCode(ExitUsage, errors.New("--parallel must be at least 1"))
-			}
-			if opts.Timeout <= 0 {
-				return withCode(ExitUsage, errors.New("--timeout must be positive"))
-			}
-			if _, _, err := opts.method(); err != nil {
+			if err := opts.check(); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -77,57 +71,52 @@ Exit codes: 0 all written, 3 some failed, 4 nothing matched, 5 aborted,
 	}
 	opts.addFlags(cmd)
 	cmd.Flags().StringVar(&opts.Target, "target", ".", "directory to write the files into (created if missing)")
-	cmd.Flags().IntVar(&opts.Parallel, "parallel", 4, "files restored at once")
-	cmd.Flags().DurationVar(&opts.Timeout, "timeout", storage.DefaultTimeout, "how long a MinIO server may keep a request waiting (to connect, to answer, or between two pieces of a download) before the file fails")
+	intFlag(cmd.Flags(), &opts.Parallel, "parallel", 4, 1, maxWorkers, "files restored at once")
+	durationFlag(cmd.Flags(), &opts.Timeout, "timeout", storage.DefaultTimeout, time.Second, time.Hour,
+		"how long a MinIO server may keep a request waiting (to connect, to answer, or between two pieces of a download) before the file fails")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal)")
 	addProfileFlags(cmd)
 	return cmd
 }
 
 func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
+	target, err := checkTarget(opts.Target)
+	if err != nil {
+		return err
+	}
 	s, err := opts.openSession(ctx)
 	if err != nil {
 		return err
 	}
-	defer func() { s.close(err) }()
+	defer func() { err = s.close(err) }()
 	f := s.f
 	ask, err := confirmPolicy(opts.canPrompt(), f.stdinIsTerminal(), opts.Yes, false)
 	if err != nil {
 		return err
 	}
-	files, batch, err := s.find(ctx)
+	// The credentials are checked before anything is searched, the
+	// identity before the matches are shown.
+	servers, err := f.recoveryServers(opts.Timeout)
 	if err != nil {
 		return err
 	}
-	s.printMatches(f.IO.Out, files)
+	files, batch, err := s.findAll(ctx)
+	if err != nil {
+		return err
+	}
+	ids, err := s.identities(files)
+	if err != nil {
+		return err
+	}
+	if err := s.newMatchPrinter(f.IO.Out, false).print(files); err != nil {
+		return err
+	}
 	if len(files) == 0 {
-		return notFound()
-	}
-	target, err := filepath.Abs(opts.Target)
-	if err != nil {
-		return err
+		return s.notFound()
 	}
 	if ask {
-		if err := s.confirm(fmt.Sprintf("Restore %d file(s) into %s?", len(files), target)); err != nil {
+		if err := s.confirm(fmt.Sprintf("Restore %s into %s?", count(len(files), "file"), target)); err != nil {
 			return err
-		}
-	}
-	servers, _, err := f.servers(s.cfg.Storage.Recovery, "recovery", opts.Timeout)
-	if err != nil {
-		return err
-	}
-	var ids []age.Identity
-	for _, x := range files {
-		if x.Backup != nil && x.Backup.Encrypted {
-			if s.cfg.Encryption.IdentityFile == "" {
-				return errors.New("some files are encrypted: set encryption.identity_file in the config")
-			}
-			id, err := encryption.LoadIdentity(s.cfg.Resolve(s.cfg.Encryption.IdentityFile))
-			if err != nil {
-				return err
-			}
-			ids = []age.Identity{id}
-			break
 		}
 	}
 	if err := os.MkdirAll(target, 0o750); err != nil {
@@ -138,7 +127,9 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 		return fmt.Errorf("target directory: %w", err)
 	}
 	defer root.Close()
-	s.log.Info("restore start", "files", len(files), "target", target, "parallel", opts.Parallel)
+	if err := s.record("any file was written", "restore start", "files", len(files), "target", target, "parallel", opts.Parallel); err != nil {
+		return err
+	}
 	prog := newRestoreProgress(f.IO.ErrOut, len(files))
 	r := &restore.Restorer{
 		Locate: func(ep string) (restore.Getter, bool) {
@@ -170,8 +161,14 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 	for _, fe := range failed {
 		s.log.Error("restore failed", "wiki", fe.File.Wiki, "file", fe.File.Title, "id", fe.File.ID, "step", fe.Step, "error", fe.Err.Error())
 	}
-	summary := fmt.Sprintf("%d out of %d files were successfully written to the local filesystem", len(written), len(files))
-	s.log.Info(summary)
+	were := "were"
+	if len(files) == 1 {
+		were = "was"
+	}
+	summary := fmt.Sprintf("%d out of %s %s successfully written to the local filesystem", len(written), count(len(files), "file"), were)
+	if err := s.record(fmt.Sprintf("reporting: %d restored files are in %s, but the log does not say so", len(written), target), summary); err != nil {
+		return err
+	}
 	if f.JSON {
 		out := RestoreResult{Target: target, Written: []RestoredFile{}, Failed: []FailedFile{}, Total: len(files), Batch: batch}
 		for _, w := range written {
@@ -189,11 +186,31 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 	s.remindOtherDCs("restore")
 	switch {
 	case len(failed) > 0:
-		return withCode(ExitPartial, fmt.Errorf("%d of %d files failed (see the ERROR lines in %s)", len(failed), len(files), s.logPath))
+		return withCode(ExitPartial, fmt.Errorf("%d of %s failed (see the ERROR lines in %s)", len(failed), count(len(files), "file"), s.logPath))
 	case batch != nil && batch.Missing > 0:
 		return withCode(ExitPartial, batchMissing(batch))
 	}
 	return nil
+}
+
+// identities returns the age identities that decrypt the encrypted files
+// among files: none when none is encrypted. A missing or unreadable
+// identity is a usage error, before the matches are shown.
+func (s *session) identities(files []metadata.File) ([]age.Identity, error) {
+	for _, x := range files {
+		if x.Backup == nil || !x.Backup.Encrypted {
+			continue
+		}
+		if s.cfg.Encryption.IdentityFile == "" {
+			return nil, withCode(ExitUsage, errors.New("some matches are encrypted: set encryption.identity_file in the config"))
+		}
+		id, err := encryption.LoadIdentity(s.cfg.Resolve(s.cfg.Encryption.IdentityFile))
+		if err != nil {
+			return nil, withCode(ExitUsage, fmt.Errorf("some matches are encrypted, and the identity to decrypt them cannot be read: encryption.identity_file: %w", err))
+		}
+		return []age.Identity{id}, nil
+	}
+	return nil, nil
 }
 
 // restoreProgress draws a bar on a terminal, and a line per tenth otherwise. It
@@ -223,12 +240,12 @@ func (p *restoreProgress) Done(_ metadata.File, _ string, err error) {
 	if p.tty {
 		const width = 30
 		n := p.done * width / max(1, p.total)
-		fmt.Fprintf(p.w, "\r[%s%s] %d/%d files, %d failed", strings.Repeat("=", n), strings.Repeat(" ", width-n), p.done, p.total, p.fail)
+		fmt.Fprintf(p.w, "\r[%s%s] %d/%s, %d failed", strings.Repeat("=", n), strings.Repeat(" ", width-n), p.done, count(p.total, "file"), p.fail)
 		return
 	}
 	if tenth := p.done * 10 / max(1, p.total); tenth != p.last {
 		p.last = tenth
-		fmt.Fprintf(p.w, "progress: %d/%d files, %d failed\n", p.done, p.total, p.fail)
+		fmt.Fprintf(p.w, "progress: %d/%s, %d failed\n", p.done, count(p.total, "file"), p.fail)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -129,7 +131,80 @@ The configuration is read from --config, else $` + config.EnvPath + `, else
 		newBenchCmd(f),
 	)
 	root.AddCommand(newRecoveryCmds(f)...)
+	root.SetHelpCommand(newHelpCmd())
+	root.InitDefaultCompletionCmd() // now, so that usageErrors covers it too
+	usageErrors(root)
 	return root
+}
+
+// usageErrors makes every mistake in the words of a command line a usage
+// error (exit 2), for cmd and every command under it: an unknown command
+// (cobra would print help and exit 0 for a command that only groups
+// others, and exit 1 at the root), and too many or unexpected arguments.
+func usageErrors(cmd *cobra.Command) {
+	if cmd.HasSubCommands() && cmd.Run == nil && cmd.RunE == nil {
+		cmd.Args = cobra.ArbitraryArgs
+		cmd.RunE = func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return c.Help()
+			}
+			return unknownCommand(c, args[0])
+		}
+	}
+	if check := cmd.Args; check != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			if err := check(c, args); err != nil {
+				return withCode(ExitUsage, fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath()))
+			}
+			return nil
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		usageErrors(sub)
+	}
+}
+
+// unknownCommand is the usage error of a word that names no command of
+// parent, with the commands it might have meant.
+func unknownCommand(parent *cobra.Command, word string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", word, parent.CommandPath())
+	parent.SuggestionsMinimumDistance = 2
+	if sug := parent.SuggestionsFor(word); len(sug) > 0 {
+		msg += "; did you mean " + strings.Join(sug, " or ") + "?"
+	}
+	return withCode(ExitUsage, fmt.Errorf("%s\nRun '%s --help' for usage.", msg, parent.CommandPath()))
+}
+
+// newHelpCmd is `help [command]`: cobra's own prints "Unknown help topic"
+// and exits 0 for a command that does not exist.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd := c.Root()
+			for _, word := range args {
+				next := findSub(cmd, word)
+				if next == nil {
+					return unknownCommand(cmd, word)
+				}
+				cmd = next
+			}
+			return cmd.Help()
+		},
+	}
+}
+
+// findSub returns the subcommand of cmd called word (or one of its
+// aliases), nil if there is none.
+func findSub(cmd *cobra.Command, word string) *cobra.Command {
+	for _, sub := range cmd.Commands() {
+		if sub.Name() == word || sub.HasAlias(word) {
+			return sub
+		}
+	}
+	return nil
 }
 
 // newRecoveryCmds returns the recovery commands: query, restore, delete.
@@ -171,6 +246,11 @@ func execute(f *Factory, cmd *cobra.Command, name string, args []string) ExitCod
 	if err == nil {
 		return ExitOK
 	}
+	if !f.JSON {
+		// Parsing may have stopped at a bad word before it reached
+		// --json: the error is still for a script.
+		f.JSON = wantsJSON(args)
+	}
 	code := ExitError
 	var ee *exitError
 	switch {
@@ -187,4 +267,21 @@ func execute(f *Factory, cmd *cobra.Command, name string, args []string) ExitCod
 	}
 	fmt.Fprintf(f.IO.ErrOut, "%s: %v\n", name, err)
 	return code
+}
+
+// wantsJSON reports whether args ask for --json (before a "--" that ends
+// the flags).
+func wantsJSON(args []string) bool {
+	for _, a := range args {
+		switch {
+		case a == "--":
+			return false
+		case a == "--json":
+			return true
+		case strings.HasPrefix(a, "--json="):
+			v, err := strconv.ParseBool(strings.TrimPrefix(a, "--json="))
+			return err == nil && v
+		}
+	}
+	return false
 }

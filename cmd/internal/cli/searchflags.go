@@ -118,6 +118,25 @@ func (o *RecoveryOptions) method() (searchFlag, bool, error) {
 	return given[0], true, nil
 }
 
+// check does every check of the options that needs neither the config
+// nor a service, so that a mistake is a usage error before anything runs:
+// the search flags and their values, and the batch FILE.
+func (o *RecoveryOptions) check() error {
+	sf, given, err := o.method()
+	if err != nil {
+		return err
+	}
+	if given {
+		if _, err := sf.query(); err != nil {
+			return err
+		}
+	}
+	if o.BatchFile != "" {
+		return checkBatchFile(o.BatchFile)
+	}
+	return nil
+}
+
 // query checks the flag's value and returns its query (WikiID left to the
 // caller); a bad value is a usage error that names the flag at fault.
 func (s searchFlag) query() (q metadata.Query, err error) {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -19,8 +20,24 @@ import (
 )
 
 // openStore connects to the metadata database; unless migrating, it also
-// checks that the schema is current.
+// checks that the schema is current. What the driver has to say (a bad
+// idle connection closed, ...) goes to the command's logger.
 func (f *Factory) openStore(ctx context.Context, checkSchema bool) (*metadata.Store, error) {
+	return f.openStoreLogged(ctx, checkSchema, f.Logger())
+}
+
+// driverLogger passes the MariaDB driver's messages, which it would
+// otherwise print raw on stderr ("[mysql] ... closing bad idle
+// connection"), to a logger.
+type driverLogger struct{ log *slog.Logger }
+
+// Print implements mysql.Logger.
+func (d driverLogger) Print(v ...any) {
+	d.log.Warn("MariaDB driver", "message", strings.TrimSpace(fmt.Sprint(v...)))
+}
+
+// openStoreLogged is openStore with the driver's messages sent to log.
+func (f *Factory) openStoreLogged(ctx context.Context, checkSchema bool, log *slog.Logger) (*metadata.Store, error) {
 	c, err := f.Config()
 	if err != nil {
 		return nil, err
@@ -36,6 +53,7 @@ func (f *Factory) openStore(ctx context.Context, checkSchema bool) (*metadata.St
 		}
 		dsn.Passwd = pw.Reveal()
 	}
+	dsn.Logger = driverLogger{log}
 	s, err := metadata.OpenConfig(ctx, dsn)
 	if err != nil {
 		return nil, err
@@ -131,6 +149,22 @@ func (f *Factory) servers(cred config.Credential, which string, timeout time.Dur
 		return nil, nil, err
 	}
 	return sh, health, nil
+}
+
+// recoveryServers connects to every configured server with the
+// storage.recovery credential, which the recovery tools use. A credential
+// that is missing or cannot be read is a usage error: it is checked before
+// anything is searched, so that an operator fixes it first.
+func (f *Factory) recoveryServers(timeout time.Duration) (*storage.Sharded, error) {
+	c, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	servers, _, err := f.servers(c.Storage.Recovery, "recovery", timeout)
+	if err != nil {
+		return nil, withCode(ExitUsage, fmt.Errorf("%w\nthe recovery tools read the backups with storage.recovery (access_key and secret_key_file): fix it in the config", err))
+	}
+	return servers, nil
 }
 
 // recipients returns who encrypted objects are encrypted to: the configured

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -90,82 +92,38 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 			fmt.Fprintln(f.IO.Out, "  no files yet: run `mediabackups inventory --wiki "+sum.Wiki+"`")
 			continue
 		}
-		for _, st := range []string{"pending", "processing", "backedup", "duplicate", "error"} {
-			fmt.Fprintf(f.IO.Out, "  %-10s %d\n", st, sum.ByBackupStatus[st])
-		}
-		if sum.SHA1Mismatches > 0 {
-			fmt.Fprintf(f.IO.Out, "  sha1 mismatches: %d (see `mediabackups mismatches --wiki %s`)\n", sum.SHA1Mismatches, sum.Wiki)
-		}
-		for _, ep := range metadata.SortedKeys(sum.ObjectsByLocation) {
-			fmt.Fprintf(f.IO.Out, "  objects on %s: %d (%s)\n", ep, sum.ObjectsByLocation[ep], humanBytes(sum.BytesByLocation[ep]))
+		writeSummary(f.IO.Out, sum)
+		if sum.ByBackupStatus[string(metadata.Unavailable)] > 0 {
+			fmt.Fprintf(f.IO.Out, "  (unavailable: production serves their bytes nowhere right now; `query-media-file` shows why; "+
+				"`mediabackups update` then `backup --retry-errors` tries again)\n")
 		}
 	}
 	return nil
 }
 
-// MismatchesOptions configures `mismatches`.
-type MismatchesOptions struct {
-	F    *Factory
-	Wiki string
-}
-
-func newMismatchesCmd(f *Factory, runF func(context.Context, *MismatchesOptions) error) *cobra.Command {
-	opts := &MismatchesOptions{F: f}
-	cmd := &cobra.Command{
-		Use:   "mismatches --wiki NAME",
-		Short: "List file versions whose downloaded sha1 differed from production's",
-		Long: `List the file versions whose bytes, downloaded twice, did not have the sha1
-production reports. They were backed up anyway (the bytes production served);
-check them in production.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Wiki == "" {
-				return withCode(ExitUsage, fmt.Errorf("--wiki is required"))
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return mismatchesRun(cmd.Context(), opts)
-		},
+// writeSummary writes what `status --json` prints of a wiki as text:
+// every backup status with its versions and their bytes (statuses this
+// binary does not know yet too), the sha1 mismatches, and the objects and
+// bytes on each server.
+func writeSummary(w io.Writer, sum metadata.Summary) {
+	statuses := make([]string, 0, len(sum.ByBackupStatus))
+	for _, st := range metadata.BackupStatuses {
+		statuses = append(statuses, string(st))
 	}
-	cmd.Flags().StringVar(&opts.Wiki, "wiki", "", "wiki name")
-	return cmd
-}
-
-func mismatchesRun(ctx context.Context, opts *MismatchesOptions) error {
-	f := opts.F
-	s, err := f.openStore(ctx, true)
-	if err != nil {
-		return err
+	for _, st := range metadata.SortedKeys(sum.ByBackupStatus) {
+		if !slices.Contains(statuses, st) {
+			statuses = append(statuses, st)
+		}
 	}
-	defer s.Close()
-	id, err := s.WikiID(ctx, opts.Wiki)
-	if err != nil {
-		return err
+	for _, st := range statuses {
+		fmt.Fprintf(w, "  %-16s %d (%s)\n", st+":", sum.ByBackupStatus[st], humanBytes(sum.BytesByBackupStatus[st]))
 	}
-	files, err := s.List(ctx, metadata.Filter{WikiID: id, SHA1Mismatches: true})
-	if err != nil {
-		return err
+	fmt.Fprintf(w, "  %-16s %d", "sha1 mismatches:", sum.SHA1Mismatches)
+	if sum.SHA1Mismatches > 0 {
+		fmt.Fprintf(w, " (see `mediabackups mismatches --wiki %s`)", sum.Wiki)
 	}
-	type row struct {
-		Title          string `json:"title"`
-		UploadDate     string `json:"upload_date"`
-		ProductionSHA1 string `json:"production_sha1"`
-		DownloadedSHA1 string `json:"downloaded_sha1"`
-		SHA256         string `json:"sha256"`
+	fmt.Fprintln(w)
+	for _, ep := range metadata.SortedKeys(sum.ObjectsByLocation) {
+		fmt.Fprintf(w, "  objects on %s: %d (%s)\n", ep, sum.ObjectsByLocation[ep], humanBytes(sum.BytesByLocation[ep]))
 	}
-	rows := []row{}
-	for _, x := range files {
-		rows = append(rows, row{x.Title, x.UploadDate.Format("2006-01-02 15:04:05"), x.SHA1, x.DownloadedSHA1, x.SHA256})
-	}
-	if f.JSON {
-		return f.printJSON(rows)
-	}
-	if len(rows) == 0 {
-		fmt.Fprintf(f.IO.Out, "%s: no sha1 mismatches\n", opts.Wiki)
-	}
-	for _, r := range rows {
-		fmt.Fprintf(f.IO.Out, "%s\t%s\tproduction %s\tdownloaded %s\n", r.Title, r.UploadDate, r.ProductionSHA1, r.DownloadedSHA1)
-	}
-	return nil
 }

@@ -54,9 +54,6 @@ wiki's log (mediabackups_update_caught_up_timestamp_seconds). See the README,
 			if opts.Wiki == "" {
 				return withCode(ExitUsage, fmt.Errorf("--wiki is required"))
 			}
-			if opts.Interval <= 0 {
-				return withCode(ExitUsage, fmt.Errorf("--interval must be positive"))
-			}
 			if opts.Since != "" {
 				if _, err := time.Parse(time.RFC3339, opts.Since); err != nil {
 					return withCode(ExitUsage, fmt.Errorf("--since %q: want an RFC 3339 time such as 2025-01-01T00:00:00Z", opts.Since))
@@ -73,7 +70,7 @@ wiki's log (mediabackups_update_caught_up_timestamp_seconds). See the README,
 	}
 	cmd.Flags().StringVar(&opts.Wiki, "wiki", "", "wiki name, as in the config")
 	cmd.Flags().BoolVar(&opts.Follow, "follow", false, "keep reading the log until interrupted")
-	cmd.Flags().DurationVar(&opts.Interval, "interval", 60*time.Second, "with --follow: time between two reads of the log")
+	durationFlag(cmd.Flags(), &opts.Interval, "interval", 60*time.Second, time.Second, 24*time.Hour, "with --follow: time between two reads of the log")
 	cmd.Flags().StringVar(&opts.Since, "since", "", "for a wiki never updated: read the log from this time (RFC 3339), not from its beginning")
 	addMetricsFlags(cmd, &opts.Metrics, true)
 	return cmd
@@ -129,7 +126,7 @@ func updateRun(ctx context.Context, opts *UpdateOptions) error {
 	if f.JSON {
 		return f.printJSON(UpdateResult{Wiki: w.Name, Stats: st})
 	}
-	fmt.Fprintf(f.IO.Out, "%s: %d log events (%d already applied), %d versions added, %d changed, %d renamed; %d hidden versions unreadable\n",
-		w.Name, st.Events, st.Skipped, st.Added, st.Changed, st.Renamed, st.Unreadable)
+	fmt.Fprintf(f.IO.Out, "%s: %s (%d already applied), %s added, %d changed, %d renamed; %s unreadable\n",
+		w.Name, count(st.Events, "log event"), st.Skipped, count(st.Added, "version"), st.Changed, st.Renamed, count(st.Unreadable, "hidden version"))
 	return nil
 }

@@ -43,7 +43,7 @@ func TestDeleteAfterProductionErased(t *testing.T) {
 	}
 	before := e.objects()
 	r := e.run("delete-media-file", "--execute", "--yes", "--title", "Photo.jpeg")
-	if r.code != 0 || !strings.Contains(r.stderr, "status=404") || !strings.Contains(r.stdout, "1 object(s) removed") {
+	if r.code != 0 || !strings.Contains(r.stderr, "status=404") || !strings.Contains(r.stdout, "1 object removed") {
 		t.Fatalf("delete of a file production erased: %s", r)
 	}
 	if got := e.objects(); len(got) != len(before)-1 || slices.Contains(got, photo[0].endpoint+" "+photo[0].key) {
@@ -51,18 +51,21 @@ func TestDeleteAfterProductionErased(t *testing.T) {
 	}
 
 	// eraseArchivedFile.php on two deleted files; Deleted_copy.png has the
-	// same bytes as the public Simple.png, so its object must stay.
+	// same bytes as the public Simple.png, so its object must stay. The log
+	// is kept as an operator's terminal shows it, as a Windows editor saves
+	// it: shell prompts, sudo php instead of mwscript (naming no wiki: the
+	// current one stays), CRLF and a byte order mark.
 	var log strings.Builder
-	log.WriteString("$ mwscript eraseArchivedFile.php --wiki=testwiki --filekey '*' --filename To_be_deleted.png --delete\n")
-	for _, name := range []string{"To_be_deleted.png", "Deleted_copy.png"} {
-		log.WriteString("mwscript eraseArchivedFile.php --wiki testwiki --filekey '*' --filename " + name + " --delete\n")
-		log.WriteString(maintenance(t, w, "eraseArchivedFile.php", "--filekey", "*", "--filename", name, "--delete"))
-	}
+	log.WriteString("\ufeffuser@mwmaint2002:~$ mwscript eraseArchivedFile.php --wiki testwiki --filename \"To_be_deleted.png\" --filekey \"*\" --delete\n")
+	log.WriteString(maintenance(t, w, "eraseArchivedFile.php", "--filekey", "*", "--filename", "To_be_deleted.png", "--delete"))
+	log.WriteString("user@mwmaint2002:~$ sudo -u www-data php /srv/mediawiki/php-1.39/maintenance/eraseArchivedFile.php\t--filekey '*' --filename Deleted_copy.png --delete\n")
+	log.WriteString(maintenance(t, w, "eraseArchivedFile.php", "--filekey", "*", "--filename", "Deleted_copy.png", "--delete"))
+	log.WriteString("user@mwmaint2002:~$ \n")
 	if n := strings.Count(log.String(), "Deleted version '"); n != 3 {
 		t.Fatalf("eraseArchivedFile.php deleted %d versions, want 3:\n%s", n, log.String())
 	}
 	logFile := filepath.Join(e.Dir, "erase.log")
-	os.WriteFile(logFile, []byte(log.String()), 0o600)
+	os.WriteFile(logFile, []byte(strings.ReplaceAll(log.String(), "\n", "\r\n")), 0o600)
 
 	// Query in batch mode first: found 3, none missing.
 	r = e.mustRun("query-media-file", "--json", logFile)
@@ -73,7 +76,7 @@ func TestDeleteAfterProductionErased(t *testing.T) {
 	doomed := e.versions("f.title = 'To_be_deleted.png'")
 	objects := e.objects()
 	r = e.run("delete-media-file", "--execute", "--yes", logFile)
-	if r.code != 0 || !strings.Contains(r.stderr, "SHARED CONTENT") || !strings.Contains(r.stdout, "2 object(s) removed, 1 kept (shared), 3 marked hard-deleted") {
+	if r.code != 0 || !strings.Contains(r.stderr, "SHARED CONTENT") || !strings.Contains(r.stdout, "2 objects removed, 1 kept (shared), 3 marked hard-deleted") {
 		t.Fatalf("batch delete: %s", r)
 	}
 	var want []string
@@ -97,8 +100,14 @@ func TestDeleteAfterProductionErased(t *testing.T) {
 	// The same log again: nothing left to delete, every entry found
 	// (hard-deleted rows), nothing removed.
 	r = e.run("delete-media-file", "--execute", "--yes", logFile)
-	if r.code != 0 || !strings.Contains(r.stdout, "0 object(s) removed") {
+	if r.code != 0 || !strings.Contains(r.stdout, "0 objects removed") {
 		t.Errorf("second batch delete: %s", r)
+	}
+	// A binary file, or one without deletion lines, is a usage error.
+	for _, bad := range []string{bins["query-media-file"], list} {
+		if r = e.run("delete-media-file", "--execute", "--yes", bad); r.code != 2 || !strings.Contains(r.stderr, "no deletion lines found in "+bad) {
+			t.Errorf("batch file %s: %s\nwant exit 2, no deletion lines found", bad, r)
+		}
 	}
 	// A version unknown to the backups is missing: exit 3, with counts.
 	os.WriteFile(logFile, []byte("mwscript eraseArchivedFile.php --wiki=testwiki\nDeleted version '1.png' (20250101120000) of file 'Nope.png'\n"), 0o600)

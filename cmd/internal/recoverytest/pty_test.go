@@ -235,4 +235,21 @@ func TestInteractiveSessions(t *testing.T) {
 			t.Error("an aborted delete changed MinIO or MariaDB")
 		}
 	})
+
+	t.Run("delete --execute: the log disk fills while the question is asked", func(t *testing.T) {
+		objects, db := e.objects(), e.dbState()
+		logDir := testsvc.SmallDisk(t, 256<<10)
+		c := e.console("delete-media-file", "--execute", "--logdir", logDir, "--title", "To_be_deleted.png")
+		c.expect("match 2 of 2")
+		c.expect("(y/n)")
+		testsvc.FillDisk(t, logDir)
+		c.send("y\r")
+		c.expect("no space left on device")
+		if code := c.wait(); code != 1 {
+			t.Fatalf("exit %d, want 1", code)
+		}
+		if !slices.Equal(objects, e.objects()) || db != e.dbState() {
+			t.Error("a delete whose log could not be written changed MinIO or MariaDB")
+		}
+	})
 }

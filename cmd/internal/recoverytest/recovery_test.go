@@ -279,6 +279,47 @@ func TestRecoveryTools(t *testing.T) {
 		e.DB.Exec(`DELETE FROM files WHERE upload_date >= '2030-01-01'`)
 	})
 
+	t.Run("a full log disk stops every tool before it acts", func(t *testing.T) {
+		logDir := testsvc.SmallDisk(t, 256<<10)
+		testsvc.FillDisk(t, logDir)
+		objects, db := e.objects(), e.dbState()
+		target := filepath.Join(t.TempDir(), "restored")
+		for _, args := range [][]string{
+			{"delete-media-file", "--execute", "--yes", "--title", "To_be_deleted.png"},
+			{"delete-media-file", "--execute", "--yes", "--json", "--title", "To_be_deleted.png"},
+			{"restore-media-file", "--yes", "--target", target, "--title", "Wow!Amazing.png"},
+			{"query-media-file", "--title", "Wow!Amazing.png"},
+		} {
+			r := e.run(args[0], append(args[1:], "--logdir", logDir)...)
+			if r.code != 1 || !strings.Contains(r.stderr, "write the session log "+logDir) || !strings.Contains(r.stderr, "no space left on device") ||
+				!strings.Contains(r.stderr, "--logdir") {
+				t.Errorf("%v: %s\nwant exit 1 and the log's failure", args, r)
+			}
+			if strings.Contains(r.stdout, "match 1 of") {
+				t.Errorf("%v showed matches without logging them:\n%s", args, r.stdout)
+			}
+		}
+		if !slices.Equal(objects, e.objects()) || db != e.dbState() {
+			t.Errorf("a session without its log changed MinIO or MariaDB")
+		}
+		if _, err := os.Stat(target); !os.IsNotExist(err) {
+			t.Errorf("restore wrote its target without a log: %v", err)
+		}
+	})
+
+	t.Run("restore refuses a target it cannot write, before searching", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "file")
+		os.WriteFile(file, nil, 0o600)
+		for target, msg := range map[string]string{"/dev/null": "it is a device, not a directory", file: "it is a regular file, not a directory",
+			testsvc.ReadOnlyDisk(t): "it is on a read-only file system"} {
+			r := e.run("restore-media-file", "--yes", "--json", "--target", target, "--title", "Wow!Amazing.png")
+			if r.code != 2 || !strings.Contains(r.stderr, "--target "+target+": "+msg) || strings.Contains(r.stderr, "msg=search") ||
+				!strings.Contains(r.stdout, `"exit_code":2`) {
+				t.Errorf("--target %s: %s\nwant exit 2, %q, no search", target, r, msg)
+			}
+		}
+	})
+
 	t.Run("delete dry run changes nothing", func(t *testing.T) {
 		objects, db := e.objects(), e.dbState()
 		r := e.run("delete-media-file", "--title", "To_be_deleted.png")
@@ -327,7 +368,7 @@ func TestRecoveryTools(t *testing.T) {
 		objects := e.objects()
 		r := e.run("delete-media-file", "--execute", "--yes", "--title", "Deleted_copy.png")
 		if r.code != 0 || !strings.Contains(r.stderr, "SHARED CONTENT") || !strings.Contains(r.stderr, "Simple.png") ||
-			!strings.Contains(r.stdout, "0 object(s) removed, 1 kept") {
+			!strings.Contains(r.stdout, "0 objects removed, 1 kept") {
 			t.Fatalf("delete Deleted_copy.png: %s", r)
 		}
 		if !slices.Equal(objects, e.objects()) {
