@@ -439,6 +439,51 @@ func TestReadonlyAndDownServers(t *testing.T) {
 		}
 		t.Logf("%s: %d restored, %d failed at once on the down server, in %v", w, written, len(failed[out]), time.Since(start).Round(time.Millisecond))
 	}
+	e.CheckEndState(t) // it reads the down server itself, with plain minio-go: the server runs
+}
+
+// killDuringMoves starts the binary with args, waits until it has a move
+// of its own in the journal (a move under way; the journal names the
+// process), lets it go on for a random 0-1000 ms and kills it with SIGKILL.
+// It returns the moves in the journal at the kill, and whether the process
+// ended by itself first.
+func (e *env) killDuringMoves(rng *rand.Rand, args ...string) (int, bool) {
+	e.t.Helper()
+	cmd := e.command(args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.After(2 * time.Minute)
+	for {
+		var n int
+		if err := e.DB.QueryRow(`SELECT COUNT(*) FROM object_moves WHERE host LIKE ?`, fmt.Sprintf("%%:%d:%%", cmd.Process.Pid)).Scan(&n); err != nil {
+			e.t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				e.t.Fatalf("%v ended before the kill: %v\n%s", args, err, out.String())
+			}
+			return 0, true
+		case <-deadline:
+			cmd.Process.Kill()
+			e.t.Fatalf("%v: no move began within 2 minutes\n%s", args, out.String())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-done
+	var n int
+	e.DB.QueryRow(`SELECT COUNT(*) FROM object_moves`).Scan(&n)
+	return n, false
 }
 
 // rebalanceReport is the part of `rebalance --json` the tests read.
@@ -540,26 +585,24 @@ func TestGrowFiveToSevenAndRebalance(t *testing.T) {
 	t.Logf("kill points from seed %d", seed)
 	kills := 0
 	for i := range 8 {
-		cmd := e.command("rebalance", "--execute", "--parallel", "2")
-		var buf bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &buf, &buf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		wait := time.Duration(50+rng.IntN(400)) * time.Millisecond
-		select {
-		case err := <-done:
-			t.Logf("run %d ended before its kill point (%v): %v", i, wait, err)
-		case <-time.After(wait):
-			cmd.Process.Signal(syscall.SIGKILL)
-			<-done
+		journal, ended := e.killDuringMoves(rng, "rebalance", "--execute", "--parallel", "2")
+		if !ended {
 			kills++
 		}
-		e.checkRecordedReadable(fmt.Sprintf("after kill %d at %v", i, wait))
+		e.checkRecordedReadable(fmt.Sprintf("after kill %d (%d moves in flight)", i, journal))
+		left := 0
+		for _, r := range e.recordedObjects() {
+			if homeOf(rs, r.sha256) != r.endpoint {
+				left++
+			}
+		}
+		how := fmt.Sprintf("killed with %d moves in the journal", journal)
+		if ended {
+			how = "ended by itself before its kill"
+		}
+		t.Logf("run %d: %s; %d of %d objects still to move", i, how, left, planned)
 		if t.Failed() {
-			t.Fatalf("output of the killed run:\n%s", buf.String())
+			t.FailNow()
 		}
 	}
 	var journal int
@@ -606,6 +649,7 @@ func TestGrowFiveToSevenAndRebalance(t *testing.T) {
 			t.Errorf("%s after the rebalance: %d of %d restored; failed %v", w, written, e.storedVersions(w), failed)
 		}
 	}
+	e.CheckEndState(t)
 }
 
 // recoverReport is the part of `recover-server --json` the tests read.
@@ -739,6 +783,7 @@ func TestRecoverWipedServer(t *testing.T) {
 	if n := len(e.listObjects([]string{own.Endpoint})[own.Endpoint]); n != objects {
 		t.Errorf("the wiped server holds %d objects again, want %d", n, objects)
 	}
+	e.CheckEndState(t)
 }
 
 // rekeyReport is the part of `rekey --json` the tests read.
@@ -818,17 +863,11 @@ func TestRekey(t *testing.T) {
 		t.Fatalf("dry run: %+v, want %d objects to rewrite", plan, len(before))
 	}
 
-	// kill -9 at random points, then one more run.
+	// kill -9 at random points of the rewrites, then one more run.
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	for i := range 4 {
-		cmd := e.command("rekey", "--identity", oldID, "--execute", "--parallel", "2")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Duration(200+rng.IntN(1000)) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-		e.checkRecordedReadable(fmt.Sprintf("after kill %d", i))
+		inFlight, _ := e.killDuringMoves(rng, "rekey", "--identity", oldID, "--execute", "--parallel", "2")
+		e.checkRecordedReadable(fmt.Sprintf("after kill %d (%d rewrites in flight)", i, inFlight))
 		done, journal := 0, 0
 		for _, r := range e.recordedObjects() {
 			if !r.recipientsFPIsNull {
@@ -890,6 +929,8 @@ func TestRekey(t *testing.T) {
 	if written, failed := e.restoreAll("privatewiki"); len(failed) > 0 || written != e.storedVersions("privatewiki") {
 		t.Errorf("after the rekey: %d of %d restored; failed %v", written, e.storedVersions("privatewiki"), failed)
 	}
+	e.Identity = newID // CheckEndState decrypts with it
+	e.CheckEndState(t)
 }
 
 // TestDeleteRefusedWhileObjectsMove: delete --execute does not run while a
