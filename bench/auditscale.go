@@ -193,7 +193,7 @@ func AuditScale(ctx context.Context, o AuditScaleOptions) (_ *AuditScaleReport, 
 	c := &config.Config{
 		Datacenter: "bench",
 		Metadata:   config.Metadata{DSN: cfg.FormatDSN()},
-		Storage:    config.Storage{Bucket: benchPrefix + "-unused", Endpoints: endpoints},
+		Storage:    config.Storage{Bucket: benchPrefix + "-unused", Endpoints: config.ActiveEndpoints(endpoints...)},
 		UserAgent:  "mediabackups-bench/1.0 (benchmark; root@localhost)",
 		Wikis: []config.Wiki{{Name: wiki, API: "http://127.0.0.1:9/api.php", Type: "public", Project: layout.Project, Lang: layout.Lang,
 			PublicShards: true, Production: &config.Production{Type: config.ProductionSwift, AuthURL: o.Swift.AuthURL,

@@ -146,14 +146,14 @@ func TestBenchSmoke(t *testing.T) {
 		if r.Seconds <= 0 || r.MBPerSec <= 0 || (r.PeakRSSMiB <= 0 && !strings.HasPrefix(r.Op, "hash")) {
 			t.Errorf("row %+v: missing measurements", r)
 		}
-		if (r.Op == "backup" || r.Op == "restore" || r.Op == "verify" || r.Op == "to-production") && r.Ratio <= 0 {
+		if (r.Op == "backup" || r.Op == "restore" || r.Op == "verify" || r.Op == "to-production" || r.Op == "rebalance") && r.Ratio <= 0 {
 			t.Errorf("row %+v: no ratio to its ceiling", r)
 		}
 	}
 	// 2 classes × (2 hash sets, raw-put, raw-get, 2 backups, 2 restores, 2
-	// verifies, rclone, 2 restores into production)
+	// verifies, rclone, 2 restores into production, raw-move, 2 rebalances)
 	if want := map[string]int{"hash sha1+sha256": 2, "hash +md5": 2, "raw-put": 2, "raw-get": 2, "backup": 4, "restore": 4, "verify": 4,
-		"prod-rclone": 2, "to-production": 4}; !equalCounts(ops, want) {
+		"prod-rclone": 2, "to-production": 4, "raw-move": 2, "rebalance": 4}; !equalCounts(ops, want) {
 		t.Errorf("ops = %v, want %v", ops, want)
 	}
 	var out bytes.Buffer

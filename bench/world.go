@@ -36,13 +36,17 @@ type Services struct {
 
 // world is one run's database, bucket and config file.
 type world struct {
-	svc      Services
-	dir      string
-	suffix   string // random, in every name the run creates
-	dbName   string
-	dbDSN    string // with the database
-	bucket   string
-	config   string
+	svc    Services
+	dir    string
+	suffix string // random, in every name the run creates
+	dbName string
+	dbDSN  string // with the database
+	bucket string
+	config string
+	// rotated is the same config with the servers one place further in
+	// shard order: under it every object's home is the next server, so
+	// a rebalance moves them all.
+	rotated  string
 	identity *age.X25519Identity
 	store    *metadata.Store
 }
@@ -129,7 +133,7 @@ func (w *world) writeConfig(api string, wikis map[string]string) error {
 		Metadata:   config.Metadata{DSN: w.dbDSN},
 		Storage: config.Storage{
 			Bucket:     w.bucket,
-			Endpoints:  w.svc.Endpoints,
+			Endpoints:  config.ActiveEndpoints(w.svc.Endpoints...),
 			Generation: config.Credential{AccessKey: w.svc.Creds.AccessKey, SecretKeyFile: minioSecret},
 			Recovery:   config.Credential{AccessKey: w.svc.Creds.AccessKey, SecretKeyFile: minioSecret},
 		},
@@ -158,7 +162,16 @@ func (w *world) writeConfig(api string, wikis map[string]string) error {
 		return err
 	}
 	w.config = filepath.Join(w.dir, "mediabackups.yaml")
-	return os.WriteFile(w.config, b, 0o600)
+	if err := os.WriteFile(w.config, b, 0o600); err != nil {
+		return err
+	}
+	eps := w.svc.Endpoints
+	c.Storage.Endpoints = config.ActiveEndpoints(append(append([]string{}, eps[1:]...), eps[0])...)
+	if b, err = c.Marshal(); err != nil {
+		return err
+	}
+	w.rotated = filepath.Join(w.dir, "mediabackups-rotated.yaml")
+	return os.WriteFile(w.rotated, b, 0o600)
 }
 
 // register records the files as pending versions of wiki, with their

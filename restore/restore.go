@@ -14,6 +14,7 @@ import (
 
 	"github.com/mediabackups/mediabackups/encryption"
 	"github.com/mediabackups/mediabackups/metadata"
+	"github.com/mediabackups/mediabackups/storage"
 )
 
 // Getter reads stored objects from one server.
@@ -170,6 +171,12 @@ type Restorer struct {
 	// Locate returns the server recorded as an object's location
 	// (storage.Sharded.ByEndpoint), false when it is not configured.
 	Locate func(endpoint string) (Getter, bool)
+	// Reload, when set, reads an object's record again by its id. When
+	// the recorded server answers that the object is not there, Restore
+	// reloads the record and, if the object has moved since it was read
+	// (`rebalance`, `rekey` run beside restores), fetches it from its new
+	// place.
+	Reload func(ctx context.Context, backupID int64) (*metadata.Backup, error)
 	// Identities decrypt encrypted objects.
 	Identities []age.Identity
 	// Target receives the checked bytes.
@@ -270,16 +277,32 @@ func (r *Restorer) Restore(ctx context.Context, files []metadata.File) ([]Restor
 	return ok, failed
 }
 
-// open reads f's backup from its recorded server, decrypted.
+// open reads f's backup from its recorded server, decrypted. When that
+// server answers that it does not have the object, it reads the record
+// again (Reload) and, if the object has moved meanwhile (`rebalance`,
+// `rekey` run beside restores), reads it at its new place.
 func (r *Restorer) open(ctx context.Context, f metadata.File) (io.ReadCloser, error) {
-	b := f.Backup
-	g, ok := r.Locate(b.Location)
-	if !ok {
-		return nil, stepErr(StepLocate, fmt.Errorf("object %s is recorded on %s, which is not in storage.endpoints of the config", b.ObjectKey, b.Location))
+	get := func(b *metadata.Backup) (io.ReadCloser, error) {
+		g, ok := r.Locate(b.Location)
+		if !ok {
+			return nil, stepErr(StepLocate, fmt.Errorf("object %s is recorded on %s, which is not in storage.endpoints of the config", b.ObjectKey, b.Location))
+		}
+		rc, _, err := g.Get(ctx, b.ObjectKey)
+		if err != nil {
+			return nil, stepErr(StepDownload, err)
+		}
+		return rc, nil
 	}
-	rc, _, err := g.Get(ctx, b.ObjectKey)
+	b := f.Backup
+	rc, err := get(b)
+	if err != nil && errors.Is(err, storage.ErrNotFound) && r.Reload != nil {
+		if nb, rerr := r.Reload(ctx, b.ID); rerr == nil && (nb.Location != b.Location || nb.ObjectKey != b.ObjectKey) {
+			b = nb
+			rc, err = get(b)
+		}
+	}
 	if err != nil {
-		return nil, stepErr(StepDownload, err)
+		return nil, err
 	}
 	if !b.Encrypted {
 		return &stepReader{rc: rc, r: rc, step: StepDownload}, nil

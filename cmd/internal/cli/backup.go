@@ -166,6 +166,11 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	if err != nil {
 		return err
 	}
+	if len(servers.Writable()) == 0 {
+		return fmt.Errorf("no endpoint in storage.endpoints is active, so nothing can be stored: make at least one active (see `mediabackups shards`)")
+	}
+	// health holds the active servers only: a readonly one is not written
+	// to (it needs no bucket check), a down one not contacted.
 	downs := watchServers(log, health)
 	if err := checkBuckets(ctx, health, log); err != nil {
 		return err

@@ -283,8 +283,8 @@ func newBenchRawCmd() *cobra.Command {
 	var o bench.RawOptions
 	var secretFile string
 	cmd := &cobra.Command{
-		Use:    "raw --op put|get --corpus DIR --class NAME ...",
-		Short:  "PUT or GET one corpus class with plain minio-go (the bench's ceiling)",
+		Use:    "raw --op put|get|move --corpus DIR --class NAME ...",
+		Short:  "PUT, GET or move one corpus class with plain minio-go (the bench's ceiling)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -302,7 +302,7 @@ func newBenchRawCmd() *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.Op, "op", "", "put or get")
+	fl.StringVar(&o.Op, "op", "", "put, get or move")
 	fl.StringVar(&o.CorpusDir, "corpus", "", "corpus directory")
 	fl.StringVar(&o.Class, "class", "", "size class name, e.g. 64KiB")
 	fl.StringVar(&o.Bucket, "bucket", "", "bucket")

@@ -187,7 +187,7 @@ func interactiveFactory(t *testing.T) (*Factory, *bytes.Buffer, *bytes.Buffer) {
 		t.Fatal(err)
 	}
 	f.cfg = &config.Config{Metadata: config.Metadata{DSN: dsn}, LogDir: t.TempDir(), DefaultWiki: "testwiki",
-		Storage: config.Storage{Bucket: "mediabackups", Endpoints: []string{"http://127.0.0.1:1"},
+		Storage: config.Storage{Bucket: "mediabackups", Endpoints: config.ActiveEndpoints("http://127.0.0.1:1"),
 			Recovery: config.Credential{AccessKey: "recovery", SecretKeyFile: secret}}}
 	return f, out, errOut
 }

@@ -164,19 +164,7 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 		return err
 	}
 	prog := newRestoreProgress(s.screen, len(files))
-	r := &restore.Restorer{
-		Locate: func(ep string) (restore.Getter, bool) {
-			srv, ok := servers.ByEndpoint(ep)
-			if !ok {
-				return nil, false
-			}
-			return srv, true
-		},
-		Identities: ids,
-		Target:     dir,
-		Parallel:   opts.Parallel,
-		Progress:   prog,
-	}
+	r := s.restorer(servers, ids, dir, opts.Parallel, prog)
 	written, failed := r.Restore(ctx, files)
 	prog.finish()
 	for _, w := range written {
@@ -235,6 +223,32 @@ func (s *session) identities(files []metadata.File) ([]age.Identity, error) {
 		return []age.Identity{id}, nil
 	}
 	return nil, nil
+}
+
+// restorer returns the restore engine of a session: objects read from
+// servers (an object moved by rebalance or rekey since it was looked up is
+// read from its new place), decrypted with ids, handed to target.
+func (s *session) restorer(servers *storage.Sharded, ids []age.Identity, target restore.Target, parallel int, prog restore.Progress) *restore.Restorer {
+	return &restore.Restorer{
+		Locate: func(ep string) (restore.Getter, bool) {
+			srv, ok := servers.ByEndpoint(ep)
+			if !ok {
+				return nil, false
+			}
+			return srv, true
+		},
+		Reload: func(ctx context.Context, backupID int64) (*metadata.Backup, error) {
+			o, err := s.store.StoredObjectByID(ctx, backupID)
+			if err != nil {
+				return nil, err
+			}
+			return &o.Backup, nil
+		},
+		Identities: ids,
+		Target:     target,
+		Parallel:   parallel,
+		Progress:   prog,
+	}
 }
 
 // restoreProgress draws a bar on a terminal, below the log lines, and a

@@ -404,19 +404,7 @@ func restoreToProductionRun(ctx context.Context, opts *RestoreOptions) (err erro
 		Journal:          newSyncedLog(s),
 		Log:              s.log,
 	}
-	r := &restore.Restorer{
-		Locate: func(ep string) (restore.Getter, bool) {
-			srv, ok := servers.ByEndpoint(ep)
-			if !ok {
-				return nil, false
-			}
-			return srv, true
-		},
-		Identities: ids,
-		Target:     target,
-		Parallel:   opts.Parallel,
-		Progress:   prog,
-	}
+	r := s.restorer(servers, ids, target, opts.Parallel, prog)
 	done, failed := r.Restore(ctx, files)
 	prog.finish()
 	for _, fe := range failed {
