@@ -315,8 +315,8 @@ type version struct {
 type file struct {
 	i       int64
 	ext     *extInfo
-	gen     int   // current name generation
-	deleted bool  // the page is gone: every version is in filearchive
+	gen     int  // current name generation
+	deleted bool // the page is gone: every version is in filearchive
 	vs      []version
 	hidden  bool // has a hidden version
 	exists  bool // false: a tail file not uploaded yet at this state

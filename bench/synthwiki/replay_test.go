@@ -143,4 +143,3 @@ func rows(t *testing.T, db *sql.DB, wikiID int64) []string {
 	}
 	return out
 }
-
