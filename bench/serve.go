@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/mediabackups/mediabackups/bench/synthwiki"
 )
 
 // Serve serves the files under dir over HTTP on addr (e.g. "127.0.0.1:0")
@@ -21,47 +23,78 @@ func Serve(ctx context.Context, dir, addr string, ready io.Writer) error {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return fmt.Errorf("serve %s: not a directory", dir)
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
+	if err := listenAndServe(ctx, http.FileServer(http.Dir(dir)), addr, ready); err != nil {
 		return fmt.Errorf("serve %s: %w", dir, err)
 	}
-	srv := &http.Server{Handler: http.FileServer(http.Dir(dir)), ReadHeaderTimeout: 10 * time.Second}
+	return nil
+}
+
+// ServeSynthWiki serves the synthetic wiki cfg (see package synthwiki) on
+// addr, as Serve does: its URL goes to ready, then it serves until ctx is
+// done.
+func ServeSynthWiki(ctx context.Context, cfg synthwiki.Config, addr string, ready io.Writer) error {
+	m, err := synthwiki.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := listenAndServe(ctx, m.Handler(), addr, ready); err != nil {
+		return fmt.Errorf("serve %s: %w", m, err)
+	}
+	return nil
+}
+
+func listenAndServe(ctx context.Context, h http.Handler, addr string, ready io.Writer) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	if _, err := fmt.Fprintf(ready, "http://%s\n", ln.Addr()); err != nil {
 		ln.Close()
-		return fmt.Errorf("serve %s: %w", dir, err)
+		return err
 	}
 	go func() {
 		<-ctx.Done()
 		srv.Close()
 	}()
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve %s: %w", dir, err)
+		return err
 	}
 	return nil
 }
 
-// server is a running `mediabackups bench serve` child.
+// server is a running `mediabackups bench serve` or `bench synthwiki` child.
 type server struct {
 	URL string
 	cmd *exec.Cmd
 }
 
+// PID is the server's process id.
+func (s *server) PID() int { return s.cmd.Process.Pid }
+
 // startServer runs `binary bench serve --dir dir` and waits for its URL.
 func startServer(ctx context.Context, binary, dir string) (*server, error) {
-	cmd := exec.CommandContext(ctx, binary, "bench", "serve", "--dir", dir, "--addr", "127.0.0.1:0")
+	return startChildServer(ctx, binary, "bench", "serve", "--dir", dir, "--addr", "127.0.0.1:0")
+}
+
+// startChildServer runs binary with args, a server that prints its URL on
+// its first line of output, and waits for the URL.
+func startChildServer(ctx context.Context, binary string, args ...string) (*server, error) {
+	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Stderr = os.Stderr
+	what := strings.Join(args[:min(2, len(args))], " ")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, fmt.Errorf("start production server: %w", err)
+		return nil, fmt.Errorf("start %s: %w", what, err)
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start production server: %w", err)
+		return nil, fmt.Errorf("start %s: %w", what, err)
 	}
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
-		return nil, fmt.Errorf("start production server: it did not print its address: %w", err)
+		return nil, fmt.Errorf("start %s: it did not print its address: %w", what, err)
 	}
 	return &server{URL: strings.TrimSpace(line), cmd: cmd}, nil
 }

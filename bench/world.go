@@ -31,6 +31,15 @@ type Services struct {
 	Creds     storage.Credentials
 }
 
+// dbAddr is the host:port of the MariaDB server ("" for a socket).
+func (s Services) dbAddr() string {
+	cfg, err := mysql.ParseDSN(s.DSN)
+	if err != nil || cfg.Net != "tcp" {
+		return ""
+	}
+	return cfg.Addr
+}
+
 // world is one run's database, bucket and config file.
 type world struct {
 	svc      Services
@@ -112,6 +121,16 @@ func (w *world) secretFile(name, value string) (string, error) {
 // wikis (name → type), all served by api (which the backup never calls: every
 // version it downloads has a source URL).
 func (w *world) writeConfig(api string, wikis map[string]string) error {
+	var list []config.Wiki
+	for _, name := range metadata.SortedKeys(wikis) {
+		list = append(list, config.Wiki{Name: name, API: api, Type: wikis[name]})
+	}
+	return w.writeConfigWikis(list)
+}
+
+// writeConfigWikis writes the mediabackups config of the world with the
+// given wikis.
+func (w *world) writeConfigWikis(wikis []config.Wiki) error {
 	minioSecret, err := w.secretFile("minio-secret", w.svc.Creds.SecretKey)
 	if err != nil {
 		return err
@@ -134,9 +153,7 @@ func (w *world) writeConfig(api string, wikis map[string]string) error {
 		LogDir:     filepath.Join(w.dir, "log"),
 		UserAgent:  "mediabackups-bench/1.0 (benchmark; root@localhost)",
 	}
-	for _, name := range metadata.SortedKeys(wikis) {
-		c.Wikis = append(c.Wikis, config.Wiki{Name: name, API: api, Type: wikis[name]})
-	}
+	c.Wikis = wikis
 	b, err := c.Marshal()
 	if err != nil {
 		return err

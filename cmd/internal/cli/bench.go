@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mediabackups/mediabackups/bench"
+	"github.com/mediabackups/mediabackups/bench/synthwiki"
 	"github.com/mediabackups/mediabackups/config"
 	"github.com/mediabackups/mediabackups/storage"
 )
@@ -35,7 +36,17 @@ type BenchOptions struct {
 	MetaRows int
 	MetaOnly bool
 	NoMeta   bool
+
+	// The scale runs (run instead of the throughput bench).
+	ScaleVersions     []int64
+	ScaleUpdateEvents int64
+	ScaleSeed         uint64
+	ScaleProcesses    []int
+	ScaleClass        string
 }
+
+// scale reports whether a scale run was asked for.
+func (o *BenchOptions) scale() bool { return len(o.ScaleVersions) > 0 || len(o.ScaleProcesses) > 0 }
 
 // Environment variables testenv/up.sh writes; the bench defaults to them.
 const (
@@ -52,7 +63,7 @@ func newBenchCmd(f *Factory) *cobra.Command {
 func newBenchCmdRun(f *Factory, runF func(context.Context, *BenchOptions) error) *cobra.Command {
 	opts := &BenchOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "bench [--class COUNTxSIZE]... [--workers N] [--huge] [--meta-rows N]",
+		Use:   "bench [--class COUNTxSIZE]... [--workers N] [--huge] [--meta-rows N] | --scale-versions N,... | --scale-processes N,...",
 		Short: "Measure backup and restore against the raw MinIO ceiling, and the metadata at scale",
 		Long: `Measure how fast this machine backs up and restores, against a ceiling
 measured in the same run, and how the metadata store scales. It needs a
@@ -75,6 +86,24 @@ The run:
      as a table (or JSON with --json), and removes the database, bucket and
      files (unless --keep).
 
+Scale runs (instead of the above; for sizing a Commons deployment):
+  --scale-versions 1000000,3000000,10000000
+      for each size, serves a synthetic MediaWiki API of about that many file
+      versions (generated from --scale-seed, never stored: Commons itself
+      cannot run here) and runs 'mediabackups inventory' against it into a
+      new database: rows/s, the inventory's peak RSS and CPU, the API's and
+      MariaDB's CPU, and the files table's size per million versions; then a
+      projection to Commons' 110 M versions. After the first size,
+      'mediabackups update' catches up --scale-update-events log events
+      (uploads, overwrites, reverts, deletions, renames).
+  --scale-processes 1,2,4,8
+      backs up the same pending files (--scale-class, default 4000x64KiB,
+      from the production server) with that many 'mediabackups backup'
+      processes at once (--workers each): files/s per count, where it
+      flattens, and what bound it: the CPU of every process (the backups,
+      MariaDB, MinIO, production), the machine's busy share and InnoDB's
+      row lock waits.
+
 A benchmark reports; it never fails on timing. It fails if a backup or a
 restore does not process every file, so no speed is shown for work not done.
 Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
@@ -83,6 +112,8 @@ Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
   mediabackups bench                                  # the README's Performance table
   mediabackups bench --class 1x4GiB --no-meta         # only the 4 GiB file
   mediabackups bench --meta-only --meta-rows 10000000 # metadata at 10 M rows
+  mediabackups bench --scale-versions 1000000,3000000,10000000 --scale-update-events 1000000
+  mediabackups bench --scale-processes 1,2,4,8 --workers 4
   mediabackups bench --json > bench.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -91,6 +122,31 @@ Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
 			}
 			if opts.MetaOnly && opts.NoMeta {
 				return withCode(ExitUsage, fmt.Errorf("--meta-only and --no-meta exclude each other"))
+			}
+			if opts.scale() && (opts.MetaOnly || len(opts.Classes) > 0 || opts.Huge) {
+				return withCode(ExitUsage, fmt.Errorf("--scale-versions and --scale-processes run instead of the throughput and metadata bench: drop --meta-only, --class and --huge"))
+			}
+			for _, v := range opts.ScaleVersions {
+				if v <= 0 {
+					return withCode(ExitUsage, fmt.Errorf("--scale-versions: %d is not a positive number of versions", v))
+				}
+			}
+			for _, p := range opts.ScaleProcesses {
+				if p <= 0 {
+					return withCode(ExitUsage, fmt.Errorf("--scale-processes: %d is not a positive number of processes", p))
+				}
+			}
+			if opts.ScaleUpdateEvents < 0 {
+				return withCode(ExitUsage, fmt.Errorf("--scale-update-events must not be negative"))
+			}
+			if cmd.Flags().Changed("scale-update-events") && len(opts.ScaleVersions) == 0 {
+				return withCode(ExitUsage, fmt.Errorf("--scale-update-events runs after an inventory: give --scale-versions too"))
+			}
+			if cmd.Flags().Changed("scale-class") && len(opts.ScaleProcesses) == 0 {
+				return withCode(ExitUsage, fmt.Errorf("--scale-class is the corpus of --scale-processes: give --scale-processes too"))
+			}
+			if _, err := bench.ParseClass(opts.ScaleClass); err != nil {
+				return withCode(ExitUsage, fmt.Errorf("--scale-class: %w", err))
 			}
 			if opts.SecretKeyFile != "" {
 				s, err := config.ReadSecret(opts.SecretKeyFile)
@@ -136,7 +192,12 @@ Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
 	fl.IntVar(&opts.MetaRows, "meta-rows", 1_000_000, "synthetic file versions for the metadata scale benchmark (10000000 for 10 M)")
 	fl.BoolVar(&opts.MetaOnly, "meta-only", false, "run only the metadata scale benchmark")
 	fl.BoolVar(&opts.NoMeta, "no-meta", false, "skip the metadata scale benchmark")
-	cmd.AddCommand(newBenchServeCmd(), newBenchRawCmd())
+	fl.Int64SliceVar(&opts.ScaleVersions, "scale-versions", nil, "inventory a synthetic wiki of each of these sizes in file versions, e.g. 1000000,3000000,10000000")
+	fl.Int64Var(&opts.ScaleUpdateEvents, "scale-update-events", 1_000_000, "log events update catches up after the first --scale-versions inventory (0: none)")
+	fl.Uint64Var(&opts.ScaleSeed, "scale-seed", 1, "seed of the synthetic wiki")
+	fl.IntSliceVar(&opts.ScaleProcesses, "scale-processes", nil, "back up the same pending files with each of these numbers of processes at once, e.g. 1,2,4,8")
+	fl.StringVar(&opts.ScaleClass, "scale-class", bench.DefaultHorizontalClass.String(), "the corpus of --scale-processes, COUNTxSIZE")
+	cmd.AddCommand(newBenchServeCmd(), newBenchRawCmd(), newBenchSynthWikiCmd())
 	return cmd
 }
 
@@ -166,7 +227,20 @@ func benchRun(ctx context.Context, opts *BenchOptions) error {
 			return fmt.Errorf("--profile: %w", err)
 		}
 	}
-	rep := &bench.Report{}
+	rep := bench.NewReport(opts.Workers)
+	if opts.scale() {
+		if err := benchScale(ctx, opts, bin, svc, rep); err != nil {
+			if rep.Scale != nil || rep.Horizontal != nil {
+				rep.WriteTable(f.IO.ErrOut)
+			}
+			return err
+		}
+		rep.Load[1] = bench.LoadAverage()
+		if f.JSON {
+			return rep.WriteJSON(f.IO.Out)
+		}
+		return rep.WriteTable(f.IO.Out)
+	}
 	if !opts.MetaOnly {
 		rep, err = bench.Run(ctx, bench.Options{
 			Binary: bin, Services: svc, Classes: classes, Workers: opts.Workers, Dir: opts.Dir,
@@ -179,16 +253,64 @@ func benchRun(ctx context.Context, opts *BenchOptions) error {
 			return err
 		}
 	}
+	if rep == nil {
+		rep = bench.NewReport(opts.Workers)
+	}
 	if !opts.NoMeta && opts.MetaRows > 0 {
 		fmt.Fprintf(f.IO.ErrOut, "metadata: loading %d file versions ...\n", opts.MetaRows)
 		if rep.Metadata, err = bench.MetadataScale(ctx, bench.ScaleOptions{Services: svc, Rows: opts.MetaRows, Keep: opts.Keep, Log: f.IO.ErrOut}); err != nil {
 			return err
 		}
 	}
+	rep.Load[1] = bench.LoadAverage()
 	if f.JSON {
 		return rep.WriteJSON(f.IO.Out)
 	}
 	return rep.WriteTable(f.IO.Out)
+}
+
+// benchScale runs the scale runs into rep.
+func benchScale(ctx context.Context, opts *BenchOptions, bin string, svc bench.Services, rep *bench.Report) error {
+	log := opts.F.IO.ErrOut
+	if len(opts.ScaleVersions) > 0 {
+		s, err := bench.WikiScale(ctx, bench.WikiScaleOptions{Binary: bin, Services: svc, Versions: opts.ScaleVersions,
+			UpdateEvents: opts.ScaleUpdateEvents, Seed: opts.ScaleSeed, Dir: opts.Dir, Keep: opts.Keep, ProfileDir: opts.Profile, Log: log})
+		rep.Scale = s
+		if err != nil {
+			return err
+		}
+	}
+	if len(opts.ScaleProcesses) > 0 {
+		class, _ := bench.ParseClass(opts.ScaleClass) // checked with the flags
+		h, err := bench.Horizontal(ctx, bench.HorizontalOptions{Binary: bin, Services: svc, Processes: opts.ScaleProcesses,
+			Class: class, Workers: opts.Workers, Dir: opts.Dir, CorpusDir: opts.CorpusDir, Keep: opts.Keep, Log: log}, runtime.NumCPU())
+		rep.Horizontal = h
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newBenchSynthWikiCmd serves the synthetic wiki of the scale runs, as a child.
+func newBenchSynthWikiCmd() *cobra.Command {
+	var cfg synthwiki.Config
+	var addr string
+	cmd := &cobra.Command{
+		Use:    "synthwiki --files N [--tail N] [--seed N] [--addr HOST:PORT]",
+		Short:  "Serve a synthetic MediaWiki API (the scale runs' wiki; see bench/synthwiki)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return bench.ServeSynthWiki(cmd.Context(), cfg, addr, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().Int64Var(&cfg.Files, "files", 0, "files of the base history")
+	cmd.Flags().Int64Var(&cfg.Tail, "tail", 0, "log events after the base history")
+	cmd.Flags().Uint64Var(&cfg.Seed, "seed", 1, "seed")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:0", "listen address")
+	cmd.MarkFlagRequired("files")
+	return cmd
 }
 
 // newBenchServeCmd is the bench's "production" file server, run as a child.

@@ -51,6 +51,7 @@ nothing already known and records each changed field in the history.`,
 	cmd.Flags().StringVar(&opts.Wiki, "wiki", "", "wiki name, as in the config")
 	cmd.Flags().BoolVar(&opts.NoDeleted, "no-deleted", false, "do not list deleted versions")
 	addMetricsFlags(cmd, &opts.Metrics, false)
+	addProfileFlags(cmd)
 	return cmd
 }
 
