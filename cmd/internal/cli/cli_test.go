@@ -165,7 +165,9 @@ func TestBenchScaleFlags(t *testing.T) {
 		{args: []string{"--scale-versions", "5000", "--scale-update-events", "0", "--scale-seed", "7"},
 			check: func(o *BenchOptions) bool { return o.ScaleUpdateEvents == 0 && o.ScaleSeed == 7 }},
 		{args: []string{"--scale-processes", "1,2,4,8", "--scale-class", "100x1MiB"},
-			check: func(o *BenchOptions) bool { return o.scale() && len(o.ScaleProcesses) == 4 && o.ScaleClass == "100x1MiB" }},
+			check: func(o *BenchOptions) bool {
+				return o.scale() && len(o.ScaleProcesses) == 4 && o.ScaleClass == "100x1MiB"
+			}},
 		{args: []string{"--meta-only"}, check: func(o *BenchOptions) bool { return !o.scale() }},
 		{args: []string{"--scale-versions", "0"}, wantErr: "not a positive number"},
 		{args: []string{"--scale-processes", "2,-1"}, wantErr: "not a positive number"},
