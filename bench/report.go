@@ -150,5 +150,16 @@ func (h *HorizontalReport) WriteTable(w io.Writer) error {
 	if h.Flattens > 0 {
 		fmt.Fprintf(w, "\nfiles/s flattens at %d processes (less than 10%% more than the count before).\n", h.Flattens)
 	}
+	if len(h.Rows) > 0 {
+		r := h.Rows[0]
+		per := func(s float64) string {
+			if s < 0 {
+				return "?"
+			}
+			return fmt.Sprintf("%.2f", 1000*s/float64(r.Files))
+		}
+		fmt.Fprintf(w, "\nCPU ms per file with %d process(es): backup %s, MinIO %s, MariaDB %s, production %s\n",
+			r.Processes, per(r.BackupCPUSecs), per(r.MinIOCPUSecs), per(r.MariaDBCPUSecs), per(r.ServerCPUSecs))
+	}
 	return nil
 }

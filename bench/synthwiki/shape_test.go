@@ -152,6 +152,8 @@ func live(f *file) int {
 
 func TestShapeMatchesRealWiki(t *testing.T) {
 	w := testsvc.PublicWiki(t)
+	t.Log("the synthetic wiki is a fake MediaWiki API, because Commons cannot run here; " +
+		"its answers must have the shape of the real MediaWiki 1.39 test wiki's at " + w.API)
 	real := newAPIClient(t, w.API)
 	realLogin := real.login(t, w.BotUser, w.BotPassword)
 
