@@ -228,7 +228,7 @@ func TestScaleSmoke(t *testing.T) {
 		t.Fatalf("%d inventories, want 2", n)
 	}
 	for _, r := range rep.Scale.Inventories {
-		if r.Versions < 1800 || r.RowsPerSec <= 0 || r.PeakRSSMiB <= 0 || r.CPUSecs <= 0 || r.Table.Rows != r.Versions ||
+		if r.Versions < 1800 || r.RowsPerSec <= 0 || r.PeakRSSMiB <= 0 || r.CPUSecs <= 0 || r.Table.Rows != r.Versions || r.APIRequests < 2 ||
 			r.Table.DataMiB <= 0 || r.Table.IndexMiB <= 0 {
 			t.Errorf("inventory row %+v: missing measurements", r)
 		}
@@ -237,7 +237,7 @@ func TestScaleSmoke(t *testing.T) {
 		}
 	}
 	u := rep.Scale.Update
-	if u == nil || u.Events != 300 || u.EventsPerSec <= 0 || u.Added == 0 || u.Changed == 0 || u.Renamed == 0 {
+	if u == nil || u.Events != 300 || u.EventsPerSec <= 0 || u.Added == 0 || u.Changed == 0 || u.Renamed == 0 || u.APIRequests < 600 {
 		t.Errorf("update row %+v", u)
 	}
 

@@ -71,19 +71,19 @@ func (r *Report) WriteTable(w io.Writer) error {
 func (s *WikiScaleReport) WriteTable(w io.Writer) error {
 	cpu := func(v float64) string { return fmtCPU(v, true) }
 	fmt.Fprintf(w, "inventory of a synthetic wiki (seed %d):\n\n", s.Seed)
-	fmt.Fprintln(w, "| versions | files | seconds | rows/s | peak RSS MiB | CPU s | API CPU s | MariaDB CPU s | machine busy | files data MiB/M | files index MiB/M |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| versions | files | seconds | rows/s | peak RSS MiB | CPU s | API requests | API CPU s | MariaDB CPU s | machine busy | files data MiB/M | files index MiB/M |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range s.Inventories {
 		d, i := r.Table.PerMillion()
-		fmt.Fprintf(w, "| %d | %d | %.0f | %.0f | %.0f | %.1f | %s | %s | %.0f%% | %.0f | %.0f |\n", r.Versions, r.Files, r.Seconds,
-			r.RowsPerSec, r.PeakRSSMiB, r.CPUSecs, cpu(r.APICPUSecs), cpu(r.MariaDBCPUSecs), 100*r.MachineBusy, d, i)
+		fmt.Fprintf(w, "| %d | %d | %.0f | %.0f | %.0f | %.1f | %d | %s | %s | %.0f%% | %.0f | %.0f |\n", r.Versions, r.Files, r.Seconds,
+			r.RowsPerSec, r.PeakRSSMiB, r.CPUSecs, r.APIRequests, cpu(r.APICPUSecs), cpu(r.MariaDBCPUSecs), 100*r.MachineBusy, d, i)
 	}
 	if u := s.Update; u != nil {
 		fmt.Fprintf(w, "\nupdate catching up the log after the inventory of %d versions:\n\n", u.Versions)
-		fmt.Fprintln(w, "| events | seconds | events/s | peak RSS MiB | CPU s | API CPU s | MariaDB CPU s | machine busy | added | changed | renamed |")
-		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
-		fmt.Fprintf(w, "| %d | %.0f | %.0f | %.0f | %.1f | %s | %s | %.0f%% | %d | %d | %d |\n", u.Events, u.Seconds, u.EventsPerSec,
-			u.PeakRSSMiB, u.CPUSecs, cpu(u.APICPUSecs), cpu(u.MariaDBCPUSecs), 100*u.MachineBusy, u.Added, u.Changed, u.Renamed)
+		fmt.Fprintln(w, "| events | seconds | events/s | peak RSS MiB | CPU s | API requests | API CPU s | MariaDB CPU s | machine busy | added | changed | renamed |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
+		fmt.Fprintf(w, "| %d | %.0f | %.0f | %.0f | %.1f | %d | %s | %s | %.0f%% | %d | %d | %d |\n", u.Events, u.Seconds, u.EventsPerSec,
+			u.PeakRSSMiB, u.CPUSecs, u.APIRequests, cpu(u.APICPUSecs), cpu(u.MariaDBCPUSecs), 100*u.MachineBusy, u.Added, u.Changed, u.Renamed)
 	}
 	if p := s.Projection(CommonsVersions); p != nil {
 		fmt.Fprintf(w, "\n%s\n", p)
@@ -105,6 +105,11 @@ type Projection struct {
 	PeakRSSMiB float64 `json:"peak_rss_mib"`
 	// RateChange is rows/s of the largest run over that of the smallest.
 	RateChange float64 `json:"rate_change"`
+	// APIRequests is how many api.php requests the inventory would make;
+	// APIMsPerRequest is the measured inventory's wall time per request:
+	// a real API slower than that adds its extra latency per request.
+	APIRequests     int64   `json:"api_requests"`
+	APIMsPerRequest float64 `json:"wall_ms_per_api_request"`
 }
 
 // Projection extrapolates the largest inventory to versions, assuming
@@ -125,15 +130,22 @@ func (s *WikiScaleReport) Projection(versions int64) *Projection {
 	}
 	d, i := big.Table.PerMillion()
 	m := float64(versions) / 1e6
+	scale := float64(versions) / float64(big.Versions)
 	p := &Projection{Versions: versions, From: big.Versions, Hours: float64(versions) / big.RowsPerSec / 3600,
-		DataGiB: d * m / 1024, IndexGiB: i * m / 1024, PeakRSSMiB: big.PeakRSSMiB, RateChange: big.RowsPerSec / small.RowsPerSec}
+		DataGiB: d * m / 1024, IndexGiB: i * m / 1024, PeakRSSMiB: big.PeakRSSMiB, RateChange: big.RowsPerSec / small.RowsPerSec,
+		APIRequests: int64(float64(big.APIRequests) * scale)}
+	if big.APIRequests > 0 {
+		p.APIMsPerRequest = 1000 * big.Seconds / float64(big.APIRequests)
+	}
 	return p
 }
 
 func (p *Projection) String() string {
 	return fmt.Sprintf("projection to %d versions from the inventory of %d: %.1f hours at the same rows/s (rows/s changed ×%.2f from the smallest to the largest run), "+
-		"files table %.0f GiB of rows + %.0f GiB of indexes, inventory peak RSS %.0f MiB. Assumes: the API answers as fast as the synthetic one, "+
-		"and MariaDB keeps its rate once the indexes outgrow its buffer pool.", p.Versions, p.From, p.Hours, p.RateChange, p.DataGiB, p.IndexGiB, p.PeakRSSMiB)
+		"files table %.0f GiB of rows + %.0f GiB of indexes, inventory peak RSS %.0f MiB, %d API requests (%.0f ms of the inventory's time each here: "+
+		"every second more that the real API takes per request adds %.1f hours). Assumes: rows/s stays as measured at the largest size, "+
+		"the API answers as fast as the synthetic one, and MariaDB keeps its rate once the indexes outgrow its buffer pool.",
+		p.Versions, p.From, p.Hours, p.RateChange, p.DataGiB, p.IndexGiB, p.PeakRSSMiB, p.APIRequests, p.APIMsPerRequest, float64(p.APIRequests)/3600)
 }
 
 // WriteTable writes the horizontal scale measurements.

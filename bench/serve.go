@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mediabackups/mediabackups/bench/synthwiki"
@@ -31,16 +33,46 @@ func Serve(ctx context.Context, dir, addr string, ready io.Writer) error {
 
 // ServeSynthWiki serves the synthetic wiki cfg (see package synthwiki) on
 // addr, as Serve does: its URL goes to ready, then it serves until ctx is
-// done.
+// done. It also answers GET /bench-stats with the number of API requests
+// served so far, as JSON ({"requests": N}), for the scale report.
 func ServeSynthWiki(ctx context.Context, cfg synthwiki.Config, addr string, ready io.Writer) error {
 	m, err := synthwiki.New(cfg)
 	if err != nil {
 		return err
 	}
-	if err := listenAndServe(ctx, m.Handler(), addr, ready); err != nil {
+	var requests atomic.Int64
+	api := m.Handler()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/bench-stats", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, "{\"requests\": %d}\n", requests.Load())
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		api.ServeHTTP(w, r)
+	})
+	if err := listenAndServe(ctx, mux, addr, ready); err != nil {
 		return fmt.Errorf("serve %s: %w", m, err)
 	}
 	return nil
+}
+
+// apiRequests asks a synthetic wiki server how many requests it served.
+func apiRequests(ctx context.Context, base string) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/bench-stats", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("read the synthetic wiki's request count: %w", err)
+	}
+	defer resp.Body.Close()
+	var st struct{ Requests int64 }
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return 0, fmt.Errorf("read the synthetic wiki's request count: %w", err)
+	}
+	return st.Requests, nil
 }
 
 func listenAndServe(ctx context.Context, h http.Handler, addr string, ready io.Writer) error {

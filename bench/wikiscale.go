@@ -68,6 +68,8 @@ type measured struct {
 	// MachineBusy is the busy share of all the machine's cores, 0..1,
 	// whoever used them.
 	MachineBusy float64 `json:"machine_busy"`
+	// APIRequests is how many api.php requests the child made.
+	APIRequests int64 `json:"api_requests"`
 }
 
 // WikiScaleReport is the outcome of WikiScale.
@@ -173,7 +175,15 @@ func wikiScaleOne(ctx context.Context, o WikiScaleOptions, files, tail int64) (_
 		args = append(args, "--cpuprofile", base+".cpu.pprof", "--memprofile", base+".heap.pprof")
 	}
 	before := meter.sample()
+	req0, err := apiRequests(ctx, srv.URL)
+	if err != nil {
+		return nil, nil, err
+	}
 	m, err := runChild(ctx, o.Binary, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	req1, err := apiRequests(ctx, srv.URL)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -187,6 +197,7 @@ func wikiScaleOne(ctx context.Context, o WikiScaleOptions, files, tail int64) (_
 		return nil, nil, fmt.Errorf("inventory saw %d and added %d versions of the %d the synthetic wiki holds: the measurement is void", inv.Seen, inv.Added, want)
 	}
 	row := &InventoryRow{Versions: want, Files: files, measured: measure2(m, meter.since(before))}
+	row.APIRequests = req1 - req0
 	row.RowsPerSec = float64(want) / row.Seconds
 	sizes, err := tableSizes(ctx, w.store.DB(), "files")
 	if err != nil {
@@ -208,8 +219,14 @@ func wikiScaleOne(ctx context.Context, o WikiScaleOptions, files, tail int64) (_
 		args = append(args, "--cpuprofile", base+".cpu.pprof", "--memprofile", base+".heap.pprof")
 	}
 	before = meter.sample()
+	if req0, err = apiRequests(ctx, srv.URL); err != nil {
+		return nil, nil, err
+	}
 	m, err = runChild(ctx, o.Binary, args...)
 	if err != nil {
+		return nil, nil, err
+	}
+	if req1, err = apiRequests(ctx, srv.URL); err != nil {
 		return nil, nil, err
 	}
 	var up struct {
@@ -222,6 +239,7 @@ func wikiScaleOne(ctx context.Context, o WikiScaleOptions, files, tail int64) (_
 		return nil, nil, fmt.Errorf("update read %d events (%d skipped, %d unreadable) of the %d logged: the measurement is void", up.Events, up.Skipped, up.Unreadable, tail)
 	}
 	u := &UpdateRow{Events: tail, Versions: want, measured: measure2(m, meter.since(before)), Added: up.Added, Changed: up.Changed, Renamed: up.Renamed}
+	u.APIRequests = req1 - req0
 	u.EventsPerSec = float64(tail) / u.Seconds
 	fmt.Fprintf(o.Log, "scale: %d events in %.0f s: %.0f events/s\n", tail, u.Seconds, u.EventsPerSec)
 	return row, u, nil
