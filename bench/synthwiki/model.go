@@ -510,6 +510,16 @@ func (m *Model) apply(f *file, kd kind, j int64) {
 // that has a sha1 (hidden ones have none). It walks every file: O(Files+k).
 func (m *Model) Versions(k int64) int64 {
 	var n int64
+	if k <= 0 { // the base history alone: from the profiles, without replaying files
+		for i := int64(0); i < m.cfg.Files; i++ {
+			p := m.profile(i)
+			n += int64(p.versions)
+			if p.hideOld {
+				n--
+			}
+		}
+		return n
+	}
 	for i := int64(0); i < m.cfg.Files+min(k, m.cfg.Tail); i++ {
 		f := m.file(i, k)
 		for _, v := range f.vs {
