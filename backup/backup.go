@@ -12,7 +12,18 @@
 // the server's checksum, so a crash between the two costs a re-upload of the
 // same bytes under the same name, never a record without an object. Each
 // failure is recorded on the file with its reason (status error) and can be
-// retried; it never stops the other files.
+// retried; it never stops the other files. A file whose server does not
+// answer fails with a *ServerDownError; the others go on.
+//
+// A database that goes away does not end a run: every call waits for it
+// (Options.Patience) while the files done meanwhile wait to be recorded. A
+// run that gives up records what it can and gives its claims back once the
+// database answers; a file stopped only by the outage is never recorded as
+// an error.
+//
+// Downloads larger than the memory limit are spooled to files without a
+// name, which vanish with the process however it ends; for encrypted wikis
+// they are encrypted with a key held only in memory (see spoolfile.go).
 package backup
 
 import (
@@ -35,7 +46,7 @@ import (
 type Store interface {
 	Claim(ctx context.Context, wikiID int64, worker string, n int, lease time.Duration) ([]metadata.File, error)
 	RenewLease(ctx context.Context, worker string, ids []int64, lease time.Duration) error
-	ReleaseClaims(ctx context.Context, worker string) (int64, error)
+	ReleaseClaims(ctx context.Context, wikiID int64, worker string) (int64, error)
 	FindBackup(ctx context.Context, wikiID int64, sha256 string) (*metadata.Backup, error)
 	Record(ctx context.Context, worker string, results []metadata.Result) (map[int64]metadata.BackupStatus, error)
 	EnsureLocation(ctx context.Context, endpoint string) (int64, error)
@@ -91,7 +102,9 @@ type Options struct {
 	Bucket string
 	// Recipients: when non-empty, objects are age-encrypted to them.
 	Recipients []age.Recipient
-	// TmpDir holds downloads larger than MemoryLimit while they are processed.
+	// TmpDir holds downloads larger than MemoryLimit while they are
+	// processed, in files without a name that vanish with the process; for
+	// encrypted wikis they are encrypted with a key held only in memory.
 	// At most 3 × Workers files are held at once (being downloaded, waiting,
 	// being uploaded), so memory stays under about 3 × Workers × 3 ×
 	// MemoryLimit (plain and encrypted copies of small files) plus one
@@ -100,26 +113,63 @@ type Options struct {
 	MemoryLimit int64 // default 8 MiB
 	Logger      *slog.Logger
 	Progress    Progress
+	// Patience carries every database call of the run through an outage
+	// (see metadata.Patience); nil: NewPatience(DefaultDBWait, Logger).
+	// Share it with the calls made before Run so that they count one
+	// outage together.
+	Patience *metadata.Patience
 }
+
+// DefaultDBWait is how long a backup waits for a database that went away
+// before it gives up: long enough for a restart or a failover, short
+// enough that a real outage ends the run while the operator still looks.
+const DefaultDBWait = 3 * time.Minute
+
+// giveBackWait is how long a run that stops early (interrupted, or the
+// database gone for longer than its Patience) keeps trying to record what
+// it finished and to give back the files it still holds.
+const giveBackWait = time.Minute
 
 // Stats counts the outcome of a Run.
 type Stats struct {
-	Files      int   `json:"files"`
-	BackedUp   int   `json:"backedup"`
-	Duplicates int   `json:"duplicate"`
-	Errors     int   `json:"error"`
-	Lost       int   `json:"lost_claims"`
+	Files      int `json:"files"`
+	BackedUp   int `json:"backedup"`
+	Duplicates int `json:"duplicate"`
+	Errors     int `json:"error"`
+	Lost       int `json:"lost_claims"`
+	// GivenBack counts the files this run claimed but did not finish, and
+	// handed back as pending when it stopped early.
+	GivenBack  int   `json:"given_back"`
 	Mismatches int   `json:"sha1_mismatches"`
 	Bytes      int64 `json:"bytes"`
+	// ServerDown counts, by server endpoint, the files that failed (status
+	// error) because their server did not answer.
+	ServerDown map[string]int `json:"server_down,omitempty"`
 }
+
+// ServerDownError is the error of a file whose server did not answer
+// (storage.Unreachable): one error naming the server and saying what to
+// do, however the server failed.
+type ServerDownError struct {
+	Endpoint string
+	Err      error
+}
+
+func (e *ServerDownError) Error() string {
+	return e.Err.Error() + "; once the server answers again, back the file up with `mediabackups backup --retry-errors`"
+}
+
+func (e *ServerDownError) Unwrap() error { return e.Err }
 
 // Run processes pending files of one wiki until none is left that this
 // process can claim, and returns what it did. It returns early, with the
 // work done so far recorded, when ctx is cancelled: files in progress are
-// abandoned (their claims expire) and nothing half-done is recorded.
+// given back as pending (or, if the database does not answer, return when
+// their claims expire) and nothing half-done is recorded.
 func Run(ctx context.Context, store Store, fetch Fetcher, place Placer, opts Options) (Stats, error) {
 	opts.defaults()
-	r := &runner{store: store, fetch: fetch, place: place, opts: opts, locations: map[string]int64{}, inflight: map[int64]metadata.File{}}
+	r := &runner{store: patientStore{store, opts.Patience}, fetch: fetch, place: place, opts: opts,
+		locations: map[string]int64{}, inflight: map[int64]metadata.File{}}
 	return r.run(ctx)
 }
 
@@ -142,10 +192,13 @@ func (o *Options) defaults() {
 	if o.Progress == nil {
 		o.Progress = noProgress{}
 	}
+	if o.Patience == nil {
+		o.Patience = metadata.NewPatience(DefaultDBWait, o.Logger)
+	}
 }
 
 type runner struct {
-	store Store
+	store patientStore
 	fetch Fetcher
 	place Placer
 	opts  Options
@@ -154,6 +207,10 @@ type runner struct {
 	locations map[string]int64
 	inflight  map[int64]metadata.File
 	stats     Stats
+	// dbErr is the first database failure that left a file unfinished
+	// (see flush), and dbSkipped how many files it did so to.
+	dbErr     error
+	dbSkipped int
 }
 
 type outcome struct {
@@ -263,73 +320,102 @@ func (r *runner) run(ctx context.Context) (Stats, error) {
 	go func() { uploaders.Wait(); close(results) }()
 
 	// Recorder: batches results into one transaction per second or per batch.
-	recErr := r.record(ctx, results)
+	unrecorded, recErr := r.record(ctx, results)
 	interrupted := ctx.Err() != nil
 	cancel(nil)
 	<-renewDone
-	if interrupted {
-		// What was finished is recorded; give the rest back now rather
-		// than make the next run wait for the leases to end.
-		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		n, err := r.store.ReleaseClaims(rctx, r.opts.WorkerID)
-		rcancel()
-		if err != nil {
-			r.opts.Logger.Warn("could not give back the unfinished files; they return after their lease", "err", err)
-		} else if n > 0 {
-			r.opts.Logger.Info("gave back unfinished files for the next run", "files", n)
-		}
-	}
+	fetchers.Wait()
+	uploaders.Wait()
 	err := errors.Join(recErr, <-claimErr)
+	r.mu.Lock()
+	if err == nil && r.dbErr != nil {
+		err = fmt.Errorf("%d files could not be finished: %w", r.dbSkipped, r.dbErr)
+	}
+	r.mu.Unlock()
+	if interrupted || err != nil || len(unrecorded) > 0 {
+		wait := giveBackWait
+		if interrupted {
+			wait = 30 * time.Second // the operator asked it to stop: do not linger
+		}
+		r.giveBack(context.WithoutCancel(ctx), unrecorded, wait)
+	} else {
+		// A claim whose commit was cut off by a lost connection may have
+		// been made without this run hearing of it: give such files back.
+		r.releaseUnknown(context.WithoutCancel(ctx))
+	}
 	if err == nil && context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), context.Canceled) {
 		err = context.Cause(ctx)
 	}
 	return r.stats, err
 }
 
-func (r *runner) record(ctx context.Context, results <-chan outcome) error {
+// giveBack ends a run that stopped early: it records the results the
+// recorder could not write (the database was gone) and gives every file
+// this worker still holds back as pending, so that the next run need not
+// wait for their leases to end. It keeps trying for giveBackWait, so that
+// a database that comes back soon after the run gave up still hears of it.
+func (r *runner) giveBack(ctx context.Context, unrecorded []outcome, wait time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, wait+10*time.Second)
+	defer cancel()
+	// A Patience of its own: the run's has given up on this outage.
+	p := patientStore{r.store.s, metadata.NewPatience(wait, r.opts.Logger)}
+	if len(unrecorded) > 0 {
+		if err := r.flush(ctx, p, unrecorded); err != nil {
+			r.opts.Logger.Warn("could not record finished files; the next run backs them up again (same objects, same names)",
+				"files", len(unrecorded), "err", err.Error())
+		} else {
+			r.opts.Logger.Info("recorded the files finished before the run stopped", "files", len(unrecorded))
+		}
+	}
+	n, err := p.ReleaseClaims(ctx, r.opts.WikiID, r.opts.WorkerID)
+	if err != nil {
+		r.opts.Logger.Warn("could not give back the unfinished files; they return to the next run when their lease ends",
+			"lease", r.opts.Lease.String(), "err", err.Error())
+		return
+	}
+	r.stats.GivenBack += int(n)
+	if n > 0 {
+		r.opts.Logger.Info("gave back unfinished files for the next run", "files", n)
+	}
+}
+
+// releaseUnknown gives back files this worker holds but never heard of
+// (see run); normally there are none.
+func (r *runner) releaseUnknown(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	n, err := r.store.ReleaseClaims(ctx, r.opts.WikiID, r.opts.WorkerID)
+	if err != nil {
+		r.opts.Logger.Warn("could not check for unfinished claims; any return after their lease", "err", err.Error())
+		return
+	}
+	if n > 0 {
+		r.stats.GivenBack += int(n)
+		r.opts.Logger.Warn("gave back files claimed while the database connection broke", "files", n)
+	}
+}
+
+// record writes results as they come, in one transaction per second or
+// per Batch results, until results is closed or a write fails. It returns
+// the results it could not write, with the error, when the database was
+// unreachable for longer than the run's Patience.
+func (r *runner) record(ctx context.Context, results <-chan outcome) ([]outcome, error) {
 	var pending []outcome
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	flush := func() error {
+	flush := func() ([]outcome, error) {
 		if len(pending) == 0 {
-			return nil
-		}
-		batch := make([]metadata.Result, len(pending))
-		for i, o := range pending {
-			batch[i] = o.result
+			return nil, nil
 		}
 		// Recording must not be cut short half-way by a cancel: what is done is written.
-		statuses, err := r.store.Record(context.WithoutCancel(ctx), r.opts.WorkerID, batch)
-		lost := errors.Is(err, metadata.ErrLostClaim)
-		if err != nil && !lost {
-			return fmt.Errorf("record %d results (their objects are stored under their content names; the files stay claimed until their lease ends, "+
-				"then the next backup takes them again and re-uploads the same bytes under the same names): %w", len(batch), err)
-		}
-		r.mu.Lock()
-		for _, o := range pending {
-			delete(r.inflight, o.file.ID)
-			st, ok := statuses[o.file.ID]
-			r.stats.Files++
-			switch {
-			case !ok:
-				r.stats.Lost++
-				r.opts.Logger.Warn("claim lost before the result was recorded", "title", o.file.Title, "id", o.file.ID)
-			case st == metadata.BackedUp:
-				r.stats.BackedUp++
-				r.stats.Bytes += o.result.Size
-			case st == metadata.Duplicate:
-				r.stats.Duplicates++
-			case st == metadata.Error:
-				r.stats.Errors++
+		if err := r.flush(context.WithoutCancel(ctx), r.store, pending); err != nil {
+			if errors.Is(err, metadata.ErrGaveUp) {
+				return pending, err
 			}
-			if o.result.DownloadedSHA1 != "" {
-				r.stats.Mismatches++
-			}
-			r.opts.Progress.FileDone(doneFile(o, st), st, o.result.Size, o.result.Err)
+			return nil, err
 		}
-		r.mu.Unlock()
 		pending = pending[:0]
-		return nil
+		return nil, nil
 	}
 	for {
 		select {
@@ -339,13 +425,13 @@ func (r *runner) record(ctx context.Context, results <-chan outcome) error {
 			}
 			pending = append(pending, o)
 			if len(pending) >= r.opts.Batch {
-				if err := flush(); err != nil {
-					return err
+				if left, err := flush(); err != nil {
+					return left, err
 				}
 			}
 		case <-tick.C:
-			if err := flush(); err != nil {
-				return err
+			if left, err := flush(); err != nil {
+				return left, err
 			}
 		}
 	}
@@ -360,6 +446,69 @@ func doneFile(o outcome, st metadata.BackupStatus) metadata.File {
 		f.Backup = o.result.Backup
 	}
 	return f
+}
+
+// flush records one batch of results through store and counts them. A
+// file that failed only because the database was unreachable is not
+// recorded as an error: it stays claimed, and is given back at the end of
+// the run (giveBack, releaseUnknown) for the next run to take.
+func (r *runner) flush(ctx context.Context, store Store, pending []outcome) error {
+	batch := make([]metadata.Result, 0, len(pending))
+	kept := pending[:0:0]
+	for _, o := range pending {
+		if errors.Is(o.result.Err, metadata.ErrGaveUp) {
+			r.mu.Lock()
+			r.dbSkipped++
+			if r.dbErr == nil {
+				r.dbErr = o.result.Err
+			}
+			r.mu.Unlock()
+			continue
+		}
+		batch = append(batch, o.result)
+		kept = append(kept, o)
+	}
+	pending = kept
+	if len(batch) == 0 {
+		return nil
+	}
+	statuses, err := store.Record(ctx, r.opts.WorkerID, batch)
+	lost := errors.Is(err, metadata.ErrLostClaim)
+	if err != nil && !lost {
+		return fmt.Errorf("record %d results (their objects are stored under their content names: a later run records them, "+
+			"re-uploading the same bytes under the same names): %w", len(batch), err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, o := range pending {
+		delete(r.inflight, o.file.ID)
+		st, ok := statuses[o.file.ID]
+		r.stats.Files++
+		switch {
+		case !ok:
+			r.stats.Lost++
+			r.opts.Logger.Warn("claim lost before the result was recorded", "title", o.file.Title, "id", o.file.ID)
+		case st == metadata.BackedUp:
+			r.stats.BackedUp++
+			r.stats.Bytes += o.result.Size
+		case st == metadata.Duplicate:
+			r.stats.Duplicates++
+		case st == metadata.Error:
+			r.stats.Errors++
+			var down *ServerDownError
+			if errors.As(o.result.Err, &down) {
+				if r.stats.ServerDown == nil {
+					r.stats.ServerDown = map[string]int{}
+				}
+				r.stats.ServerDown[down.Endpoint]++
+			}
+		}
+		if o.result.DownloadedSHA1 != "" {
+			r.stats.Mismatches++
+		}
+		r.opts.Progress.FileDone(doneFile(o, st), st, o.result.Size, o.result.Err)
+	}
+	return nil
 }
 
 // prepared is a file between the two stages: downloaded, hashed and
@@ -408,7 +557,16 @@ func (r *runner) finish(ctx context.Context, p prepared) metadata.Result {
 		res.Backup, err = r.upload(ctx, &p)
 	}
 	if err != nil {
-		if ctx.Err() == nil {
+		// A file stopped by the database outage is not a failure of its
+		// own: the outage is logged once, and the file is given back.
+		// Nor is one whose server is known to be down: that is logged once
+		// per server (by whoever watches the storage.Health); the file's
+		// error is recorded all the same.
+		switch {
+		case ctx.Err() != nil || errors.Is(err, metadata.ErrGaveUp):
+		case errors.Is(err, storage.ErrUnavailable):
+			r.opts.Logger.Debug("backup failed", "wiki", r.opts.Wiki, "title", p.file.Title, "id", p.file.ID, "err", err)
+		default:
 			r.opts.Logger.Error("backup failed", "wiki", r.opts.Wiki, "title", p.file.Title, "id", p.file.ID, "err", err)
 		}
 		return metadata.Result{FileID: p.file.ID, Err: err}
@@ -491,7 +649,12 @@ func (r *runner) download(ctx context.Context, f metadata.File) (*spool, error) 
 		return nil, fmt.Errorf("download %s: %w", what, err)
 	}
 	defer body.Close()
-	sp := newSpool(r.opts.TmpDir, r.opts.MemoryLimit)
+	var sp *spool
+	if len(r.opts.Recipients) > 0 {
+		sp = newSealedSpool(r.opts.TmpDir, r.opts.MemoryLimit) // never plaintext on disk
+	} else {
+		sp = newSpool(r.opts.TmpDir, r.opts.MemoryLimit)
+	}
 	sp.expect(size)
 	if _, err := io.Copy(sp, body); err != nil {
 		sp.Close()
@@ -530,7 +693,11 @@ func (r *runner) upload(ctx context.Context, p *prepared) (*metadata.Backup, err
 	}
 	stored, err := srv.Put(ctx, key, body, size, want)
 	if err != nil {
-		return nil, &StepError{Step: StepUpload, Err: err} // it names the key and the server
+		err = &StepError{Step: StepUpload, Err: err} // it names the key and the server
+		if storage.Unreachable(err) && ctx.Err() == nil {
+			return nil, &ServerDownError{Endpoint: srv.Endpoint(), Err: err}
+		}
+		return nil, err
 	}
 	loc, err := r.location(ctx, srv.Endpoint())
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"os"
 	"sync"
 )
 
@@ -18,13 +17,16 @@ import (
 var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // spool holds downloaded bytes: in memory up to a threshold, then in a
-// temporary file under a directory. It hashes everything written to it with
-// sha1 and sha256 in the same pass. Close removes the temporary file.
+// temporary file under a directory, which has no name and so vanishes with
+// the process (see spoolfile.go). It hashes everything written to it with
+// sha1 and sha256 in the same pass. A sealed spool encrypts what it puts
+// in its file. Close releases the memory and the file.
 type spool struct {
 	dir       string
 	threshold int64
+	sealed    bool
 	buf       *bytes.Buffer
-	file      *os.File
+	file      spoolFile
 	size      int64
 	sha1      hash.Hash
 	sha256    hash.Hash
@@ -34,6 +36,14 @@ func newSpool(dir string, threshold int64) *spool {
 	b := buffers.Get().(*bytes.Buffer)
 	b.Reset()
 	return &spool{dir: dir, threshold: threshold, buf: b, sha1: sha1.New(), sha256: sha256.New()}
+}
+
+// newSealedSpool is newSpool for the plaintext of a non-public wiki: what
+// spills to disk is encrypted with a key only this process holds.
+func newSealedSpool(dir string, threshold int64) *spool {
+	s := newSpool(dir, threshold)
+	s.sealed = true
+	return s
 }
 
 // newCipherSpool is newSpool for encrypted bytes: only their sha256 (the
@@ -60,19 +70,26 @@ func (s *spool) Write(p []byte) (int, error) {
 	s.sha256.Write(p)
 	s.size += int64(len(p))
 	if s.file == nil && int64(s.buf.Len()+len(p)) > s.threshold {
-		f, err := os.CreateTemp(s.dir, "mediabackups-*.part")
+		f, err := createSpoolFile(s.dir)
 		if err != nil {
-			return 0, fmt.Errorf("spool to a temporary file in %s: %w", s.dir, err)
+			return 0, err
 		}
 		s.file = f
-		if _, err := f.Write(s.buf.Bytes()); err != nil {
-			return 0, fmt.Errorf("spool to %s: %w", f.Name(), err)
+		if s.sealed {
+			if s.file, err = newSealedFile(f); err != nil {
+				f.Close()
+				s.file = nil
+				return 0, fmt.Errorf("seal the spool file: %w", err)
+			}
+		}
+		if _, err := s.file.Write(s.buf.Bytes()); err != nil {
+			return 0, fmt.Errorf("spool to a temporary file in %s: %w", s.dir, err)
 		}
 		s.release()
 	}
 	if s.file != nil {
 		if _, err := s.file.Write(p); err != nil {
-			return 0, fmt.Errorf("spool to %s: %w", s.file.Name(), err)
+			return 0, fmt.Errorf("spool to a temporary file in %s: %w", s.dir, err)
 		}
 		return len(p), nil
 	}
@@ -120,18 +137,15 @@ func (s *spool) release() {
 	}
 }
 
-// Close releases the memory and removes the temporary file, if any. No
-// reader returned by Reader may be used after it.
+// Close releases the memory and the temporary file, if any (it has no
+// name: closing it frees it). No reader returned by Reader may be used
+// after it.
 func (s *spool) Close() error {
 	s.release()
 	if s.file == nil {
 		return nil
 	}
-	name := s.file.Name()
 	err := s.file.Close()
-	if rerr := os.Remove(name); rerr != nil && err == nil {
-		err = rerr
-	}
 	s.file = nil
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,6 +106,165 @@ type Wiki struct {
 	// Pause between API requests, MaxLag sent with each (default 5).
 	Pause  time.Duration `yaml:"pause"`
 	MaxLag int           `yaml:"maxlag"`
+	// Production is where MediaWiki keeps the wiki's originals, for the
+	// tools that check and restore them there. Optional.
+	Production *Production `yaml:"production,omitempty"`
+}
+
+// Kinds of production store (Production.Type).
+const (
+	ProductionSwift      = "swift"
+	ProductionFilesystem = "filesystem"
+)
+
+// ProductionTypes lists every kind of production store, in the order the
+// documentation gives them.
+var ProductionTypes = []string{ProductionSwift, ProductionFilesystem}
+
+// Production is where MediaWiki keeps a wiki's originals, and the
+// credentials mediabackups uses there: its own, separate from the wiki API
+// login. The container names come from the wiki's project, lang,
+// public_shards and deleted_shards.
+type Production struct {
+	// Type is ProductionSwift or ProductionFilesystem.
+	Type string `yaml:"type"`
+
+	// Swift: the auth URL (e.g. http://swift:8080/auth/v1.0), the user
+	// ("account:user" for tempauth) and the file holding its key.
+	AuthURL string `yaml:"auth_url,omitempty"`
+	User    string `yaml:"user,omitempty"`
+	KeyFile string `yaml:"key_file,omitempty"`
+	// ACL is what a container that mediabackups must create gets: the ACLs
+	// MediaWiki gives it. Without it no container is created.
+	ACL *SwiftACL `yaml:"acl,omitempty"`
+
+	// Filesystem: Root is $wgUploadDirectory (current and archived
+	// versions), DeletedRoot $wgDeletedDirectory (default Root/deleted).
+	// Both absolute.
+	Root        string `yaml:"root,omitempty"`
+	DeletedRoot string `yaml:"deleted_root,omitempty"`
+	// FileMode is the mode of the files written, in octal
+	// (FSFileBackend's fileMode; default "0644").
+	FileMode string `yaml:"file_mode,omitempty"`
+}
+
+// SwiftACL holds the X-Container-Read and X-Container-Write ACLs that
+// MediaWiki's SwiftFileBackend gives a new container: the public ones for
+// the public, thumb and transcoded zones, the private ones for deleted and
+// temp. On a private wiki every container is private: give the private
+// ACLs as the public ones too. `swift stat <container>` shows them.
+type SwiftACL struct {
+	PublicRead   string `yaml:"public_read"`
+	PublicWrite  string `yaml:"public_write"`
+	PrivateRead  string `yaml:"private_read"`
+	PrivateWrite string `yaml:"private_write"`
+}
+
+// DefaultFileMode is Production.FileMode's default, FSFileBackend's.
+const DefaultFileMode fs.FileMode = 0o644
+
+// Mode returns FileMode as a mode (DefaultFileMode when empty). Validate has
+// checked it.
+func (p Production) Mode() fs.FileMode {
+	m, err := parseFileMode(p.FileMode)
+	if err != nil {
+		return DefaultFileMode
+	}
+	return m
+}
+
+func parseFileMode(s string) (fs.FileMode, error) {
+	if s == "" {
+		return DefaultFileMode, nil
+	}
+	if len(s) < 3 || len(s) > 4 || len(s) == 4 && s[0] != '0' {
+		return 0, fmt.Errorf("file_mode %q is not an octal mode such as \"0644\"", s)
+	}
+	var m fs.FileMode
+	for _, c := range s {
+		if c < '0' || c > '7' {
+			return 0, fmt.Errorf("file_mode %q is not an octal mode such as \"0644\"", s)
+		}
+		m = m*8 + fs.FileMode(c-'0')
+	}
+	if m&0o400 == 0 {
+		return 0, fmt.Errorf("file_mode %q does not let the owner read the files", s)
+	}
+	return m, nil
+}
+
+// validate reports mistakes in the production block of a wiki described by
+// where.
+func (p *Production) validate(where string, w Wiki) []error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(where+": production: "+format, a...)) }
+	for _, kv := range []struct{ key, val string }{{"auth_url", p.AuthURL}, {"user", p.User}, {"key_file", p.KeyFile},
+		{"root", p.Root}, {"deleted_root", p.DeletedRoot}, {"file_mode", p.FileMode}} {
+		if strings.ContainsAny(kv.val, "\x00\r\n") {
+			bad("%s holds a control character", kv.key)
+		}
+	}
+	swiftKeys := p.AuthURL != "" || p.User != "" || p.KeyFile != "" || p.ACL != nil
+	fsKeys := p.Root != "" || p.DeletedRoot != "" || p.FileMode != ""
+	switch p.Type {
+	case ProductionSwift:
+		if fsKeys {
+			bad("root, deleted_root and file_mode are for type filesystem, not swift")
+		}
+		if p.AuthURL == "" || p.User == "" || p.KeyFile == "" {
+			bad("type swift needs auth_url, user and key_file (a file that holds the key, not world-readable)")
+		}
+		if p.AuthURL != "" {
+			if u, err := url.Parse(p.AuthURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad("auth_url %q is not an http:// or https:// URL (e.g. http://swift.example:8080/auth/v1.0)", p.AuthURL)
+			}
+		}
+		if p.ACL != nil {
+			a := p.ACL
+			if a.PublicRead == "" || a.PublicWrite == "" || a.PrivateRead == "" || a.PrivateWrite == "" {
+				bad("acl needs public_read, public_write, private_read and private_write (copy them from `swift stat` of an existing public and deleted container)")
+			}
+			for _, v := range []string{a.PublicRead, a.PublicWrite, a.PrivateRead, a.PrivateWrite} {
+				if strings.ContainsAny(v, "\x00\r\n") {
+					bad("acl holds a control character")
+					break
+				}
+			}
+		}
+	case ProductionFilesystem:
+		if swiftKeys {
+			bad("auth_url, user, key_file and acl are for type swift, not filesystem")
+		}
+		if p.Root == "" {
+			bad("type filesystem needs root, the wiki's $wgUploadDirectory")
+		} else if !filepath.IsAbs(p.Root) {
+			bad("root %q must be an absolute path", p.Root)
+		}
+		if p.DeletedRoot != "" && !filepath.IsAbs(p.DeletedRoot) {
+			bad("deleted_root %q must be an absolute path", p.DeletedRoot)
+		}
+		if _, err := parseFileMode(p.FileMode); err != nil {
+			bad("%v", err)
+		}
+		if w.PublicShards || w.DeletedShards {
+			bad("files on disk are not sharded: set public_shards and deleted_shards to false")
+		}
+	default:
+		bad("type %q is not one of %s", p.Type, strings.Join(ProductionTypes, ", "))
+	}
+	return errs
+}
+
+// DeletedDir returns DeletedRoot, or Root/deleted when it is not set
+// (MediaWiki's default $wgDeletedDirectory).
+func (p Production) DeletedDir() string {
+	if p.DeletedRoot != "" {
+		return p.DeletedRoot
+	}
+	if p.Root == "" {
+		return ""
+	}
+	return filepath.Join(p.Root, "deleted")
 }
 
 // Encrypted reports whether the wiki's files are encrypted at rest.
@@ -274,6 +434,9 @@ func (c *Config) Validate() error {
 		}
 		if (w.WebUser == "") != (w.WebPasswordFile == "") {
 			errs = append(errs, fmt.Errorf("%s: web_user and web_password_file go together", where))
+		}
+		if w.Production != nil {
+			errs = append(errs, w.Production.validate(where, w)...)
 		}
 	}
 	return errors.Join(errs...)

@@ -123,7 +123,8 @@ func (s *Store) claim(ctx context.Context, wikiID int64, worker string, n int, l
 // OldestPending reads the first of them.
 const claimablePending = `wiki_id = ? AND backup_status = 'pending' AND production_status <> 'hard-deleted' ORDER BY lease_until, id`
 
-// RenewLease extends the lease of the given files that worker still holds.
+// RenewLease extends the lease of the given files that worker still holds,
+// and notes the time in updated_at (see HeldClaims).
 func (s *Store) RenewLease(ctx context.Context, worker string, ids []int64, lease time.Duration) error {
 	if len(ids) == 0 {
 		return nil
@@ -132,26 +133,69 @@ func (s *Store) RenewLease(ctx context.Context, worker string, ids []int64, leas
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	_, err := s.db.ExecContext(ctx, `UPDATE files SET lease_until = ? WHERE worker = ? AND backup_status = 'processing'
-		AND id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`, args...)
+	_, err := s.db.ExecContext(ctx, `UPDATE files SET lease_until = ?, updated_at = UTC_TIMESTAMP() WHERE worker = ?
+		AND backup_status = 'processing' AND id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`, args...)
 	if err != nil {
 		return fmt.Errorf("renew lease of %d files: %w", len(ids), err)
 	}
 	return nil
 }
 
-// ReleaseClaims gives back every file worker still holds, as pending with
-// no lease, so that another run can take them at once instead of waiting
-// for the lease to end. A worker calls it when it stops early (interrupted)
-// after recording what it finished; the attempt still counts. It returns
+// ReleaseClaims gives back every file of a wiki that worker still holds,
+// as pending with no lease, so that another run can take them at once
+// instead of waiting for the lease to end. A worker calls it when it stops
+// (after recording what it finished); the attempt still counts. It returns
 // how many files it released.
-func (s *Store) ReleaseClaims(ctx context.Context, worker string) (int64, error) {
+func (s *Store) ReleaseClaims(ctx context.Context, wikiID int64, worker string) (int64, error) {
 	res, err := s.db.ExecContext(ctx, `UPDATE files SET backup_status = 'pending', worker = NULL, lease_until = NULL,
-		updated_at = UTC_TIMESTAMP() WHERE worker = ? AND backup_status = 'processing'`, worker)
+		updated_at = UTC_TIMESTAMP() WHERE wiki_id = ? AND backup_status = 'processing' AND worker = ?`, wikiID, worker)
 	if err != nil {
 		return 0, fmt.Errorf("release the claims of %s: %w", worker, err)
 	}
 	return res.RowsAffected()
+}
+
+// WorkerClaims are the files of a wiki that one worker holds under a lease
+// that has not ended yet.
+type WorkerClaims struct {
+	Worker string
+	Files  int
+	// FirstLeaseEnd and LastLeaseEnd bound when the leases end: from then
+	// on, any backup takes the files over.
+	FirstLeaseEnd, LastLeaseEnd time.Time
+	// Renewed is the last time the worker claimed or renewed one of them.
+	// A live worker renews every third of its lease, so a Renewed older
+	// than that (LastLeaseEnd - Renewed is about one lease) means it
+	// stopped.
+	Renewed time.Time
+}
+
+// HeldClaims returns, per worker, the files of a wiki held under a lease
+// that has not ended: files being backed up by another process, or left by
+// one that died. It reads the files_claim index, so it costs what the
+// number of files in processing costs.
+func (s *Store) HeldClaims(ctx context.Context, wikiID int64) ([]WorkerClaims, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT worker, COUNT(*), MIN(lease_until), MAX(lease_until), MAX(updated_at)
+		FROM files WHERE wiki_id = ? AND backup_status = 'processing' AND lease_until >= UTC_TIMESTAMP()
+		GROUP BY worker ORDER BY MIN(lease_until), worker`, wikiID)
+	if err != nil {
+		return nil, fmt.Errorf("list the claims held on wiki %d: %w", wikiID, err)
+	}
+	defer rows.Close()
+	var out []WorkerClaims
+	for rows.Next() {
+		var c WorkerClaims
+		var worker sql.NullString
+		if err := rows.Scan(&worker, &c.Files, &c.FirstLeaseEnd, &c.LastLeaseEnd, &c.Renewed); err != nil {
+			return nil, fmt.Errorf("list the claims held on wiki %d: %w", wikiID, err)
+		}
+		c.Worker = worker.String
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list the claims held on wiki %d: %w", wikiID, err)
+	}
+	return out, nil
 }
 
 // FindBackup returns the object of a wiki that holds content sha256, or ErrNotFound.

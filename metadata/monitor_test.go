@@ -95,7 +95,7 @@ func TestOldestPendingIsTheNextClaim(t *testing.T) {
 		t.Fatalf("Claim = %v, %v; want B.png", files, err)
 	}
 	check("B claimed", day(3))
-	if _, err := s.ReleaseClaims(ctx, "w1"); err != nil {
+	if _, err := s.ReleaseClaims(ctx, wiki, "w1"); err != nil {
 		t.Fatal(err)
 	}
 	check("B given back", day(2))

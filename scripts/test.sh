@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# scripts/test.sh -- the project's test command: brings up MariaDB, MinIO and
-# the two test wikis (testenv/up.sh), then runs go vet and go test against them.
+# scripts/test.sh -- the project's test command: brings up MariaDB, MinIO,
+# OpenStack Swift and the test wikis (testenv/up.sh), then runs go vet and go
+# test against them.
 #
 #   scripts/test.sh                     # everything
 #   scripts/test.sh -run TestBackup -v  # extra arguments go to go test

@@ -57,6 +57,7 @@ type Option func(*config)
 type config struct {
 	transport http.RoundTripper
 	region    string
+	timeout   time.Duration
 }
 
 // WithTransport makes the server use rt for its HTTP requests, so that
@@ -95,7 +96,15 @@ type Server struct {
 	bucket    string
 	client    *minio.Client
 	transport http.RoundTripper
+	timeout   time.Duration // see WithTimeout
 }
+
+// requestAttempts is how many times minio-go sends a request that failed
+// for want of an answer (refused, reset) before the operation fails: a
+// blip is ridden out in well under a second, a server that is down costs
+// each operation no more than that (and Health stops trying it at all).
+// minio-go's own default, 10, cost seconds per object.
+const requestAttempts = 3
 
 // NewServer returns a Server for bucket on the MinIO server at endpoint, e.g.
 // "http://127.0.0.1:9101". The scheme, http or https, decides whether TLS is
@@ -115,7 +124,7 @@ func NewServer(endpoint, bucket string, creds Credentials, opts ...Option) (*Ser
 	if creds.AccessKey == "" {
 		return nil, fmt.Errorf("minio server %s: empty access key", u)
 	}
-	var cfg config
+	cfg := config{timeout: DefaultTimeout}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -129,14 +138,15 @@ func NewServer(endpoint, bucket string, creds Credentials, opts ...Option) (*Ser
 	client, err := minio.New(u.Host, &minio.Options{
 		Creds:           credentials.NewStaticV4(creds.AccessKey, creds.SecretKey, ""),
 		Secure:          u.Scheme == "https",
-		Transport:       cfg.transport,
+		Transport:       watchedTransport{base: cfg.transport},
 		Region:          cfg.region,
 		TrailingHeaders: true,
+		MaxRetries:      requestAttempts,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("minio server %s: %w", u, err)
 	}
-	return &Server{endpoint: u.String(), bucket: bucket, client: client, transport: cfg.transport}, nil
+	return &Server{endpoint: u.String(), bucket: bucket, client: client, transport: cfg.transport, timeout: cfg.timeout}, nil
 }
 
 // NewServers returns one Server per endpoint, in the same order, all for the
@@ -202,6 +212,8 @@ func (s *Server) String() string { return s.endpoint + "/" + s.bucket }
 // EnsureBucket creates the bucket if it does not exist yet. A bucket that
 // already exists and belongs to the same user is not an error.
 func (s *Server) EnsureBucket(ctx context.Context) error {
+	ctx, done := s.op(ctx)
+	defer done()
 	err := s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{})
 	if err == nil {
 		return nil
@@ -209,7 +221,7 @@ func (s *Server) EnsureBucket(ctx context.Context) error {
 	if minio.ToErrorResponse(err).Code == "BucketAlreadyOwnedByYou" {
 		return nil
 	}
-	return fmt.Errorf("create bucket %s on %s: %w", s.bucket, s.endpoint, err)
+	return fmt.Errorf("create bucket %s on %s: %w", s.bucket, s.endpoint, plainErr(stalled(ctx, err)))
 }
 
 // Put uploads the content read from r as the object key and returns its
@@ -240,6 +252,12 @@ func (s *Server) EnsureBucket(ctx context.Context) error {
 // An error reading r fails the upload and is returned wrapped. A cancelled
 // ctx aborts the upload. Put does not close r.
 func (s *Server) Put(ctx context.Context, key string, r io.Reader, size int64, wantSHA256 []byte) (int64, error) {
+	ctx, done := s.op(ctx)
+	defer done()
+	return s.put(ctx, key, r, size, wantSHA256)
+}
+
+func (s *Server) put(ctx context.Context, key string, r io.Reader, size int64, wantSHA256 []byte) (int64, error) {
 	if size < -1 {
 		return 0, fmt.Errorf("upload %s to %s: invalid size %d", key, s.endpoint, size)
 	}
@@ -288,7 +306,7 @@ func (s *Server) Put(ctx context.Context, key string, r io.Reader, size int64, w
 		return 0, fmt.Errorf("upload %s to %s: %w", key, s.endpoint, vr.mismatch)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("upload %s to %s: %w", key, s.endpoint, err)
+		return 0, fmt.Errorf("upload %s to %s: %w", key, s.endpoint, plainErr(stalled(ctx, err)))
 	}
 	if wantSHA256 != nil && singlePart(info.ChecksumSHA256) {
 		got, err := base64.StdEncoding.DecodeString(info.ChecksumSHA256)
@@ -320,7 +338,7 @@ func (s *Server) putVerifiedFirst(ctx context.Context, key string, r io.ReaderAt
 	opts := minio.PutObjectOptions{Checksum: minio.ChecksumCRC32C, ContentType: "application/octet-stream", PartSize: streamPartSize}
 	info, err := s.client.PutObject(ctx, s.bucket, key, io.NewSectionReader(r, 0, size), size, opts)
 	if err != nil {
-		return 0, fmt.Errorf("upload %s to %s: %w", key, s.endpoint, err)
+		return 0, fmt.Errorf("upload %s to %s: %w", key, s.endpoint, plainErr(stalled(ctx, err)))
 	}
 	return info.Size, nil
 }
@@ -351,7 +369,7 @@ func (s *Server) putVerifiedByServer(ctx context.Context, key string, r io.Reade
 		case "XAmzContentChecksumMismatch", "BadDigest", "InvalidDigest":
 			return 0, fmt.Errorf("upload %s to %s: %w: the server found that the content's sha256 is not %x: %v", key, s.endpoint, ErrChecksumMismatch, wantSHA256, err)
 		}
-		return 0, fmt.Errorf("upload %s to %s: %w", key, s.endpoint, err)
+		return 0, fmt.Errorf("upload %s to %s: %w", key, s.endpoint, plainErr(stalled(ctx, err)))
 	}
 	if info.ChecksumSHA256 != want {
 		// MinIO did not confirm the checksum it was asked to verify: do not
@@ -420,24 +438,52 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 // the metadata records for it (as restore does), which covers the stored
 // bytes, the transfer and decryption at once, and costs one hash less.
 func (s *Server) Get(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	ctx, done := s.op(ctx)
 	obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
 	if err != nil {
-		return nil, 0, s.objectError("download", key, err)
+		done()
+		return nil, 0, s.objectError("download", key, stalled(ctx, err))
 	}
 	st, err := obj.Stat()
 	if err != nil {
 		obj.Close()
-		return nil, 0, s.objectError("download", key, err)
+		done()
+		return nil, 0, s.objectError("download", key, stalled(ctx, err))
 	}
-	return obj, st.Size, nil
+	return &object{obj: obj, s: s, key: key, ctx: ctx, done: done}, st.Size, nil
+}
+
+// object is the reader Get returns: a read cut short by a stall says so,
+// and Close ends the operation.
+type object struct {
+	obj  *minio.Object
+	s    *Server
+	key  string
+	ctx  context.Context
+	done context.CancelFunc
+}
+
+func (o *object) Read(p []byte) (int, error) {
+	n, err := o.obj.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("download %s from %s: %w", o.key, o.s.endpoint, plainErr(stalled(o.ctx, err)))
+	}
+	return n, err
+}
+
+func (o *object) Close() error {
+	defer o.done()
+	return o.obj.Close()
 }
 
 // Stat returns information about the object key. The error wraps ErrNotFound
 // if the object does not exist.
 func (s *Server) Stat(ctx context.Context, key string) (ObjectInfo, error) {
+	ctx, done := s.op(ctx)
+	defer done()
 	st, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
 	if err != nil {
-		return ObjectInfo{}, s.objectError("stat", key, err)
+		return ObjectInfo{}, s.objectError("stat", key, stalled(ctx, err))
 	}
 	return ObjectInfo{Key: st.Key, Size: st.Size, LastModified: st.LastModified}, nil
 }
@@ -445,8 +491,10 @@ func (s *Server) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 // Remove deletes the object key. Like S3, it does not fail if the object does
 // not exist.
 func (s *Server) Remove(ctx context.Context, key string) error {
+	ctx, done := s.op(ctx)
+	defer done()
 	if err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
-		return s.objectError("remove", key, err)
+		return s.objectError("remove", key, stalled(ctx, err))
 	}
 	return nil
 }
@@ -455,9 +503,11 @@ func (s *Server) Remove(ctx context.Context, key string) error {
 // lexicographic key order, descending into "directories". It stops at and
 // returns the first error of fn (unwrapped) or of the listing.
 func (s *Server) List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error {
+	ctx, done := s.op(ctx)
+	defer done()
 	for obj := range s.objects(ctx, prefix) {
 		if obj.Err != nil {
-			return fmt.Errorf("list %q in bucket %s on %s: %w", prefix, s.bucket, s.endpoint, obj.Err)
+			return fmt.Errorf("list %q in bucket %s on %s: %w", prefix, s.bucket, s.endpoint, plainErr(stalled(ctx, obj.Err)))
 		}
 		if err := fn(ObjectInfo{Key: obj.Key, Size: obj.Size, LastModified: obj.LastModified}); err != nil {
 			return err
@@ -479,5 +529,5 @@ func (s *Server) objectError(op, key string, err error) error {
 	case "NoSuchBucket":
 		return fmt.Errorf("%s %s on %s: bucket %s does not exist (create it with EnsureBucket): %w", op, key, s.endpoint, s.bucket, err)
 	}
-	return fmt.Errorf("%s %s on %s: %w", op, key, s, err)
+	return fmt.Errorf("%s %s on %s: %w", op, key, s, plainErr(err))
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # testenv/down.sh -- stop what testenv/up.sh started.
 #
-#   testenv/down.sh           # stop MinIO, MariaDB and the two wikis; keep their data
+#   testenv/down.sh           # stop MinIO, MariaDB, the wikis and Swift; keep their data
 #   testenv/down.sh --wipe    # ... and delete $MBTEST_DIR (the MinIO binary cache stays)
 #
 # Only processes recorded in $MBTEST_DIR's pid files are stopped, each by its
@@ -77,6 +77,10 @@ for wiki in "$DIR"/wiki-*; do
 done
 failed=0
 for j in "${jobs[@]}"; do wait "$j" || failed=1; done
+# Swift last: the Swift-backed wikis above (and any a test left running) use it.
+if [[ -d $DIR/swift/run ]]; then
+	TESTWIKI_SWIFT_DIR=$DIR/swift bash "$HERE/testwiki/swift-stop.sh" || failed=1
+fi
 ((failed == 0)) || die "some services did not stop (see above)"
 
 if ((wipe)); then

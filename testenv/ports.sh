@@ -9,7 +9,11 @@
 #   B+51..B+99     MinIO console, server i on B+50+i
 #   B+100, B+101   the shared public and private wikis
 #   B+102..B+119   wikis that tests start for themselves (testsvc.FreshWiki)
-#   B+120..B+149   OpenStack Swift and the wikis whose files are in it
+#   B+120..B+149   OpenStack Swift and the wikis whose files are in it:
+#                  B+120 Swift proxy (tempauth), B+121..B+123 its account,
+#                  container and object servers, B+124 its memcached,
+#                  B+130 the shared Swift-backed wiki, B+131..B+149 Swift-backed
+#                  wikis that tests start for themselves (testsvc.FreshSwiftWiki)
 #   B+150..B+299   free for tests that need a port of their own
 PORT_BASE=${MBTEST_PORT_BASE:-9100}
 # ports_check: set PORTS_ERROR and fail unless the base is usable.
@@ -26,5 +30,9 @@ ports_check() {
 MARIADB_PORT=$((PORT_BASE + 0))
 WIKI_PUBLIC_PORT=$((PORT_BASE + 100))
 WIKI_PRIVATE_PORT=$((PORT_BASE + 101))
+SWIFT_PORT=$((PORT_BASE + 120))
+SWIFT_SERVER_PORT=$((PORT_BASE + 121)) # account; container +1, object +2
+SWIFT_MEMCACHE_PORT=$((PORT_BASE + 124))
+WIKI_SWIFT_PORT=$((PORT_BASE + 130))
 minio_port() { echo $((PORT_BASE + $1)); }
 minio_console_port() { echo $((PORT_BASE + 50 + $1)); }

@@ -16,6 +16,13 @@
 #   MediaWiki 1.39  public wiki B+100, private wiki B+101, both populated by
 #                   testenv/testwiki/populate.sh; tests start wikis of their
 #                   own on B+102..B+119
+#   OpenStack Swift proxy B+120 (tempauth test:tester/testing), account,
+#                   container and object servers B+121..B+123, memcached B+124,
+#                   state in $MBTEST_DIR/swift (testenv/testwiki/swift-start.sh)
+#   MediaWiki 1.39  whose files are in that Swift, sharded like Wikimedia's big
+#                   wikis (containers wikipedia-swifttest-local-*), B+130,
+#                   populated and checked with check.sh; READ-ONLY for tests,
+#                   which start Swift-backed wikis of their own on B+131..B+149
 # and writes $MBTEST_DIR/env with the MEDIABACKUPS_TEST_* variables. Two sets
 # of services run side by side when they have different MBTEST_DIR and
 # MBTEST_PORT_BASE (e.g. 9100 and 9400).
@@ -137,6 +144,29 @@ else
 	# (it installs atomically), which only makes the next run faster.
 fi
 
+# --------------------------------------------- 2b. OpenStack Swift (background)
+# Started in the background (apt and the rings take ~25 s the first time, a
+# running one answers in ~1 s) while MariaDB and the disk wikis come up;
+# waited for in 4b. swift-start.sh shares the apt lock with testwiki/start.sh.
+SWIFT_DIR=$DIR/swift
+SWIFT_USER=test:tester
+SWIFT_KEY=testing
+swift_log=$DIR/swift-start.log
+swift_out=$DIR/swift-start.out
+swift_reset=0
+if [[ -f $SWIFT_DIR/etc/.built ]] &&
+	! grep -qx "SAVED_PORT=$SWIFT_PORT" "$SWIFT_DIR/swift.env" 2>/dev/null; then
+	# The rings hold the server ports: a new port base needs a new cluster
+	# (and so a new Swift-backed wiki).
+	log "Swift in $SWIFT_DIR was built for other ports; rebuilding it on $SWIFT_PORT (its objects are lost)"
+	TESTWIKI_SWIFT_DIR=$SWIFT_DIR bash "$HERE/testwiki/swift-stop.sh" 8>&- 2>>"$swift_log" || true
+	swift_reset=1
+fi
+TESTWIKI_SWIFT_DIR=$SWIFT_DIR TESTWIKI_SWIFT_PORT=$SWIFT_PORT TESTWIKI_SWIFT_SERVER_PORT=$SWIFT_SERVER_PORT \
+	TESTWIKI_SWIFT_MEMCACHE_PORT=$SWIFT_MEMCACHE_PORT TESTWIKI_SWIFT_RESET=$swift_reset \
+	bash "$HERE/testwiki/swift-start.sh" >"$swift_out" 2>>"$swift_log" </dev/null 8>&- &
+swift_pid=$!
+
 # ----------------------------------------------------------------- 3. MariaDB
 DB_DIR=$DIR/mariadb
 DB_DATA=$DB_DIR/data
@@ -239,6 +269,46 @@ wiki_up() { # wiki_up DIR PORT PRIVATE
 wiki_up "$WIKI_PUBLIC_DIR" "$WIKI_PUBLIC_PORT" 0 || die "public wiki (port $WIKI_PUBLIC_PORT) failed"
 wiki_up "$WIKI_PRIVATE_DIR" "$WIKI_PRIVATE_PORT" 1 || die "private wiki (port $WIKI_PRIVATE_PORT) failed"
 
+# ------------------------------------------------- 4b. Swift and its wiki
+t_swift=$SECONDS
+wait "$swift_pid" || { tail -20 "$swift_log" >&2; die "Swift did not start (log $swift_log)"; }
+SWIFT_AUTH_URL=$(cat "$swift_out")
+[[ $SWIFT_AUTH_URL == "http://$HOST:$SWIFT_PORT/auth/v1.0" ]] ||
+	die "swift-start.sh printed '$SWIFT_AUTH_URL', not http://$HOST:$SWIFT_PORT/auth/v1.0 (log $swift_log)"
+SWIFT_STORAGE_URL=http://$HOST:$SWIFT_PORT/v1/AUTH_test
+WIKI_SWIFT_DIR=$DIR/wiki-swift
+WIKI_SWIFT_PROJECT=wikipedia
+WIKI_SWIFT_LANG=swifttest
+WIKI_SWIFT_ID=$WIKI_SWIFT_PROJECT-$WIKI_SWIFT_LANG
+# swift_wiki_up RESET: start (RESET=1: reinstall) and populate the Swift-backed
+# wiki; a fresh population is checked with check.sh, which catches the rare
+# object that goes missing during populate on a busy machine (testwiki/README).
+swift_wiki_up() {
+	if [[ $1 == 1 || ! -f $WIKI_SWIFT_DIR/populate-summary.json ]]; then
+		rm -f "$WIKI_SWIFT_DIR/.mbtest-checked"
+	fi
+	TESTWIKI_DIR=$WIKI_SWIFT_DIR TESTWIKI_PORT=$WIKI_SWIFT_PORT TESTWIKI_PRIVATE=0 TESTWIKI_RESET=$1 \
+		TESTWIKI_SWIFT=1 TESTWIKI_SWIFT_SHARDS=1 TESTWIKI_SWIFT_WIKI_ID=$WIKI_SWIFT_ID TESTWIKI_SWIFT_DIR=$SWIFT_DIR \
+		bash "$HERE/testwiki/start.sh" >/dev/null 8>&- || return 1
+	[[ -f $WIKI_SWIFT_DIR/.mbtest-checked ]] && return 0
+	log "populating and checking the Swift-backed wiki on port $WIKI_SWIFT_PORT"
+	TESTWIKI_DIR=$WIKI_SWIFT_DIR bash "$HERE/testwiki/populate.sh" >/dev/null 8>&- || return 1
+	TESTWIKI_DIR=$WIKI_SWIFT_DIR bash "$HERE/testwiki/check.sh" >"$WIKI_SWIFT_DIR/check.log" 2>&1 8>&- || return 2
+	touch "$WIKI_SWIFT_DIR/.mbtest-checked"
+}
+# A wiki from before a Swift rebuild has lost its objects: install it afresh.
+wiki_reset=$swift_reset
+[[ -f $WIKI_SWIFT_DIR/.installed ]] || wiki_reset=0
+rc=0
+swift_wiki_up "$wiki_reset" || rc=$?
+if ((rc == 2)); then
+	log "check.sh failed on the Swift-backed wiki ($(tail -1 "$WIKI_SWIFT_DIR/check.log")); installing it once more"
+	rc=0
+	swift_wiki_up 1 || rc=$?
+fi
+((rc == 0)) || die "Swift-backed wiki (port $WIKI_SWIFT_PORT) failed$( ((rc == 2)) && echo ": check.sh, see $WIKI_SWIFT_DIR/check.log")"
+log "Swift and its wiki ready ($((SECONDS - t_swift)) s after the disk wikis)"
+
 # ----------------------------------------------------------------- 5. MinIO
 if [[ -n $build_pid ]]; then
 	log "waiting for the MinIO build"
@@ -302,6 +372,17 @@ export MEDIABACKUPS_TEST_WIKI_ADMIN_USER='Admin'
 export MEDIABACKUPS_TEST_WIKI_ADMIN_PASSWORD='testwiki-admin-pass'
 export MEDIABACKUPS_TEST_WIKI_BOT_USER='Admin@backup'
 export MEDIABACKUPS_TEST_WIKI_BOT_PASSWORD='backupbackupbackupbackupbackup000'
+export MEDIABACKUPS_TEST_SWIFT_AUTH_URL='$SWIFT_AUTH_URL'
+export MEDIABACKUPS_TEST_SWIFT_USER='$SWIFT_USER'
+export MEDIABACKUPS_TEST_SWIFT_KEY='$SWIFT_KEY'
+export MEDIABACKUPS_TEST_SWIFT_STORAGE_URL='$SWIFT_STORAGE_URL'
+export MEDIABACKUPS_TEST_SWIFT_DIR='$SWIFT_DIR'
+export MEDIABACKUPS_TEST_WIKI_SWIFT_API='http://$HOST:$WIKI_SWIFT_PORT/api.php'
+export MEDIABACKUPS_TEST_WIKI_SWIFT_DIR='$WIKI_SWIFT_DIR'
+export MEDIABACKUPS_TEST_WIKI_SWIFT_ID='$WIKI_SWIFT_ID'
+export MEDIABACKUPS_TEST_WIKI_SWIFT_PROJECT='$WIKI_SWIFT_PROJECT'
+export MEDIABACKUPS_TEST_WIKI_SWIFT_LANG='$WIKI_SWIFT_LANG'
+export MEDIABACKUPS_TEST_WIKI_SWIFT_SHARDS='1'
 export MEDIABACKUPS_TEST_MINIO_BIN='$MINIO_BIN'
 export MEDIABACKUPS_TEST_MARIADB_BIN_DIR='$MARIADB_BIN_DIR'
 export MEDIABACKUPS_TEST_DIR='$DIR'

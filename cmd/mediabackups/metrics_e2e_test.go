@@ -5,7 +5,6 @@ package main_test
 // parser, checked against the metadata database.
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha1"
 	"database/sql"
@@ -15,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,25 +24,6 @@ import (
 
 	"github.com/mediabackups/mediabackups/metadata"
 )
-
-// syncBuffer is a bytes.Buffer that a running command writes while the
-// test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type families map[string]*dto.MetricFamily
 

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -264,6 +265,26 @@ func (o *OwnMinIO) Start() {
 			o.t.Fatalf("minio on %s did not come up", o.addr)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Freeze stops the server's process without ending it (SIGSTOP): its port
+// still accepts connections and its connections stay open, but it answers
+// nothing, as a hung server would. Thaw resumes it.
+func (o *OwnMinIO) Freeze() {
+	o.t.Helper()
+	if o.cmd == nil || o.cmd.Process == nil {
+		o.t.Fatal("Freeze: the server is not running")
+	}
+	if err := o.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		o.t.Fatal(err)
+	}
+}
+
+// Thaw resumes a server stopped by Freeze (SIGCONT).
+func (o *OwnMinIO) Thaw() {
+	if o.cmd != nil && o.cmd.Process != nil {
+		o.cmd.Process.Signal(syscall.SIGCONT)
 	}
 }
 

@@ -1,14 +1,17 @@
 // Package testsvc gives tests the real services that testenv/up.sh starts:
-// a throwaway MariaDB server, several MinIO servers and two MediaWiki wikis.
+// a throwaway MariaDB server, several MinIO servers, two MediaWiki wikis on
+// disk, an OpenStack Swift and a MediaWiki whose files are in it.
 // The services are found through MEDIABACKUPS_TEST_* environment variables
 // (written by testenv/up.sh into $MBTEST_DIR/env; scripts/test.sh sources
 // it). When they are missing a test is skipped, except under CI (env CI
 // non-empty), where a missing service is a failure: CI must never pass by
 // skipping.
 //
-// Every test gets its own database (mbtest_*) and bucket (mbtest-*), dropped
-// at the end; names that do not mark a test resource are refused, so a test
-// can never touch an operator's data.
+// Every test gets its own database (mbtest_*), bucket (mbtest-*) and Swift
+// containers (mbtest-*), dropped at the end; names that do not mark a test
+// resource are refused, so a test can never touch an operator's data. The
+// shared wikis are read-only; a test that changes a wiki starts its own
+// (FreshWiki, FreshSwiftWiki).
 package testsvc
 
 import (

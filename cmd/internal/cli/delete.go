@@ -35,7 +35,8 @@ is made and the log says what would happen, but nothing changes.
 
 Before anything is deleted, every matching version that production served
 (it has a production URL) is requested again, and the whole run stops with
-exit code 6 unless each answers 404 Not Found (a timeout stops it too).
+exit code 6 unless each answers 404 Not Found (a timeout, --timeout, stops
+it too).
 Then, for each version: its object is removed from the MinIO server recorded
 for it, its backup record is removed, and it is marked hard-deleted so that no
 backup ever takes it again. An object whose content other versions or titles
@@ -44,6 +45,13 @@ prominently; --delete-shared removes it anyway (those versions are then left
 without a backup). A step that fails is logged and counted; the rest go on.
 
 ` + searchHelp() + `
+
+A MinIO server that does not answer fails only the steps on its objects:
+a request it keeps waiting longer than --timeout fails its step, and after
+three such failures in a row the rest of its steps fail at once, naming the
+server; the exit code is then 3. The versions whose object could not be
+removed are left as they were: run the same delete again once the server is
+back.
 
 Uses the storage.recovery credentials. --yes answers the confirmation, but is
 refused for --execute while stdin is a terminal: answer the question.
@@ -70,7 +78,7 @@ Exit codes: 0 done, 3 some steps failed, 4 nothing matched, 5 aborted,
 	opts.addFlags(cmd)
 	cmd.Flags().BoolVar(&opts.Execute, "execute", false, "really delete (default: a dry run)")
 	cmd.Flags().BoolVar(&opts.DeleteShared, "delete-shared", false, "remove objects even when versions not being deleted share their content")
-	cmd.Flags().DurationVar(&opts.Timeout, "timeout", deletion.DefaultCheckTimeout, "time allowed to each production request")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", deletion.DefaultCheckTimeout, "time allowed to each production request, and to each wait on a MinIO server (to connect, to answer)")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "answer the confirmation (refused with --execute on a terminal)")
 	return cmd
 }
@@ -107,7 +115,7 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 	if len(files) == 0 {
 		return notFound()
 	}
-	servers, err := f.servers(s.cfg.Storage.Recovery, "recovery")
+	servers, _, err := f.servers(s.cfg.Storage.Recovery, "recovery", opts.Timeout)
 	if err != nil {
 		return err
 	}

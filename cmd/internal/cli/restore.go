@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"filippo.io/age"
 	"github.com/spf13/cobra"
@@ -16,6 +17,7 @@ import (
 	"github.com/mediabackups/mediabackups/encryption"
 	"github.com/mediabackups/mediabackups/metadata"
 	"github.com/mediabackups/mediabackups/restore"
+	"github.com/mediabackups/mediabackups/storage"
 )
 
 // RestoreOptions configures `restore`.
@@ -23,6 +25,7 @@ type RestoreOptions struct {
 	RecoveryOptions
 	Target   string
 	Parallel int
+	Timeout  time.Duration
 }
 
 func newRestoreCmd(f *Factory, runF func(context.Context, *RestoreOptions) error) *cobra.Command {
@@ -40,6 +43,14 @@ slashes and control characters in titles become _.
 
 ` + searchHelp() + `
 
+A MinIO server that does not answer fails only the files stored on it: a
+request it keeps waiting longer than --timeout (to connect, to answer, or
+between two pieces of a download: a large file may take as long as it needs
+while bytes flow) fails its file, and after three such failures in a row
+its remaining files fail at once, naming the server; every other file is
+restored, and the exit code is 3. Run the same restore again once the
+server is back: files already written are not replaced (new names get ~).
+
 Uses the storage.recovery credentials. Without a terminal, --yes is required.
 Every session is logged to <logdir>/recovery.log as well as the screen.
 Exit codes: 0 all written, 3 some failed, 4 nothing matched, 5 aborted,
@@ -51,6 +62,9 @@ Exit codes: 0 all written, 3 some failed, 4 nothing matched, 5 aborted,
 			}
 			if opts.Parallel < 1 {
 				return withCode(ExitUsage, errors.New("--parallel must be at least 1"))
+			}
+			if opts.Timeout <= 0 {
+				return withCode(ExitUsage, errors.New("--timeout must be positive"))
 			}
 			if _, _, err := opts.method(); err != nil {
 				return err
@@ -64,6 +78,7 @@ Exit codes: 0 all written, 3 some failed, 4 nothing matched, 5 aborted,
 	opts.addFlags(cmd)
 	cmd.Flags().StringVar(&opts.Target, "target", ".", "directory to write the files into (created if missing)")
 	cmd.Flags().IntVar(&opts.Parallel, "parallel", 4, "files restored at once")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", storage.DefaultTimeout, "how long a MinIO server may keep a request waiting (to connect, to answer, or between two pieces of a download) before the file fails")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal)")
 	addProfileFlags(cmd)
 	return cmd
@@ -97,7 +112,7 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 			return err
 		}
 	}
-	servers, err := f.servers(s.cfg.Storage.Recovery, "recovery")
+	servers, _, err := f.servers(s.cfg.Storage.Recovery, "recovery", opts.Timeout)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"filippo.io/age"
 	"github.com/go-sql-driver/mysql"
@@ -88,28 +89,38 @@ func containers(w config.Wiki) mediawiki.Containers {
 }
 
 // servers connects to every configured MinIO endpoint with the given
-// credential (generation for workers, recovery for the recovery tools).
-func (f *Factory) servers(cred config.Credential, which string) (*storage.Sharded, error) {
+// credential (generation for workers, recovery for the recovery tools),
+// each behind a storage.Health that stops calling a server that does not
+// answer, with timeout bounding every wait on a server (storage.WithTimeout).
+func (f *Factory) servers(cred config.Credential, which string, timeout time.Duration) (*storage.Sharded, []*storage.Health, error) {
 	c, err := f.Config()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cred.AccessKey == "" || cred.SecretKeyFile == "" {
-		return nil, fmt.Errorf("storage.%s: access_key and secret_key_file are required", which)
+		return nil, nil, fmt.Errorf("storage.%s: access_key and secret_key_file are required", which)
 	}
 	secret, err := config.ReadSecret(c.Resolve(cred.SecretKeyFile))
 	if err != nil {
-		return nil, fmt.Errorf("storage.%s.secret_key_file: %w", which, err)
+		return nil, nil, fmt.Errorf("storage.%s.secret_key_file: %w", which, err)
 	}
 	var list []storage.Backend
+	var health []*storage.Health
 	for _, ep := range c.Storage.Endpoints {
-		s, err := storage.NewServer(ep, c.Storage.Bucket, storage.Credentials{AccessKey: cred.AccessKey, SecretKey: secret.Reveal()})
+		s, err := storage.NewServer(ep, c.Storage.Bucket, storage.Credentials{AccessKey: cred.AccessKey, SecretKey: secret.Reveal()},
+			storage.WithTimeout(timeout))
 		if err != nil {
-			return nil, fmt.Errorf("storage endpoint %s: %w", ep, err)
+			return nil, nil, fmt.Errorf("storage endpoint %s: %w", ep, err)
 		}
-		list = append(list, s)
+		h := storage.NewHealth(s, storage.HealthOptions{})
+		list = append(list, h)
+		health = append(health, h)
 	}
-	return storage.NewSharded(list)
+	sh, err := storage.NewSharded(list)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sh, health, nil
 }
 
 // recipients returns who encrypted objects are encrypted to: the configured
