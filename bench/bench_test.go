@@ -228,7 +228,7 @@ func TestScaleSmoke(t *testing.T) {
 		t.Fatalf("%d inventories, want 2", n)
 	}
 	for _, r := range rep.Scale.Inventories {
-		if r.Versions < 1800 || r.RowsPerSec <= 0 || r.PeakRSSMiB <= 0 || r.CPUSecs <= 0 || r.Table.Rows != r.Versions || r.APIRequests < 2 ||
+		if r.Versions < 1800 || r.RowsPerSec <= 0 || r.RowsPerCPUSec <= 0 || r.PeakRSSMiB <= 0 || r.CPUSecs <= 0 || r.Table.Rows != r.Versions || r.APIRequests < 2 ||
 			r.Table.DataMiB <= 0 || r.Table.IndexMiB <= 0 {
 			t.Errorf("inventory row %+v: missing measurements", r)
 		}
@@ -237,7 +237,7 @@ func TestScaleSmoke(t *testing.T) {
 		}
 	}
 	u := rep.Scale.Update
-	if u == nil || u.Events != 300 || u.EventsPerSec <= 0 || u.Added == 0 || u.Changed == 0 || u.Renamed == 0 || u.APIRequests < 600 {
+	if u == nil || u.Events != 300 || u.EventsPerSec <= 0 || u.EventsPerCPUSec <= 0 || u.Added == 0 || u.Changed == 0 || u.Renamed == 0 || u.APIRequests < 600 {
 		t.Errorf("update row %+v", u)
 	}
 
@@ -250,7 +250,7 @@ func TestScaleSmoke(t *testing.T) {
 		t.Fatalf("horizontal rows: %+v", rep.Horizontal.Rows)
 	}
 	for _, r := range rep.Horizontal.Rows {
-		if r.FilesPerSec <= 0 || r.BackupCPUSecs <= 0 || r.MinIOCPUSecs <= 0 || r.MariaDBCPUSecs < 0 || r.Bound == "" {
+		if r.FilesPerSec <= 0 || r.FilesPerCPUSec <= 0 || r.BackupCPUSecs <= 0 || r.MinIOCPUSecs <= 0 || r.MariaDBCPUSecs < 0 || r.Bound == "" {
 			t.Errorf("horizontal row %+v: missing measurements", r)
 		}
 	}

@@ -61,6 +61,10 @@ type HorizontalRow struct {
 	// MachineBusy is the busy share of all the machine's cores, 0..1,
 	// whoever used them.
 	MachineBusy float64 `json:"machine_busy"`
+	// FilesPerCPUSec is files per CPU second of the whole pipeline (the
+	// backups, MariaDB, MinIO, production): how many files/s each core a
+	// CPU-bound deployment gives it buys. 0 when a part is unknown.
+	FilesPerCPUSec float64 `json:"files_per_cpu_s"`
 	// RowLockWaits and RowLockWaitSecs are InnoDB's row lock waits while
 	// the processes ran (the whole server's).
 	RowLockWaits    int64   `json:"row_lock_waits"`
@@ -203,6 +207,9 @@ func Horizontal(ctx context.Context, o HorizontalOptions, cores int) (_ *Horizon
 		row.FilesPerSec = float64(len(files)) / row.Seconds
 		row.MBPerSec = float64(bytes) / 1e6 / row.Seconds
 		row.Speedup = row.FilesPerSec / firstOr(rep.Rows, row).FilesPerSec
+		if row.MariaDBCPUSecs >= 0 && row.MinIOCPUSecs >= 0 && row.ServerCPUSecs >= 0 {
+			row.FilesPerCPUSec = float64(len(files)) / (row.BackupCPUSecs + row.MariaDBCPUSecs + row.MinIOCPUSecs + row.ServerCPUSecs)
+		}
 		row.Bound = boundOf(row, cores)
 		if n := len(rep.Rows); n > 0 && rep.Flattens == 0 && row.FilesPerSec < 1.1*rep.Rows[n-1].FilesPerSec {
 			rep.Flattens = p

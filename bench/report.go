@@ -71,19 +71,19 @@ func (r *Report) WriteTable(w io.Writer) error {
 func (s *WikiScaleReport) WriteTable(w io.Writer) error {
 	cpu := func(v float64) string { return fmtCPU(v, true) }
 	fmt.Fprintf(w, "inventory of a synthetic wiki (seed %d):\n\n", s.Seed)
-	fmt.Fprintln(w, "| versions | files | seconds | rows/s | peak RSS MiB | CPU s | API requests | API CPU s | MariaDB CPU s | machine busy | files data MiB/M | files index MiB/M |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| versions | files | seconds | rows/s | rows per CPU s | peak RSS MiB | CPU s | API requests | API CPU s | MariaDB CPU s | machine busy | files data MiB/M | files index MiB/M |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range s.Inventories {
 		d, i := r.Table.PerMillion()
-		fmt.Fprintf(w, "| %d | %d | %.0f | %.0f | %.0f | %.1f | %d | %s | %s | %.0f%% | %.0f | %.0f |\n", r.Versions, r.Files, r.Seconds,
-			r.RowsPerSec, r.PeakRSSMiB, r.CPUSecs, r.APIRequests, cpu(r.APICPUSecs), cpu(r.MariaDBCPUSecs), 100*r.MachineBusy, d, i)
+		fmt.Fprintf(w, "| %d | %d | %.0f | %.0f | %.0f | %.0f | %.1f | %d | %s | %s | %.0f%% | %.0f | %.0f |\n", r.Versions, r.Files, r.Seconds,
+			r.RowsPerSec, r.RowsPerCPUSec, r.PeakRSSMiB, r.CPUSecs, r.APIRequests, cpu(r.APICPUSecs), cpu(r.MariaDBCPUSecs), 100*r.MachineBusy, d, i)
 	}
 	if u := s.Update; u != nil {
 		fmt.Fprintf(w, "\nupdate catching up the log after the inventory of %d versions:\n\n", u.Versions)
-		fmt.Fprintln(w, "| events | seconds | events/s | peak RSS MiB | CPU s | API requests | API CPU s | MariaDB CPU s | machine busy | added | changed | renamed |")
-		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
-		fmt.Fprintf(w, "| %d | %.0f | %.0f | %.0f | %.1f | %d | %s | %s | %.0f%% | %d | %d | %d |\n", u.Events, u.Seconds, u.EventsPerSec,
-			u.PeakRSSMiB, u.CPUSecs, u.APIRequests, cpu(u.APICPUSecs), cpu(u.MariaDBCPUSecs), 100*u.MachineBusy, u.Added, u.Changed, u.Renamed)
+		fmt.Fprintln(w, "| events | seconds | events/s | events per CPU s | peak RSS MiB | CPU s | API requests | API CPU s | MariaDB CPU s | machine busy | added | changed | renamed |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+		fmt.Fprintf(w, "| %d | %.0f | %.0f | %.0f | %.0f | %.1f | %d | %s | %s | %.0f%% | %d | %d | %d |\n", u.Events, u.Seconds, u.EventsPerSec,
+			u.EventsPerCPUSec, u.PeakRSSMiB, u.CPUSecs, u.APIRequests, cpu(u.APICPUSecs), cpu(u.MariaDBCPUSecs), 100*u.MachineBusy, u.Added, u.Changed, u.Renamed)
 	}
 	if p := s.Projection(CommonsVersions); p != nil {
 		fmt.Fprintf(w, "\n%s\n", p)
@@ -110,6 +110,10 @@ type Projection struct {
 	// a real API slower than that adds its extra latency per request.
 	APIRequests     int64   `json:"api_requests"`
 	APIMsPerRequest float64 `json:"wall_ms_per_api_request"`
+	// CPUHours is the time at the measured rows per CPU second: the
+	// inventory's time where it, the API and MariaDB each get a core when
+	// they need one (0: unknown).
+	CPUHours float64 `json:"cpu_hours"`
 }
 
 // Projection extrapolates the largest inventory to versions, assuming
@@ -137,26 +141,30 @@ func (s *WikiScaleReport) Projection(versions int64) *Projection {
 	if big.APIRequests > 0 {
 		p.APIMsPerRequest = 1000 * big.Seconds / float64(big.APIRequests)
 	}
+	if big.RowsPerCPUSec > 0 {
+		p.CPUHours = float64(versions) / big.RowsPerCPUSec / 3600
+	}
 	return p
 }
 
 func (p *Projection) String() string {
 	return fmt.Sprintf("projection to %d versions from the inventory of %d: %.1f hours at the same rows/s (rows/s changed ×%.2f from the smallest to the largest run), "+
+		"%.1f hours at the same rows per CPU second where the inventory, the API and MariaDB each get a core when they need one; "+
 		"files table %.0f GiB of rows + %.0f GiB of indexes, inventory peak RSS %.0f MiB, %d API requests (%.0f ms of the inventory's time each here: "+
 		"every second more that the real API takes per request adds %.1f hours). Assumes: rows/s stays as measured at the largest size, "+
 		"the API answers as fast as the synthetic one, and MariaDB keeps its rate once the indexes outgrow its buffer pool.",
-		p.Versions, p.From, p.Hours, p.RateChange, p.DataGiB, p.IndexGiB, p.PeakRSSMiB, p.APIRequests, p.APIMsPerRequest, float64(p.APIRequests)/3600)
+		p.Versions, p.From, p.Hours, p.RateChange, p.CPUHours, p.DataGiB, p.IndexGiB, p.PeakRSSMiB, p.APIRequests, p.APIMsPerRequest, float64(p.APIRequests)/3600)
 }
 
 // WriteTable writes the horizontal scale measurements.
 func (h *HorizontalReport) WriteTable(w io.Writer) error {
 	cpu := func(v float64) string { return fmtCPU(v, true) }
 	fmt.Fprintf(w, "horizontal scale: %s, %d cores\n\n", h.Class, h.Cores)
-	fmt.Fprintln(w, "| processes | workers each | seconds | files/s | MB/s | speedup | peak RSS MiB | backup CPU s | MariaDB CPU s | MinIO CPU s | production CPU s | machine busy | row lock waits | bound |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| processes | workers each | seconds | files/s | MB/s | speedup | files per CPU s | peak RSS MiB | backup CPU s | MariaDB CPU s | MinIO CPU s | production CPU s | machine busy | row lock waits | bound |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range h.Rows {
-		fmt.Fprintf(w, "| %d | %d | %.1f | %.0f | %.1f | %.2f | %.0f | %.1f | %s | %s | %s | %.0f%% | %d (%.1f s) | %s |\n", r.Processes, r.Workers,
-			r.Seconds, r.FilesPerSec, r.MBPerSec, r.Speedup, r.PeakRSSMiB, r.BackupCPUSecs, cpu(r.MariaDBCPUSecs), cpu(r.MinIOCPUSecs),
+		fmt.Fprintf(w, "| %d | %d | %.1f | %.0f | %.1f | %.2f | %.0f | %.0f | %.1f | %s | %s | %s | %.0f%% | %d (%.1f s) | %s |\n", r.Processes, r.Workers,
+			r.Seconds, r.FilesPerSec, r.MBPerSec, r.Speedup, r.FilesPerCPUSec, r.PeakRSSMiB, r.BackupCPUSecs, cpu(r.MariaDBCPUSecs), cpu(r.MinIOCPUSecs),
 			cpu(r.ServerCPUSecs), 100*r.MachineBusy, r.RowLockWaits, r.RowLockWaitSecs, r.Bound)
 	}
 	if h.Flattens > 0 {

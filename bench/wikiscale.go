@@ -40,6 +40,10 @@ type InventoryRow struct {
 	Files    int64 `json:"files"`    // file names of the synthetic wiki
 	measured
 	RowsPerSec float64 `json:"rows_per_s"`
+	// RowsPerCPUSec is rows per CPU second of the inventory, the API and
+	// MariaDB together: what rows/s would be if each got a core when it
+	// needs one (the three work one after the other). 0 when unknown.
+	RowsPerCPUSec float64 `json:"rows_per_cpu_s"`
 	// Table is the files table after the inventory.
 	Table TableSize `json:"table"`
 }
@@ -50,9 +54,12 @@ type UpdateRow struct {
 	Versions int64 `json:"versions"` // versions in the metadata before the update
 	measured
 	EventsPerSec float64 `json:"events_per_s"`
-	Added        int     `json:"added"`
-	Changed      int     `json:"changed"`
-	Renamed      int     `json:"renamed"`
+	// EventsPerCPUSec is events per CPU second of update, the API and
+	// MariaDB together (see InventoryRow.RowsPerCPUSec).
+	EventsPerCPUSec float64 `json:"events_per_cpu_s"`
+	Added           int     `json:"added"`
+	Changed         int     `json:"changed"`
+	Renamed         int     `json:"renamed"`
 }
 
 // measured is what a child took, and what the processes around it did
@@ -70,6 +77,17 @@ type measured struct {
 	MachineBusy float64 `json:"machine_busy"`
 	// APIRequests is how many api.php requests the child made.
 	APIRequests int64 `json:"api_requests"`
+}
+
+// pipelineCPU is the CPU seconds of the child, the API server and MariaDB
+// together: the inventory and update wait for each in turn, so on a
+// machine where each gets a core when it needs one, this is about the wall
+// time. 0 when a part is unknown.
+func (m measured) pipelineCPU() float64 {
+	if m.APICPUSecs < 0 || m.MariaDBCPUSecs < 0 {
+		return 0
+	}
+	return m.CPUSecs + m.APICPUSecs + m.MariaDBCPUSecs
 }
 
 // WikiScaleReport is the outcome of WikiScale.
@@ -199,6 +217,9 @@ func wikiScaleOne(ctx context.Context, o WikiScaleOptions, files, tail int64) (_
 	row := &InventoryRow{Versions: want, Files: files, measured: measure2(m, meter.since(before))}
 	row.APIRequests = req1 - req0
 	row.RowsPerSec = float64(want) / row.Seconds
+	if c := row.pipelineCPU(); c > 0 {
+		row.RowsPerCPUSec = float64(want) / c
+	}
 	sizes, err := tableSizes(ctx, w.store.DB(), "files")
 	if err != nil {
 		return nil, nil, err
@@ -241,6 +262,9 @@ func wikiScaleOne(ctx context.Context, o WikiScaleOptions, files, tail int64) (_
 	u := &UpdateRow{Events: tail, Versions: want, measured: measure2(m, meter.since(before)), Added: up.Added, Changed: up.Changed, Renamed: up.Renamed}
 	u.APIRequests = req1 - req0
 	u.EventsPerSec = float64(tail) / u.Seconds
+	if c := u.pipelineCPU(); c > 0 {
+		u.EventsPerCPUSec = float64(tail) / c
+	}
 	fmt.Fprintf(o.Log, "scale: %d events in %.0f s: %.0f events/s\n", tail, u.Seconds, u.EventsPerSec)
 	return row, u, nil
 }
