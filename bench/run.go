@@ -67,6 +67,9 @@ type Row struct {
 	// CPUSecs is the user and system time of the child itself (not of the
 	// servers it talks to).
 	CPUSecs float64 `json:"cpu_s"`
+	// With Options.Pairs, the backup and restore rows are the run of
+	// median wall time among their paired runs (see PairRow).
+	//
 	// Ratio is MBPerSec over the ceiling's of the same class (raw-put for
 	// backup, raw-get for restore and verify, prod-rclone for
 	// to-production, raw-move for rebalance); 0 for the ceilings
