@@ -86,7 +86,7 @@ type rclonePeer struct {
 	log       func(string, ...any)
 }
 
-func newRclonePeer(ctx context.Context, o Options, w *world, cl Class, files []CorpusFile) (*rclonePeer, error) {
+func newRclonePeer(o Options, w *world, cl Class, files []CorpusFile) (*rclonePeer, error) {
 	bin, err := exec.LookPath("rclone")
 	if err != nil {
 		return nil, fmt.Errorf("bench: rclone is the peer backup and restore are compared with (apt install rclone, or --no-peer): %w", err)

@@ -53,7 +53,8 @@ type Options struct {
 	Log io.Writer
 }
 
-// Row is one measurement.
+// Row is one measurement. With Options.Pairs, the backup and restore rows
+// are the run of median wall time among their paired runs (see PairRow).
 type Row struct {
 	Class       string  `json:"class"`
 	Wiki        string  `json:"wiki"` // public, private, or "" for a raw ceiling
@@ -67,9 +68,6 @@ type Row struct {
 	// CPUSecs is the user and system time of the child itself (not of the
 	// servers it talks to).
 	CPUSecs float64 `json:"cpu_s"`
-	// With Options.Pairs, the backup and restore rows are the run of
-	// median wall time among their paired runs (see PairRow).
-	//
 	// Ratio is MBPerSec over the ceiling's of the same class (raw-put for
 	// backup, raw-get for restore and verify, prod-rclone for
 	// to-production, raw-move for rebalance); 0 for the ceilings
@@ -258,7 +256,7 @@ func runClass(ctx context.Context, o Options, w *world, corpus *Corpus, cl Class
 	}
 	var peer *rclonePeer
 	if o.Pairs > 0 {
-		if peer, err = newRclonePeer(ctx, o, w, cl, files); err != nil {
+		if peer, err = newRclonePeer(o, w, cl, files); err != nil {
 			return rows, pairs, err
 		}
 	}
