@@ -60,11 +60,14 @@ type AuditScaleOptions struct {
 
 // AuditScaleReport is the outcome of AuditScale.
 type AuditScaleReport struct {
-	Objects    int             `json:"objects"`
-	Containers int             `json:"containers"`
-	Parallel   int             `json:"parallel"`
-	SetupSecs  float64         `json:"setup_seconds"`
-	Runs       []AuditScaleRun `json:"runs"`
+	Objects    int `json:"objects"`
+	Containers int `json:"containers"`
+	Parallel   int `json:"parallel"`
+	// ContainerPrefix starts the name of every Swift container the run
+	// made (and removed, unless kept).
+	ContainerPrefix string          `json:"container_prefix"`
+	SetupSecs       float64         `json:"setup_seconds"`
+	Runs            []AuditScaleRun `json:"runs"`
 }
 
 // AuditScaleRun is one timed `mediabackups audit`.
@@ -160,6 +163,7 @@ func AuditScale(ctx context.Context, o AuditScaleOptions) (_ *AuditScaleReport, 
 		return nil, fmt.Errorf("audit bench: log in to Swift at %s: %w", o.Swift.AuthURL, err)
 	}
 	prefix := layout.Project + "-" + layout.Lang + "-local-"
+	rep.ContainerPrefix = prefix
 	defer func() {
 		if o.Keep {
 			fmt.Fprintf(o.Log, "kept the Swift containers %s*\n", prefix)

@@ -259,7 +259,11 @@ func TestAuditBenchSmoke(t *testing.T) {
 	}
 	lctx, lcancel := context.WithTimeout(context.Background(), time.Minute)
 	defer lcancel()
-	left, err := sw.Connection(t).ContainerNamesAll(lctx, &ncw.ContainersOpts{Prefix: benchPrefix + "-audit"})
+	// Only this run's: another bench may be running beside the test.
+	if !strings.HasPrefix(rep.ContainerPrefix, benchPrefix+"-audit") {
+		t.Fatalf("container prefix %q", rep.ContainerPrefix)
+	}
+	left, err := sw.Connection(t).ContainerNamesAll(lctx, &ncw.ContainersOpts{Prefix: rep.ContainerPrefix})
 	if err != nil || len(left) != 0 {
 		t.Errorf("containers left behind: %v, %v", left, err)
 	}

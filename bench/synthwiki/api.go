@@ -701,6 +701,12 @@ func (q *request) logEvents() (any, *apiError) {
 		return nil, err
 	}
 	letype := q.get("letype")
+	// leaction ("delete/delete", "delete/revision", ...) names a type and
+	// an action, as MediaWiki's does; it wins over letype there too.
+	leaction := q.get("leaction")
+	if leaction != "" && !strings.Contains(leaction, "/") {
+		return nil, &apiError{"badvalue", fmt.Sprintf("Unrecognized value for parameter \"leaction\": %s.", leaction)}
+	}
 	pos, notBefore := logPos{}, int64(0)
 	if s := q.get("lestart"); s != "" {
 		t, perr := time.Parse(time.RFC3339, s)
@@ -731,7 +737,11 @@ func (q *request) logEvents() (any, *apiError) {
 	}
 	q.m.events(q.k, pos, notBefore, func(e event) bool {
 		ta := logKinds[e.kind]
-		if letype != "" && ta[0] != letype {
+		if leaction != "" {
+			if ta[0]+"/"+ta[1] != leaction {
+				return true
+			}
+		} else if letype != "" && ta[0] != letype {
 			return true
 		}
 		if len(items) == limit {

@@ -17,7 +17,6 @@ import (
 	"github.com/mediabackups/mediabackups/config"
 	"github.com/mediabackups/mediabackups/metadata"
 	"github.com/mediabackups/mediabackups/metrics"
-	"github.com/mediabackups/mediabackups/storage"
 )
 
 // BackupOptions configures `backup`.
@@ -108,8 +107,7 @@ metadata (mediabackups_last_success_timestamp_seconds). See the README,
 	durationFlag(cmd.Flags(), &opts.Lease, "lease", 10*time.Minute, backup.MinLease, 24*time.Hour,
 		"how long a claim lasts if this process dies; renewed every third of it while the process lives")
 	cmd.Flags().BoolVar(&opts.RetryErrors, "retry-errors", false, "put files in status error or unavailable back to pending first")
-	durationFlag(cmd.Flags(), &opts.Timeout, "timeout", storage.DefaultTimeout, time.Second, time.Hour,
-		"how long a MinIO server may keep a request waiting (to connect, to answer, between two pieces of an upload) before the file fails")
+	serverTimeoutFlag(cmd.Flags(), &opts.Timeout, "the file fails")
 	durationFlag(cmd.Flags(), &opts.DBWait, "db-wait", backup.DefaultDBWait, 0, 24*time.Hour,
 		"how long to wait for the database when it goes away before giving up (0: give up at once)")
 	addMetricsFlags(cmd, &opts.Metrics, true)

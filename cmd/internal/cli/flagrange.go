@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mediabackups/mediabackups/storage"
 	"github.com/spf13/pflag"
 )
 
@@ -158,4 +159,11 @@ func fmtDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// serverTimeoutFlag defines --timeout, the longest wait on a MinIO server,
+// with what fails when it passes ("the file fails").
+func serverTimeoutFlag(fs *pflag.FlagSet, p *time.Duration, fails string) {
+	durationFlag(fs, p, "timeout", storage.DefaultTimeout, time.Second, time.Hour,
+		"how long a MinIO server may keep a request waiting (to connect, to answer, or between two pieces of a transfer) before "+fails)
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/mediabackups/mediabackups/rebalance"
-	"github.com/mediabackups/mediabackups/storage"
 )
 
 // RebalanceOptions configures `rebalance`.
@@ -67,7 +66,7 @@ Uses the storage.generation credentials. Exit codes: 0 done (or planned),
 	cmd.Flags().Var((*byteSize)(&opts.MaxBytes), "max-bytes", "stop scheduling moves after this many bytes (e.g. 500GiB; 0: no limit)")
 	intFlag(cmd.Flags(), &opts.Parallel, "parallel", 4, 1, maxWorkers, "objects moved at once")
 	cmd.Flags().StringArrayVar(&opts.Wikis, "wiki", nil, "only the objects of this wiki (repeatable; default: every wiki)")
-	durationFlag(cmd.Flags(), &opts.Timeout, "timeout", storage.DefaultTimeout, time.Second, time.Hour, "how long a MinIO server may keep a request waiting (to connect, to answer, between two pieces of a transfer) before the object fails")
+	serverTimeoutFlag(cmd.Flags(), &opts.Timeout, "the object fails")
 	return cmd
 }
 

@@ -63,7 +63,7 @@ could not be checked (listed).`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Execute, "execute", false, "change the metadata (default: only report)")
-	durationFlag(cmd.Flags(), &opts.Timeout, "timeout", storage.DefaultTimeout, time.Second, time.Hour, "how long a MinIO server may keep a request waiting (to connect, to answer, between two pieces of a transfer) before the object fails")
+	serverTimeoutFlag(cmd.Flags(), &opts.Timeout, "the object fails")
 	return cmd
 }
 

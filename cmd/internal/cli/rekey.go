@@ -12,7 +12,6 @@ import (
 
 	"github.com/mediabackups/mediabackups/encryption"
 	"github.com/mediabackups/mediabackups/rekey"
-	"github.com/mediabackups/mediabackups/storage"
 )
 
 // RekeyOptions configures `rekey`.
@@ -72,7 +71,7 @@ could not be rewritten (listed; they stay as they are), 130 interrupted.`,
 	cmd.Flags().BoolVar(&opts.Execute, "execute", false, "rewrite the objects (default: only count them)")
 	intFlag(cmd.Flags(), &opts.Parallel, "parallel", 4, 1, maxWorkers, "objects rewritten at once")
 	cmd.Flags().StringArrayVar(&opts.Identities, "identity", nil, "another age identity file that opens the current headers (repeatable)")
-	durationFlag(cmd.Flags(), &opts.Timeout, "timeout", storage.DefaultTimeout, time.Second, time.Hour, "how long a MinIO server may keep a request waiting (to connect, to answer, between two pieces of a transfer) before the object fails")
+	serverTimeoutFlag(cmd.Flags(), &opts.Timeout, "the object fails")
 	return cmd
 }
 

@@ -95,8 +95,7 @@ other failure (wrong credentials, a missing container).`,
 	opts.addFlags(cmd)
 	cmd.Flags().StringVar(&opts.Target, "target", ".", "directory to write the files into (created if missing)")
 	intFlag(cmd.Flags(), &opts.Parallel, "parallel", 4, 1, maxWorkers, "files restored at once")
-	durationFlag(cmd.Flags(), &opts.Timeout, "timeout", storage.DefaultTimeout, time.Second, time.Hour,
-		"how long a MinIO server may keep a request waiting (to connect, to answer, or between two pieces of a download) before the file fails")
+	serverTimeoutFlag(cmd.Flags(), &opts.Timeout, "the file fails")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal; refused with --execute on a terminal)")
 	cmd.Flags().BoolVar(&opts.ToProduction, "to-production", false, "write the versions back into the wiki's production store, where MediaWiki reads them (a dry run unless --execute)")
 	cmd.Flags().BoolVar(&opts.Execute, "execute", false, "with --to-production: really write (default: a dry run)")

@@ -18,7 +18,6 @@ import (
 
 	"github.com/mediabackups/mediabackups/encryption"
 	"github.com/mediabackups/mediabackups/metadata"
-	"github.com/mediabackups/mediabackups/storage"
 	"github.com/mediabackups/mediabackups/verify"
 )
 
@@ -106,7 +105,7 @@ checked; 1 the run failed; 2 bad flags.`,
 	fl.BoolVar(&opts.Repair, "repair", false, "store missing or damaged objects again from production, when it still has them")
 	intFlag(fl, &opts.Parallel, "parallel", 4, 1, maxWorkers, "objects checked at once")
 	durationFlag(fl, &opts.OrphanMinAge, "orphan-min-age", time.Hour, 0, 30*24*time.Hour, "with --all: objects younger than this are not reported as orphans")
-	durationFlag(fl, &opts.Timeout, "timeout", storage.DefaultTimeout, time.Second, time.Hour, "how long a MinIO server may keep a request waiting (to connect, to answer, or between two pieces of a download) before that object is not checked")
+	serverTimeoutFlag(fl, &opts.Timeout, "that object is not checked")
 	return cmd
 }
 
