@@ -273,8 +273,10 @@ type PairRow struct {
 	OursCPUSecs  float64 `json:"ours_cpu_s"`
 	PeerCPUSecs  float64 `json:"peer_cpu_s"`
 	// Conclusive is false when the ratios spread too widely (Max/Min
-	// above SpreadLimit) or lie on both sides of 1; Verdict says which,
-	// or who is faster.
+	// above SpreadLimit) or lie on both sides of 1: then the median is not
+	// a figure to quote. Verdict says who was faster when every pair
+	// agrees (even if by how much is too noisy to tell), or why nothing
+	// can be concluded.
 	Conclusive bool   `json:"conclusive"`
 	Verdict    string `json:"verdict"`
 }
@@ -295,17 +297,22 @@ func (r *PairRow) summarize() {
 		return
 	}
 	r.Median, r.Min, r.Max = median(r.Ratios), slices.Min(r.Ratios), slices.Max(r.Ratios)
+	direction := "ours faster in every pair"
+	if r.Max < 1 {
+		direction = r.Peer + " faster in every pair"
+	}
+	oneSided := r.Min >= 1 || r.Max < 1
 	switch spread := r.Max / r.Min; {
 	case r.Pairs < 2:
 		r.Verdict = "one pair: no spread to judge by"
+	case spread > SpreadLimit && oneSided:
+		r.Verdict = fmt.Sprintf("%s, but by how much is too noisy to tell (max/min %.2f > %.1f)", direction, spread, SpreadLimit)
 	case spread > SpreadLimit:
 		r.Verdict = fmt.Sprintf("too noisy to conclude (max/min %.2f > %.1f)", spread, SpreadLimit)
-	case r.Min < 1 && r.Max > 1:
+	case !oneSided:
 		r.Verdict = "no clear difference (the ratios straddle 1)"
-	case r.Min >= 1:
-		r.Conclusive, r.Verdict = true, "ours faster in every pair"
 	default:
-		r.Conclusive, r.Verdict = true, r.Peer+" faster in every pair"
+		r.Conclusive, r.Verdict = true, direction
 	}
 }
 

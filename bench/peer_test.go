@@ -22,7 +22,8 @@ func TestPairRowSummarize(t *testing.T) {
 		{"parity counts as ours", []float64{1, 1.2}, 1.1, 1, 1.2, true, "ours faster in every pair"},
 		{"straddles 1", []float64{0.95, 1.12, 1.3}, 1.12, 0.95, 1.3, false, "no clear difference (the ratios straddle 1)"},
 		{"too noisy", []float64{0.6, 1.0, 1.1}, 1.0, 0.6, 1.1, false, "too noisy to conclude (max/min 1.83 > 1.5)"},
-		{"noisy beats one-sided", []float64{1.1, 2.0}, 1.55, 1.1, 2.0, false, "too noisy to conclude (max/min 1.82 > 1.5)"},
+		{"noisy but one-sided", []float64{1.1, 2.0}, 1.55, 1.1, 2.0, false, "ours faster in every pair, but by how much is too noisy to tell (max/min 1.82 > 1.5)"},
+		{"noisy, peer ahead", []float64{0.39, 0.53, 0.64}, 0.53, 0.39, 0.64, false, "rclone upload faster in every pair, but by how much is too noisy to tell (max/min 1.64 > 1.5)"},
 		{"one pair", []float64{1.4}, 1.4, 1.4, 1.4, false, "one pair: no spread to judge by"},
 		{"none", nil, 0, 0, 0, false, "no pairs measured"},
 	}
