@@ -7,6 +7,7 @@ package search
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -186,6 +187,23 @@ func (m Method) Query(value, container string) (metadata.Query, error) {
 	}
 	err := m.parse(value, container, &q)
 	return q, err
+}
+
+// Add checks value (and container) and adds m's criterion to q, ANDed with
+// those q has. It is an error if q already has that criterion (as
+// sha1-base36 after sha1 would); q is unchanged on any error.
+func (m Method) Add(q *metadata.Query, value, container string) error {
+	one, err := m.Query(value, container)
+	if err != nil {
+		return err
+	}
+	have := q.Criteria()
+	for _, c := range one.Criteria() {
+		if slices.Contains(have, c) {
+			return fmt.Errorf("the search already has a %s: give it once", c)
+		}
+	}
+	return m.parse(value, container, q)
 }
 
 // ValueOf returns the value (and container) that makes m find f, and false
