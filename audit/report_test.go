@@ -9,7 +9,7 @@ import (
 )
 
 func TestReadReport(t *testing.T) {
-	good := Report{Wiki: "testwiki", CheckedAt: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), Versions: 47,
+	good := Report{Wiki: "testwiki", CheckedAt: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), Versions: 47, SizeOnly: 2,
 		Problems: []Problem{
 			{ID: 28, Wiki: "testwiki", Title: "Simple.png", Status: "public", ProductionContainer: "wikipedia-test-local-public",
 				ProductionPath: "2/2e/Simple.png", SHA1: "ebd86f06d1c6b7dfe02a6e4a5dfc11dfcdf9d457", Problem: Missing, BackupOK: true},
@@ -40,7 +40,7 @@ func TestReadReport(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rep, err := ReadReport(strings.NewReader(tc.in))
 			if tc.err == "" {
-				if err != nil || len(rep.Problems) != 2 {
+				if err != nil || len(rep.Problems) != 2 || rep.SizeOnly != 2 {
 					t.Fatalf("ReadReport = %v, %v", rep, err)
 				}
 				return

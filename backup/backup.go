@@ -1,8 +1,8 @@
 // Package backup runs the backup workers: it claims pending file versions
 // from the metadata store, downloads each from production, hashes it with
-// sha1 and sha256 in one pass, skips content the wiki already has, encrypts
-// it for non-public wikis, uploads it to the MinIO server its sha256 shards
-// to, and records the result.
+// sha1, sha256 and md5 in one pass, skips content the wiki already has,
+// encrypts it for non-public wikis, uploads it to the MinIO server its
+// sha256 shards to, and records the result.
 //
 // # Guarantees
 //
@@ -684,7 +684,7 @@ func (r *runner) prepareErr(ctx context.Context, p *prepared) (metadata.Result, 
 	sp := got.sp
 	p.plain = sp
 	p.relocated = got.from != ""
-	res := metadata.Result{FileID: f.ID, SHA1: sp.SHA1(), SHA256: sp.SHA256(), Size: sp.Size()}
+	res := metadata.Result{FileID: f.ID, SHA1: sp.SHA1(), SHA256: sp.SHA256(), MD5: sp.MD5(), Size: sp.Size()}
 	switch {
 	case got.corrupt:
 		r.opts.Logger.Warn("sha1 mismatch: production serves bytes that match no version of the file; kept under their own sha256 "+

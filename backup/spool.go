@@ -2,6 +2,7 @@ package backup
 
 import (
 	"bytes"
+	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,7 +20,8 @@ var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // spool holds downloaded bytes: in memory up to a threshold, then in a
 // temporary file under a directory, which has no name and so vanishes with
 // the process (see spoolfile.go). It hashes everything written to it with
-// sha1 and sha256 in the same pass. A sealed spool encrypts what it puts
+// sha1, sha256 and md5 in the same pass (md5 is what Swift lists objects
+// with, so that an audit can compare production by listing alone). A sealed spool encrypts what it puts
 // in its file. Close releases the memory and the file.
 type spool struct {
 	dir       string
@@ -30,12 +32,13 @@ type spool struct {
 	size      int64
 	sha1      hash.Hash
 	sha256    hash.Hash
+	md5       hash.Hash
 }
 
 func newSpool(dir string, threshold int64) *spool {
 	b := buffers.Get().(*bytes.Buffer)
 	b.Reset()
-	return &spool{dir: dir, threshold: threshold, buf: b, sha1: sha1.New(), sha256: sha256.New()}
+	return &spool{dir: dir, threshold: threshold, buf: b, sha1: sha1.New(), sha256: sha256.New(), md5: md5.New()}
 }
 
 // newSealedSpool is newSpool for the plaintext of a non-public wiki: what
@@ -47,10 +50,10 @@ func newSealedSpool(dir string, threshold int64) *spool {
 }
 
 // newCipherSpool is newSpool for encrypted bytes: only their sha256 (the
-// upload's checksum) is needed, not a sha1.
+// upload's checksum) is needed, not a sha1 or an md5.
 func newCipherSpool(dir string, threshold int64) *spool {
 	s := newSpool(dir, threshold)
-	s.sha1 = nil
+	s.sha1, s.md5 = nil, nil
 	return s
 }
 
@@ -66,6 +69,7 @@ func (s *spool) expect(n int64) {
 func (s *spool) Write(p []byte) (int, error) {
 	if s.sha1 != nil {
 		s.sha1.Write(p)
+		s.md5.Write(p)
 	}
 	s.sha256.Write(p)
 	s.size += int64(len(p))
@@ -99,13 +103,19 @@ func (s *spool) Write(p []byte) (int, error) {
 // Size is the number of bytes written.
 func (s *spool) Size() int64 { return s.size }
 
-// SHA1 and SHA256 return the lower-case hex digests of what was written;
-// SHA1 is empty for a spool made by newCipherSpool.
+// SHA1, MD5 and SHA256 return the lower-case hex digests of what was
+// written; SHA1 and MD5 are empty for a spool made by newCipherSpool.
 func (s *spool) SHA1() string {
 	if s.sha1 == nil {
 		return ""
 	}
 	return hex.EncodeToString(s.sha1.Sum(nil))
+}
+func (s *spool) MD5() string {
+	if s.md5 == nil {
+		return ""
+	}
+	return hex.EncodeToString(s.md5.Sum(nil))
 }
 func (s *spool) SHA256() string { return hex.EncodeToString(s.sha256.Sum(nil)) }
 

@@ -3,6 +3,7 @@ package backup
 import (
 	"bytes"
 	"crypto/cipher"
+	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -38,9 +39,9 @@ func TestSpoolHashesAndSpillsToDisk(t *testing.T) {
 			if _, err := io.CopyBuffer(s, bytes.NewReader(data), make([]byte, 7)); err != nil {
 				t.Fatal(err)
 			}
-			s1, s256 := sha1.Sum(data), sha256.Sum256(data)
-			if s.SHA1() != hex.EncodeToString(s1[:]) || s.SHA256() != hex.EncodeToString(s256[:]) {
-				t.Errorf("hashes differ from crypto/sha1 and crypto/sha256")
+			s1, s256, m5 := sha1.Sum(data), sha256.Sum256(data), md5.Sum(data)
+			if s.SHA1() != hex.EncodeToString(s1[:]) || s.SHA256() != hex.EncodeToString(s256[:]) || s.MD5() != hex.EncodeToString(m5[:]) {
+				t.Errorf("hashes differ from crypto/sha1, crypto/sha256 and crypto/md5")
 			}
 			if s.Size() != int64(tt.size) || s.InFile() != tt.wantFile {
 				t.Errorf("size %d inFile %v, want %d %v", s.Size(), s.InFile(), tt.size, tt.wantFile)
@@ -88,8 +89,8 @@ func TestCipherSpoolHashesOnlySHA256(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := sha256.Sum256(data)
-		if s.SHA1() != "" || s.SHA256() != hex.EncodeToString(want[:]) {
-			t.Errorf("%d bytes: sha1 %q, sha256 %s; want no sha1 and %x", n, s.SHA1(), s.SHA256(), want)
+		if s.SHA1() != "" || s.MD5() != "" || s.SHA256() != hex.EncodeToString(want[:]) {
+			t.Errorf("%d bytes: sha1 %q, md5 %q, sha256 %s; want no sha1, no md5 and %x", n, s.SHA1(), s.MD5(), s.SHA256(), want)
 		}
 		got, _ := io.ReadAll(s.Reader())
 		if !bytes.Equal(got, data) {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	ncw "github.com/ncw/swift/v2"
+
 	"github.com/mediabackups/mediabackups/internal/testsvc"
 	"github.com/mediabackups/mediabackups/storage"
 )
@@ -123,9 +125,14 @@ func buildBinary(t *testing.T) string {
 func TestBenchSmoke(t *testing.T) {
 	dsn := testsvc.Need(t, "MEDIABACKUPS_TEST_MARIADB_DSN")
 	mio := testsvc.MinIOServers(t)
-	svc := Services{DSN: dsn, Endpoints: mio.Endpoints, Creds: storage.Credentials{AccessKey: mio.AccessKey, SecretKey: mio.SecretKey}}
+	sw := testsvc.SwiftService(t)
+	svc := Services{DSN: dsn, Endpoints: mio.Endpoints, Creds: storage.Credentials{AccessKey: mio.AccessKey, SecretKey: mio.SecretKey},
+		Swift: &Swift{AuthURL: sw.AuthURL, User: sw.User, Key: sw.Key}}
+	if _, err := exec.LookPath("rclone"); err != nil {
+		testsvc.SkipOrFail(t, "rclone is not installed (testenv/up.sh installs it): %v", err)
+	}
 	bin := buildBinary(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	var log bytes.Buffer
 	rep, err := Run(ctx, Options{Binary: bin, Services: svc, Classes: []Class{{12, 64 << 10}, {2, 17 << 20}}, Workers: 3,
@@ -136,20 +143,23 @@ func TestBenchSmoke(t *testing.T) {
 	ops := map[string]int{}
 	for _, r := range rep.Rows {
 		ops[r.Op]++
-		if r.Seconds <= 0 || r.MBPerSec <= 0 || r.PeakRSSMiB <= 0 {
+		if r.Seconds <= 0 || r.MBPerSec <= 0 || (r.PeakRSSMiB <= 0 && !strings.HasPrefix(r.Op, "hash")) {
 			t.Errorf("row %+v: missing measurements", r)
 		}
-		if (r.Op == "backup" || r.Op == "restore" || r.Op == "verify") && r.Ratio <= 0 {
+		if (r.Op == "backup" || r.Op == "restore" || r.Op == "verify" || r.Op == "to-production" || r.Op == "rebalance") && r.Ratio <= 0 {
 			t.Errorf("row %+v: no ratio to its ceiling", r)
 		}
 	}
-	// 2 classes × (raw-put, raw-get, 2 backups, 2 restores, 2 verifies)
-	if want := map[string]int{"raw-put": 2, "raw-get": 2, "backup": 4, "restore": 4, "verify": 4}; !equalCounts(ops, want) {
+	// 2 classes × (2 hash sets, raw-put, raw-get, 2 backups, 2 restores, 2
+	// verifies, rclone, 2 restores into production, raw-move, 2 rebalances)
+	if want := map[string]int{"hash sha1+sha256": 2, "hash +md5": 2, "raw-put": 2, "raw-get": 2, "backup": 4, "restore": 4, "verify": 4,
+		"prod-rclone": 2, "to-production": 4, "raw-move": 2, "rebalance": 4}; !equalCounts(ops, want) {
 		t.Errorf("ops = %v, want %v", ops, want)
 	}
 	var out bytes.Buffer
 	if err := rep.WriteTable(&out); err != nil || !strings.Contains(out.String(), "| 17MiB | private | backup ") ||
-		!strings.Contains(out.String(), "| 17MiB | private | verify ") {
+		!strings.Contains(out.String(), "| 17MiB | private | verify ") ||
+		!strings.Contains(out.String(), "| 17MiB | private | to-production ") {
 		t.Errorf("table: %v\n%s", err, out.String())
 	}
 
@@ -157,7 +167,7 @@ func TestBenchSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sr.Rows != 3000 || sr.RowsPerSec <= 0 || len(sr.Queries) != 10 { // 8 search methods, the claim, the oldest pending
+	if sr.Rows != 3000 || sr.RowsPerSec <= 0 || len(sr.Queries) != 11 { // 8 search methods, the claim, the oldest pending, the audit page
 		t.Fatalf("scale report = %+v", sr)
 	}
 	for _, q := range sr.Queries {
@@ -177,4 +187,39 @@ func equalCounts(a, b map[string]int) bool {
 		}
 	}
 	return true
+}
+
+// TestAuditBenchSmoke runs the audit bench on a few hundred objects in the
+// test Swift, so that it cannot rot: every run must find the synthetic
+// production whole, and the containers must be gone afterwards.
+func TestAuditBenchSmoke(t *testing.T) {
+	dsn := testsvc.Need(t, "MEDIABACKUPS_TEST_MARIADB_DSN")
+	sw := testsvc.SwiftService(t)
+	bin := buildBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	var log bytes.Buffer
+	rep, err := AuditScale(ctx, AuditScaleOptions{Binary: bin, Services: Services{DSN: dsn},
+		Swift: SwiftAccess{AuthURL: sw.AuthURL, User: sw.User, Key: sw.Key}, Objects: 60, Parallel: 3, Legacy: true, Log: &log})
+	if err != nil {
+		t.Fatalf("audit bench: %v\n%s", err, log.String())
+	}
+	if rep.Objects != 60 || rep.Containers < 40 || len(rep.Runs) != 4 {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, r := range rep.Runs {
+		if r.Seconds <= 0 || r.ObjectsPerSec <= 0 || r.PeakRSSMiB <= 0 || r.Commons110MHours <= 0 {
+			t.Errorf("run %+v: missing measurements", r)
+		}
+	}
+	var out bytes.Buffer
+	if err := (&Report{Audit: rep}).WriteTable(&out); err != nil || !strings.Contains(out.String(), "| next audit, nothing changed") {
+		t.Errorf("table: %v\n%s", err, out.String())
+	}
+	lctx, lcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer lcancel()
+	left, err := sw.Connection(t).ContainerNamesAll(lctx, &ncw.ContainersOpts{Prefix: benchPrefix + "-audit"})
+	if err != nil || len(left) != 0 {
+		t.Errorf("containers left behind: %v, %v", left, err)
+	}
 }

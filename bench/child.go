@@ -22,8 +22,13 @@ type measure struct {
 // runChild runs binary with args, waits for it, and returns its wall time and
 // peak resident set size. A non-zero exit is an error carrying its stderr.
 func runChild(ctx context.Context, binary string, args ...string) (measure, error) {
+	return runChildEnv(ctx, nil, binary, args...)
+}
+
+// runChildEnv is runChild with more environment variables.
+func runChildEnv(ctx context.Context, env []string, binary string, args ...string) (measure, error) {
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), "MEDIABACKUPS_CONFIG=")
+	cmd.Env = append(append(os.Environ(), "MEDIABACKUPS_CONFIG="), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()

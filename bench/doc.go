@@ -21,6 +21,12 @@
 //   - `mediabackups verify` of every object the backup wrote, without a
 //     rate limit: read back, decrypted (private), sha256 and sha1 checked,
 //     each check recorded in MariaDB. Compared with the raw GET ceiling.
+//   - the raw move ceiling ([RawTransfer] with op move: GET from one
+//     server, PUT to the next, streamed) and `mediabackups rebalance
+//     --execute` of each wiki under a config that lists the same servers
+//     one place further, so that every object moves to the next server:
+//     the copy, the read-back from the target, the metadata and the
+//     removal of the source.
 //
 // It reports files/s, MB/s, the child's peak RSS (rusage Maxrss) and the
 // ratio of each to its ceiling ([Report]).

@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/mediabackups/mediabackups/audit"
 	"github.com/mediabackups/mediabackups/metadata"
 	"github.com/mediabackups/mediabackups/search"
 )
@@ -299,6 +300,37 @@ func MetadataScale(ctx context.Context, o ScaleOptions) (_ *ScaleReport, err err
 		return nil, err
 	}
 	rep.Queries = append(rep.Queries, summarize("oldest pending (metrics)", lat, plan, idx))
+
+	// The walk of an audit: every version of one container, a page at a
+	// time along files_production, in the order production lists objects.
+	container := samples[0].Container
+	lat = lat[:0]
+	walked := 0
+	for r := 0; r < o.Runs && walked < 10*o.Runs*audit.DefaultPageSize; r++ {
+		after := metadata.AuditKey{}
+		for {
+			t0 := time.Now()
+			page, err := st.AuditVersions(ctx, wikiID, container, after, audit.DefaultPageSize)
+			lat = append(lat, time.Since(t0))
+			if err != nil {
+				return nil, err
+			}
+			walked += len(page)
+			if len(page) < audit.DefaultPageSize {
+				break
+			}
+			after = metadata.AuditKey{Path: page[len(page)-1].Path, ID: page[len(page)-1].ID}
+		}
+	}
+	q, args := metadata.AuditVersionsQuery(wikiID, container, metadata.AuditKey{}, audit.DefaultPageSize)
+	if plan, idx, err = explain(ctx, db, q, args...); err != nil {
+		return nil, err
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM files WHERE wiki_id = ? AND production_container = ?`, wikiID, container).Scan(&n); err != nil {
+		return nil, err
+	}
+	rep.Queries = append(rep.Queries, summarize(fmt.Sprintf("audit page (≤%d of the %d versions of a container)", audit.DefaultPageSize, n), lat, plan, idx))
 	return rep, nil
 }
 

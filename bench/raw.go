@@ -20,7 +20,7 @@ import (
 
 // RawOptions configures RawTransfer.
 type RawOptions struct {
-	Op        string // "put" or "get"
+	Op        string // "put", "get" or "move"
 	CorpusDir string // a directory GenerateCorpus wrote
 	Class     string // the size class to transfer, e.g. "64KiB"
 	Endpoints []string
@@ -46,7 +46,9 @@ func rawKey(path string) string { return "raw/" + path }
 // servers with plain minio-go calls, Workers at a time, over one shared
 // connection pool, with nothing else: no hashing of its own, no metadata, no
 // encryption. Objects are spread over the servers by the sha256 of their key.
-// "get" writes each object to a file under OutDir. The first error stops it.
+// "get" writes each object to a file under OutDir. "move" is the ceiling of
+// a rebalance: it GETs each object "put" stored and PUTs it, streamed, to
+// the next server (under another name). The first error stops it.
 func RawTransfer(ctx context.Context, o RawOptions) (RawStats, error) {
 	c, err := loadCorpus(o.CorpusDir)
 	if err != nil {
@@ -56,8 +58,8 @@ func RawTransfer(ctx context.Context, o RawOptions) (RawStats, error) {
 	if len(files) == 0 {
 		return RawStats{}, fmt.Errorf("raw %s: corpus %s has no class %q", o.Op, o.CorpusDir, o.Class)
 	}
-	if o.Op != "put" && o.Op != "get" {
-		return RawStats{}, fmt.Errorf("raw: op %q is not put or get", o.Op)
+	if o.Op != "put" && o.Op != "get" && o.Op != "move" {
+		return RawStats{}, fmt.Errorf("raw: op %q is not put, get or move", o.Op)
 	}
 	tr, err := storage.NewTransport()
 	if err != nil {
@@ -142,6 +144,14 @@ func rawOne(ctx context.Context, clients []*minio.Client, o RawOptions, f Corpus
 		return 0, fmt.Errorf("raw get %s from %s: %w", key, cl.EndpointURL(), err)
 	}
 	defer obj.Close()
+	if o.Op == "move" {
+		next := clients[(i+1)%len(clients)]
+		info, err := next.PutObject(ctx, o.Bucket, "raw-moved/"+f.Path, obj, f.Size, minio.PutObjectOptions{ContentType: "application/octet-stream"})
+		if err != nil {
+			return 0, fmt.Errorf("raw move %s from %s to %s: %w", key, cl.EndpointURL(), next.EndpointURL(), err)
+		}
+		return info.Size, nil
+	}
 	out, err := os.Create(filepath.Join(o.OutDir, strings.ReplaceAll(f.Path, "/", "_")))
 	if err != nil {
 		return 0, fmt.Errorf("raw get: %w", err)

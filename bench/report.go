@@ -47,7 +47,15 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if len(r.Rows) > 0 {
 			fmt.Fprintln(w)
 		}
-		return r.Metadata.WriteTable(w)
+		if err := r.Metadata.WriteTable(w); err != nil {
+			return err
+		}
+	}
+	if r.Audit != nil {
+		if len(r.Rows) > 0 || r.Metadata != nil {
+			fmt.Fprintln(w)
+		}
+		return r.Audit.WriteTable(w)
 	}
 	return nil
 }

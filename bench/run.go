@@ -52,7 +52,7 @@ type Options struct {
 type Row struct {
 	Class       string  `json:"class"`
 	Wiki        string  `json:"wiki"` // public, private, or "" for a raw ceiling
-	Op          string  `json:"op"`   // raw-put, backup, raw-get, restore, verify
+	Op          string  `json:"op"`   // hash ..., raw-put, backup, raw-get, restore, verify, prod-rclone, to-production, raw-move, rebalance
 	Files       int     `json:"files"`
 	Bytes       int64   `json:"bytes"`
 	Seconds     float64 `json:"seconds"`
@@ -63,20 +63,23 @@ type Row struct {
 	// servers it talks to).
 	CPUSecs float64 `json:"cpu_s"`
 	// Ratio is MBPerSec over the ceiling's of the same class (raw-put for
-	// backup, raw-get for restore and verify); 0 for the ceilings themselves.
+	// backup, raw-get for restore and verify, prod-rclone for
+	// to-production, raw-move for rebalance); 0 for the ceilings
+	// themselves.
 	Ratio float64 `json:"ratio,omitempty"`
 	Note  string  `json:"note,omitempty"`
 }
 
 // Report is the outcome of a Run.
 type Report struct {
-	Host     string        `json:"host"`
-	CPUs     int           `json:"cpus"`
-	Workers  int           `json:"workers"`
-	Started  time.Time     `json:"started"`
-	Rows     []Row         `json:"rows"`
-	Metadata *ScaleReport  `json:"metadata,omitempty"`
-	Took     time.Duration `json:"took_ns"`
+	Host     string            `json:"host"`
+	CPUs     int               `json:"cpus"`
+	Workers  int               `json:"workers"`
+	Started  time.Time         `json:"started"`
+	Rows     []Row             `json:"rows"`
+	Metadata *ScaleReport      `json:"metadata,omitempty"`
+	Audit    *AuditScaleReport `json:"audit,omitempty"`
+	Took     time.Duration     `json:"took_ns"`
 }
 
 func (o *Options) defaults() {
@@ -190,6 +193,15 @@ func runClass(ctx context.Context, o Options, w *world, corpus *Corpus, cl Class
 			PeakRSSMiB: float64(m.MaxRSS) / (1 << 20), CPUSecs: m.CPU.Seconds(), Note: note}
 	}
 	var rows []Row
+	fmt.Fprintf(o.Log, "%s: hashing cost of md5 ...\n", cl.Name())
+	hc, err := hashCost(ctx, o.CorpusDir, files, 3)
+	if err != nil {
+		return rows, err
+	}
+	for _, r := range hc {
+		r.Class = cl.Name()
+		rows = append(rows, r)
+	}
 	workers := strconv.Itoa(o.Workers)
 	raw := func(op, out string) (measure, error) {
 		args := []string{"bench", "raw", "--op", op, "--corpus", o.CorpusDir, "--class", cl.Name(),
@@ -270,7 +282,13 @@ func runClass(ctx context.Context, o Options, w *world, corpus *Corpus, cl Class
 		vr.Ratio = vr.MBPerSec / get.MBPerSec
 		rows = append(rows, vr)
 	}
-	return rows, nil
+	prod, err := productionRows(ctx, o, w, cl, files, row)
+	rows = append(rows, prod...)
+	if err != nil {
+		return rows, err
+	}
+	moved, err := rebalanceClass(ctx, o, w, cl, len(files), raw, row)
+	return append(rows, moved...), err
 }
 
 // verifyClass runs `mediabackups verify` over every object of wiki, with
@@ -293,4 +311,50 @@ func verifyClass(ctx context.Context, o Options, w *world, wiki string, files in
 		return m, fmt.Errorf("verify of %s: %d of %d objects checked, %d ok: the measurement is void", wiki, out.Total.Objects, files, out.Total.OK)
 	}
 	return m, nil
+}
+
+// rebalanceClass measures the raw move ceiling (GET from a server, PUT to
+// the next one, with plain minio-go) and then `rebalance --execute` of each
+// wiki of the class under the rotated config, which gives every object the
+// next server as its home: the same moves. A rebalance that does not move
+// every object voids the measurement.
+func rebalanceClass(ctx context.Context, o Options, w *world, cl Class, files int,
+	raw func(op, out string) (measure, error), row func(op, wiki string, m measure, note string) Row) ([]Row, error) {
+	if len(w.svc.Endpoints) < 2 {
+		return nil, nil // nowhere to move to
+	}
+	fmt.Fprintf(o.Log, "%s: raw move of %d files ...\n", cl.Name(), files)
+	m, err := raw("move", "")
+	if err != nil {
+		return nil, err
+	}
+	ceiling := row("raw-move", "", m, "")
+	rows := []Row{ceiling}
+	for _, typ := range o.Wikis {
+		wiki := wikiName(typ, cl)
+		fmt.Fprintf(o.Log, "%s: rebalance of %s ...\n", cl.Name(), wiki)
+		m, err := runChild(ctx, o.Binary, "--config", w.rotated, "--json", "rebalance", "--execute", "--wiki", wiki,
+			"--parallel", strconv.Itoa(o.Workers))
+		if err != nil {
+			return rows, err
+		}
+		var out struct {
+			Moved  []struct{ Objects int }
+			Failed []json.RawMessage
+		}
+		if err := json.Unmarshal(m.Stdout, &out); err != nil {
+			return rows, fmt.Errorf("rebalance of %s: read its JSON output: %w", wiki, err)
+		}
+		n := 0
+		for _, f := range out.Moved {
+			n += f.Objects
+		}
+		if n != files || len(out.Failed) > 0 {
+			return rows, fmt.Errorf("rebalance of %s: moved %d of %d objects (%d failed): the measurement is void", wiki, n, files, len(out.Failed))
+		}
+		r := row("rebalance", typ, m, "")
+		r.Ratio = r.MBPerSec / ceiling.MBPerSec
+		rows = append(rows, r)
+	}
+	return rows, nil
 }

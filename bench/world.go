@@ -29,16 +29,24 @@ type Services struct {
 	DSN       string
 	Endpoints []string
 	Creds     storage.Credentials
+	// Swift, when set, is where the restore into production is measured,
+	// against rclone (which must be installed).
+	Swift *Swift
 }
 
 // world is one run's database, bucket and config file.
 type world struct {
-	svc      Services
-	dir      string
-	dbName   string
-	dbDSN    string // with the database
-	bucket   string
-	config   string
+	svc    Services
+	dir    string
+	suffix string // random, in every name the run creates
+	dbName string
+	dbDSN  string // with the database
+	bucket string
+	config string
+	// rotated is the same config with the servers one place further in
+	// shard order: under it every object's home is the next server, so
+	// a rebalance moves them all.
+	rotated  string
 	identity *age.X25519Identity
 	store    *metadata.Store
 }
@@ -56,8 +64,8 @@ func randomSuffix() string {
 // newWorld creates a database mbbench_* with the current schema and a bucket
 // mbbench-* on every server, and writes a config for them under dir.
 func newWorld(ctx context.Context, svc Services, dir string) (_ *world, err error) {
-	w := &world{svc: svc, dir: dir}
 	suffix := randomSuffix()
+	w := &world{svc: svc, dir: dir, suffix: suffix}
 	w.dbName, w.bucket = benchPrefix+"_"+suffix, benchPrefix+"-"+suffix
 	defer func() {
 		if err != nil {
@@ -125,7 +133,7 @@ func (w *world) writeConfig(api string, wikis map[string]string) error {
 		Metadata:   config.Metadata{DSN: w.dbDSN},
 		Storage: config.Storage{
 			Bucket:     w.bucket,
-			Endpoints:  w.svc.Endpoints,
+			Endpoints:  config.ActiveEndpoints(w.svc.Endpoints...),
 			Generation: config.Credential{AccessKey: w.svc.Creds.AccessKey, SecretKeyFile: minioSecret},
 			Recovery:   config.Credential{AccessKey: w.svc.Creds.AccessKey, SecretKeyFile: minioSecret},
 		},
@@ -134,19 +142,41 @@ func (w *world) writeConfig(api string, wikis map[string]string) error {
 		LogDir:     filepath.Join(w.dir, "log"),
 		UserAgent:  "mediabackups-bench/1.0 (benchmark; root@localhost)",
 	}
+	var swiftKey string
+	if s := w.svc.Swift; s != nil {
+		if swiftKey, err = w.secretFile("swift-key", s.Key); err != nil {
+			return err
+		}
+	}
 	for _, name := range metadata.SortedKeys(wikis) {
-		c.Wikis = append(c.Wikis, config.Wiki{Name: name, API: api, Type: wikis[name]})
+		cw := config.Wiki{Name: name, API: api, Type: wikis[name]}
+		cw.Project, cw.Lang = w.layout(name).Project, w.layout(name).Lang
+		if s := w.svc.Swift; s != nil {
+			cw.Production = &config.Production{Type: config.ProductionSwift, AuthURL: s.AuthURL, User: s.User, KeyFile: swiftKey,
+				ACL: &config.SwiftACL{PublicRead: s.User, PublicWrite: s.User, PrivateRead: s.User, PrivateWrite: s.User}}
+		}
+		c.Wikis = append(c.Wikis, cw)
 	}
 	b, err := c.Marshal()
 	if err != nil {
 		return err
 	}
 	w.config = filepath.Join(w.dir, "mediabackups.yaml")
-	return os.WriteFile(w.config, b, 0o600)
+	if err := os.WriteFile(w.config, b, 0o600); err != nil {
+		return err
+	}
+	eps := w.svc.Endpoints
+	c.Storage.Endpoints = config.ActiveEndpoints(append(append([]string{}, eps[1:]...), eps[0])...)
+	if b, err = c.Marshal(); err != nil {
+		return err
+	}
+	w.rotated = filepath.Join(w.dir, "mediabackups-rotated.yaml")
+	return os.WriteFile(w.rotated, b, 0o600)
 }
 
 // register records the files as pending versions of wiki, with their
-// production URLs under base.
+// production URLs under base, and their production containers and paths
+// as a MediaWiki wiki would have them (w.layout).
 func (w *world) register(ctx context.Context, wiki, typ, base string, files []CorpusFile) error {
 	id, err := w.store.EnsureWiki(ctx, wiki, typ)
 	if err != nil {
@@ -164,8 +194,9 @@ func (w *world) register(ctx context.Context, wiki, typ, base string, files []Co
 	}
 	for _, f := range files {
 		title := strings.ReplaceAll(f.Path, "/", "_")
+		container, path := w.layout(wiki).Public(title)
 		batch = append(batch, metadata.File{
-			Title: title, Container: "bench", Path: f.Path, SourceURL: base + "/" + f.Path,
+			Title: title, Container: container, Path: path, SourceURL: base + "/" + f.Path,
 			SHA1: f.SHA1, Size: f.Size, MIME: "application/octet-stream", Status: metadata.Public, UploadDate: up,
 		})
 		if len(batch) == cap(batch) {
@@ -187,6 +218,7 @@ func (w *world) cleanup(ctx context.Context) error {
 	if w.store != nil {
 		w.store.Close()
 	}
+	errs = append(errs, w.removeSwift(ctx))
 	if strings.HasPrefix(w.bucket, benchPrefix+"-") {
 		for _, e := range w.svc.Endpoints {
 			errs = append(errs, removeBucket(ctx, e, w.bucket, w.svc.Creds))

@@ -19,6 +19,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"gopkg.in/yaml.v3"
+
+	"github.com/mediabackups/mediabackups/sharding"
 )
 
 // DefaultPath is used when neither --config nor MEDIABACKUPS_CONFIG is given.
@@ -64,10 +66,105 @@ type Metadata struct {
 type Storage struct {
 	Bucket string `yaml:"bucket"`
 	// Endpoints in shard order: changing the order or the count changes
-	// where new objects go (existing ones stay where the metadata says).
-	Endpoints  []string   `yaml:"endpoints"`
+	// where new objects go (existing ones stay where the metadata says,
+	// until `mediabackups rebalance` moves them). Each may carry a state.
+	Endpoints  []Endpoint `yaml:"endpoints"`
 	Generation Credential `yaml:"generation"`
 	Recovery   Credential `yaml:"recovery"`
+}
+
+// Endpoint is one MinIO server of storage.endpoints and the state the
+// operator gives it. In the file it is either the URL alone, which means
+// active, or a mapping with the URL and a state (active, readonly or down;
+// see sharding.State):
+//
+//	endpoints:
+//	  - http://backup1004:9000
+//	  - {url: http://backup1005:9000, state: readonly}
+//
+// Validate checks both; an active endpoint is written back as a plain URL.
+type Endpoint struct {
+	URL string
+	// State as written in the file; empty means active. Use
+	// Endpoint.Mode for the parsed value.
+	State sharding.State
+}
+
+// Mode returns the endpoint's state, Active when none is given. Call it on
+// a validated config: it returns "" for a state Validate refuses.
+func (e Endpoint) Mode() sharding.State {
+	st, err := sharding.ParseState(string(e.State))
+	if err != nil {
+		return ""
+	}
+	return st
+}
+
+// endpointFields are the keys of an endpoint written as a mapping.
+type endpointFields struct {
+	URL   string `yaml:"url"`
+	State string `yaml:"state,omitempty"`
+}
+
+// UnmarshalYAML reads a plain URL or a {url, state} mapping. Unknown keys
+// are refused, as everywhere in the file; the values themselves are
+// checked by Validate.
+func (e *Endpoint) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		var u string
+		if err := n.Decode(&u); err != nil {
+			return err
+		}
+		*e = Endpoint{URL: u}
+		return nil
+	case yaml.MappingNode:
+		// A custom unmarshaler does not inherit KnownFields: check the keys here.
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i].Value; k != "url" && k != "state" {
+				return fmt.Errorf("line %d: storage.endpoints: unknown key %q (an endpoint is a URL, or {url: URL, state: %s})",
+					n.Content[i].Line, k, strings.Join(sharding.StateNames(), "|"))
+			}
+		}
+		var f endpointFields
+		if err := n.Decode(&f); err != nil {
+			return err
+		}
+		if f.URL == "" {
+			return fmt.Errorf("line %d: storage.endpoints: an endpoint written as a mapping needs url", n.Line)
+		}
+		*e = Endpoint{URL: f.URL, State: sharding.State(f.State)}
+		return nil
+	}
+	return fmt.Errorf("line %d: storage.endpoints: an endpoint is a URL, or {url: URL, state: %s}", n.Line, strings.Join(sharding.StateNames(), "|"))
+}
+
+// MarshalYAML writes an active endpoint as its URL alone, and any other
+// as a {url, state} mapping.
+func (e Endpoint) MarshalYAML() (any, error) {
+	if e.State == "" || e.State == sharding.Active {
+		return e.URL, nil
+	}
+	return endpointFields{URL: e.URL, State: string(e.State)}, nil
+}
+
+// URLs returns the URLs of the endpoints, in shard order.
+func (s Storage) URLs() []string {
+	out := make([]string, len(s.Endpoints))
+	for i, e := range s.Endpoints {
+		out[i] = e.URL
+	}
+	return out
+}
+
+// ActiveEndpoints turns plain URLs into active endpoints, in order: what
+// tools that write configs use.
+func ActiveEndpoints(urls ...string) []Endpoint {
+	out := make([]Endpoint, len(urls))
+	for i, u := range urls {
+		out[i] = Endpoint{URL: u}
+	}
+	return out
 }
 
 // Credential is an S3 access key and the file that holds its secret.
@@ -398,7 +495,8 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("storage.endpoints is empty: list the MinIO servers in shard order"))
 	}
 	seen := map[string]bool{}
-	for _, e := range c.Storage.Endpoints {
+	for _, ep := range c.Storage.Endpoints {
+		e := ep.URL
 		u, err := checkURL(e, false)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("storage.endpoints: %w", err))
@@ -408,6 +506,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("storage.endpoints: %q is listed twice", e))
 		}
 		seen[u] = true
+		if _, err := sharding.ParseState(string(ep.State)); err != nil {
+			errs = append(errs, fmt.Errorf("storage.endpoints: %s: state: %w", e, err))
+		}
 	}
 	names := map[string]bool{}
 	for i, w := range c.Wikis {

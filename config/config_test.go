@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mediabackups/mediabackups/sharding"
 )
 
 const minimal = `
@@ -55,6 +57,14 @@ func TestParseRejects(t *testing.T) {
 		{"endpoint with white space", strings.Replace(minimal, "http://127.0.0.1:9102", "' http://127.0.0.1:9102'", 1), "white space"},
 		{"endpoint of another scheme", strings.Replace(minimal, "http://127.0.0.1:9102", "s3://127.0.0.1:9102", 1), "must start with http://"},
 		{"duplicate endpoint", strings.Replace(minimal, "http://127.0.0.1:9102", "http://127.0.0.1:9101", 1), "twice"},
+		{"duplicate endpoint, one with a state", strings.Replace(minimal, "http://127.0.0.1:9102", "{url: http://127.0.0.1:9101, state: readonly}", 1), "twice"},
+		{"unknown state", strings.Replace(minimal, "http://127.0.0.1:9102", "{url: http://127.0.0.1:9102, state: maintenance}", 1),
+			`http://127.0.0.1:9102: state: invalid server state "maintenance": want one of active, readonly, down`},
+		{"state in capitals", strings.Replace(minimal, "http://127.0.0.1:9102", "{url: http://127.0.0.1:9102, state: Down}", 1), `invalid server state "Down"`},
+		{"unknown endpoint key", strings.Replace(minimal, "http://127.0.0.1:9102", "{url: http://127.0.0.1:9102, sate: down}", 1), `unknown key "sate"`},
+		{"mapping without url", strings.Replace(minimal, "http://127.0.0.1:9102", "{state: down}", 1), "needs url"},
+		{"endpoint as a list", strings.Replace(minimal, "http://127.0.0.1:9102", "[http://127.0.0.1:9102]", 1), "an endpoint is a URL"},
+		{"bad URL with a state", strings.Replace(minimal, "http://127.0.0.1:9102", "{url: 127.0.0.1:9102, state: down}", 1), "http://"},
 		{"duplicate endpoint, other spelling", strings.Replace(minimal, "http://127.0.0.1:9102", "HTTP://127.0.0.1:9101/", 1), "twice"},
 		{"api port typo", strings.Replace(minimal, "http://127.0.0.1:8080/api.php", "http://127.0.0.1:8o80/api.php", 1), `wiki testwiki: api: "http://127.0.0.1:8o80/api.php": invalid port`},
 		{"api not a URL", strings.Replace(minimal, "http://127.0.0.1:8080/api.php", "127.0.0.1/api.php", 1), "wiki testwiki: api:"},
@@ -131,13 +141,76 @@ func TestPath(t *testing.T) {
 	}
 }
 
+func TestEndpointStates(t *testing.T) {
+	doc := strings.Replace(minimal, "endpoints: [http://127.0.0.1:9101, http://127.0.0.1:9102]", `endpoints:
+    - http://127.0.0.1:9101
+    - {url: http://127.0.0.1:9102, state: readonly}   # maintenance
+    - {url: http://127.0.0.1:9103, state: down}
+    - {url: http://127.0.0.1:9104, state: active}
+    - {url: http://127.0.0.1:9105}`, 1)
+	c, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		url  string
+		mode sharding.State
+	}{
+		{"http://127.0.0.1:9101", sharding.Active},
+		{"http://127.0.0.1:9102", sharding.ReadOnly},
+		{"http://127.0.0.1:9103", sharding.Down},
+		{"http://127.0.0.1:9104", sharding.Active},
+		{"http://127.0.0.1:9105", sharding.Active},
+	}
+	if len(c.Storage.Endpoints) != len(want) {
+		t.Fatalf("endpoints = %+v", c.Storage.Endpoints)
+	}
+	for i, w := range want {
+		if e := c.Storage.Endpoints[i]; e.URL != w.url || e.Mode() != w.mode {
+			t.Errorf("endpoint %d = %+v (mode %q), want %s %s", i, e, e.Mode(), w.url, w.mode)
+		}
+	}
+	if got := c.Storage.URLs(); !reflect.DeepEqual(got, []string{"http://127.0.0.1:9101", "http://127.0.0.1:9102",
+		"http://127.0.0.1:9103", "http://127.0.0.1:9104", "http://127.0.0.1:9105"}) {
+		t.Errorf("URLs() = %v", got)
+	}
+	// Written back: active ones as plain URLs, the others as mappings;
+	// and read back to the same states.
+	b, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"- http://127.0.0.1:9101\n", "url: http://127.0.0.1:9102", "state: readonly", "state: down", "- http://127.0.0.1:9105\n"} {
+		if !strings.Contains(string(b), line) {
+			t.Errorf("Marshal wrote no %q:\n%s", line, b)
+		}
+	}
+	back, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if back.Storage.Endpoints[i].Mode() != c.Storage.Endpoints[i].Mode() || back.Storage.Endpoints[i].URL != c.Storage.Endpoints[i].URL {
+			t.Errorf("endpoint %d: %+v after a round trip, was %+v", i, back.Storage.Endpoints[i], c.Storage.Endpoints[i])
+		}
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(minimal))
 	f.Add([]byte("wikis: [{name: a}]"))
+	f.Add([]byte(strings.Replace(minimal, "http://127.0.0.1:9102", "{url: http://127.0.0.1:9102, state: down}", 1)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data)
 		if err == nil && (c.Metadata.DSN == "" || len(c.Storage.Endpoints) == 0) {
 			t.Fatalf("Parse accepted an invalid config: %+v", c)
+		}
+		if err == nil {
+			for _, e := range c.Storage.Endpoints {
+				if e.Mode() == "" {
+					t.Fatalf("Parse accepted endpoint %+v with an invalid state", e)
+				}
+			}
 		}
 	})
 }

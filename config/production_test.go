@@ -141,7 +141,7 @@ func FuzzParseProduction(f *testing.F) {
 	f.Add("filesystem", "", "", "", "/srv/images", "/srv/deleted", "0644")
 	f.Add("filesystem", "", "", "", "/srv/images", "", "644")
 	f.Fuzz(func(t *testing.T, typ, authURL, user, keyFile, root, deletedRoot, mode string) {
-		c := &Config{Metadata: Metadata{DSN: "u@tcp(127.0.0.1:3306)/m"}, Storage: Storage{Endpoints: []string{"http://127.0.0.1:9101"}},
+		c := &Config{Metadata: Metadata{DSN: "u@tcp(127.0.0.1:3306)/m"}, Storage: Storage{Endpoints: ActiveEndpoints("http://127.0.0.1:9101")},
 			Wikis: []Wiki{{Name: "w", API: "http://w/api.php", Type: TypePublic, Production: &Production{
 				Type: typ, AuthURL: authURL, User: user, KeyFile: keyFile, Root: root, DeletedRoot: deletedRoot, FileMode: mode}}}}
 		b, err := c.Marshal()

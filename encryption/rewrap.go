@@ -172,3 +172,30 @@ func headerMAC(fileKey, headerWithoutMAC []byte) ([]byte, error) {
 	h.Write(headerWithoutMAC)
 	return h.Sum(nil), nil
 }
+
+// FingerprintSize is the length of a Fingerprint.
+const FingerprintSize = 8
+
+// Fingerprint identifies a list of recipients, whatever their order: the
+// first FingerprintSize bytes of the SHA-256 of their public keys (as
+// String gives them), sorted and one per line. `rekey` records it for each
+// object whose header it wrote, and rewrites the objects whose recorded
+// fingerprint is not that of today's list. It returns an error for a
+// recipient that has no textual form, or for an empty list.
+func Fingerprint(recipients []age.Recipient) ([]byte, error) {
+	if len(recipients) == 0 {
+		return nil, errors.New("fingerprint of recipients: no recipients")
+	}
+	keys := make([]string, len(recipients))
+	for i, r := range recipients {
+		s, ok := r.(fmt.Stringer)
+		if !ok {
+			return nil, fmt.Errorf("fingerprint of recipients: recipient #%d (%T) has no public key string", i, r)
+		}
+		keys[i] = s.String()
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	sum := sha256.Sum256([]byte(strings.Join(keys, "\n") + "\n"))
+	return sum[:FingerprintSize], nil
+}

@@ -127,3 +127,35 @@ func FuzzRewrap(f *testing.F) {
 		}
 	})
 }
+
+func TestFingerprint(t *testing.T) {
+	a, b, c := newIdentity(t).Recipient(), newIdentity(t).Recipient(), newIdentity(t).Recipient()
+	fp := func(rs ...age.Recipient) string {
+		t.Helper()
+		f, err := Fingerprint(rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f) != FingerprintSize {
+			t.Fatalf("fingerprint of %d bytes", len(f))
+		}
+		return string(f)
+	}
+	if fp(a, b) != fp(b, a) || fp(a, b) != fp(a, b, a) {
+		t.Error("the fingerprint depends on the order or on repeats")
+	}
+	if fp(a, b) == fp(a, c) || fp(a) == fp(a, b) {
+		t.Error("different lists have the same fingerprint")
+	}
+	// The same keys parsed again: the same fingerprint.
+	again, err := ParseRecipients([]string{b.String(), a.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fp(again...) != fp(a, b) {
+		t.Error("parsed recipients have another fingerprint")
+	}
+	if _, err := Fingerprint(nil); err == nil {
+		t.Error("Fingerprint of no recipients succeeded")
+	}
+}

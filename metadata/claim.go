@@ -292,7 +292,10 @@ type Result struct {
 	FileID int64
 	SHA1   string // of the downloaded bytes
 	SHA256 string
-	Size   int64
+	// MD5 is of the downloaded bytes; recorded only when DownloadedSHA1
+	// is empty.
+	MD5  string
+	Size int64
 	// DownloadedSHA1 is set only when production itself serves other bytes
 	// for the version than its sha1 says (corruption in production: the
 	// bytes match no version the wiki knows of the file). It is then
@@ -355,6 +358,7 @@ func (s *Store) record(ctx context.Context, worker string, results []Result) (ma
 		r      Result
 		wikiID int64
 		sha256 []byte
+		md5    []byte
 		dl     []byte
 		key    string // wiki id and sha256: the backups row it points to
 	}
@@ -396,7 +400,13 @@ func (s *Store) record(ctx context.Context, worker string, results []Result) (ma
 				return nil, fmt.Errorf("record file %d: %w", r.FileID, err)
 			}
 		}
-		ok = append(ok, done{r: r, wikiID: wikiID, sha256: sha256, dl: dl, key: backupKey{wikiID, sha256}.String()})
+		var md5 []byte
+		if len(dl) == 0 {
+			if md5, err = unhex(r.MD5); err != nil || (md5 != nil && len(md5) != 16) {
+				return nil, fmt.Errorf("record file %d: bad md5 %q", r.FileID, r.MD5)
+			}
+		}
+		ok = append(ok, done{r: r, wikiID: wikiID, sha256: sha256, md5: md5, dl: dl, key: backupKey{wikiID, sha256}.String()})
 	}
 	if len(ok) > 0 {
 		keys := make([]backupKey, 0, len(ok))
@@ -446,11 +456,11 @@ func (s *Store) record(ctx context.Context, worker string, results []Result) (ma
 			}
 			break
 		}
-		q := `UPDATE files AS f JOIN (` + strings.TrimSuffix(strings.Repeat(`SELECT ? AS id, ? AS st, ? AS sha256, ? AS bid, ? AS dl, ? AS sz UNION ALL `, len(ok)), ` UNION ALL `) +
-			`) AS v ON f.id = v.id SET f.backup_status = v.st, f.sha256 = v.sha256, f.backup_id = v.bid, f.backup_date = ?,
+		q := `UPDATE files AS f JOIN (` + strings.TrimSuffix(strings.Repeat(`SELECT ? AS id, ? AS st, ? AS sha256, ? AS bid, ? AS dl, ? AS sz, ? AS md5 UNION ALL `, len(ok)), ` UNION ALL `) +
+			`) AS v ON f.id = v.id SET f.backup_status = v.st, f.sha256 = v.sha256, f.md5 = COALESCE(v.md5, f.md5), f.backup_id = v.bid, f.backup_date = ?,
 			f.downloaded_sha1 = v.dl, f.size = IF(f.size IS NULL OR f.size = 0, v.sz, f.size), f.error_reason = NULL,
 			f.worker = NULL, f.lease_until = NULL, f.updated_at = ?`
-		args := make([]any, 0, 6*len(ok)+2)
+		args := make([]any, 0, 7*len(ok)+2)
 		for _, d := range ok {
 			id, found := ids[d.key]
 			if !found {
@@ -462,7 +472,7 @@ func (s *Store) record(ctx context.Context, worker string, results []Result) (ma
 				delete(inserting, d.key) // later files with the same content are duplicates
 			}
 			out[d.r.FileID] = status
-			args = append(args, d.r.FileID, string(status), d.sha256, id, nullBytes(d.dl), d.r.Size)
+			args = append(args, d.r.FileID, string(status), d.sha256, id, nullBytes(d.dl), d.r.Size, nullBytes(d.md5))
 		}
 		args = append(args, now, now)
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {

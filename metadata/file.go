@@ -78,6 +78,11 @@ type File struct {
 	ArchiveDate   time.Time // zero when not archived
 	DeleteDate    time.Time // zero when not deleted (or unknown)
 
+	// MD5 is the md5 of the bytes, hex: computed by the backup with SHA256,
+	// or recorded by an audit that found the version's bytes in production
+	// (see Audit); empty when unknown.
+	MD5 string
+
 	BackupStatus   BackupStatus
 	BackupDate     time.Time
 	Attempts       int
@@ -86,6 +91,23 @@ type File struct {
 
 	// Backup is the object that holds this version's bytes, if any.
 	Backup *Backup
+
+	// Audit is what the last production audit found; its Status is empty
+	// when none compared the version (or it moved since).
+	Audit AuditState
+}
+
+// AuditState is what audits found about one version in production.
+type AuditState struct {
+	Status AuditStatus
+	// Since is when an audit first found the version in Status.
+	Since time.Time
+	// Detail says what is wrong ("size 95, want 94"), or how an ok version
+	// was checked when it was not by its md5.
+	Detail string
+	// Checked is when an audit last walked the version's container to its
+	// end: the time of the version's last check. Zero: never.
+	Checked time.Time
 }
 
 // FileError is the failure of one step of an operation (restore, delete,
@@ -152,6 +174,17 @@ func nullString(s string) sql.NullString {
 	return sql.NullString{String: s, Valid: s != ""}
 }
 
+// clip cuts s to at most n bytes, at a UTF-8 boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xc0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
 func nullInt(i int64) sql.NullInt64 {
 	return sql.NullInt64{Int64: i, Valid: i != 0}
 }
@@ -163,14 +196,15 @@ const fileColumns = `f.id, f.wiki_id, w.name, f.title, f.production_container, f
 	f.media_type, f.production_status, f.upload_date, f.archive_date, f.delete_date, f.backup_status,
 	f.backup_date, f.attempts, f.error_reason, f.downloaded_sha1,
 	b.id, b.sha256, b.sha1, b.size, b.location_id, l.endpoint, b.bucket, b.object_key, b.encrypted,
-	b.stored_size, b.backup_date, b.verified_at, b.verify_result, b.verify_detail`
+	b.stored_size, b.backup_date, b.verified_at, b.verify_result, b.verify_detail, f.md5, f.audit_status, f.audit_date, f.audit_detail, ac.checked_at`
 
 const fileFrom = `files AS f ` + fileJoins
 
 // fileJoins are the tables fileColumns reads besides files AS f.
 const fileJoins = `JOIN wikis AS w ON w.id = f.wiki_id
 	LEFT JOIN backups AS b ON b.id = f.backup_id
-	LEFT JOIN locations AS l ON l.id = b.location_id`
+	LEFT JOIN locations AS l ON l.id = b.location_id
+	LEFT JOIN audit_containers AS ac ON ac.wiki_id = f.wiki_id AND ac.container = f.production_container`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -216,13 +250,16 @@ func scanFile(r scanner) (File, error) {
 		bEnc                                         sql.NullBool
 		bDate, bVerified                             sql.NullTime
 		bResult, bDetail                             sql.NullString
+		md5                                          []byte
+		auditStatus, auditDetail                     sql.NullString
+		auditDate, auditChecked                      sql.NullTime
 	)
 	err := r.Scan(&f.ID, &f.WikiID, &f.Wiki, &f.Title, &f.Container, &f.Path,
 		&sourceURL, &archiveName, &storageKey, &faID, &sha1, &sha256, &size, &mime,
 		&mt, &status, &f.UploadDate, &archiveDate, &deleteDate, &bstatus,
 		&backupDate, &f.Attempts, &errReason, &dlSHA1,
 		&bID, &bSHA256, &bSHA1, &bSize, &bLoc, &bEndpoint, &bBucket, &bKey, &bEnc, &bStored, &bDate,
-		&bVerified, &bResult, &bDetail)
+		&bVerified, &bResult, &bDetail, &md5, &auditStatus, &auditDate, &auditDetail, &auditChecked)
 	if err != nil {
 		return File{}, err
 	}
@@ -232,6 +269,8 @@ func scanFile(r scanner) (File, error) {
 	f.MIME, f.MediaType, f.ErrorReason = mime.String, mt.String, errReason.String
 	f.Status, f.BackupStatus = ProductionStatus(status), BackupStatus(bstatus)
 	f.ArchiveDate, f.DeleteDate, f.BackupDate = archiveDate.Time, deleteDate.Time, backupDate.Time
+	f.MD5 = mustHex(md5)
+	f.Audit = AuditState{Status: AuditStatus(auditStatus.String), Since: auditDate.Time, Detail: auditDetail.String, Checked: auditChecked.Time}
 	if bID.Valid {
 		f.Backup = &Backup{
 			ID: bID.Int64, WikiID: f.WikiID, SHA256: mustHex(bSHA256), SHA1: mustHex(bSHA1),

@@ -39,14 +39,21 @@ type ReasonCount struct {
 // worth showing: why they failed or cannot be backed up.
 var ReasonStatuses = []BackupStatus{Error, Unavailable, Unreadable, Gone}
 
+// reasonGroupBytes is how much of a reason Reasons groups by: reasons
+// that differ only past it count as one.
+const reasonGroupBytes = 512
+
 // MaxReasons bounds the reasons Summarize returns per status.
 const MaxReasons = 5
 
 // Reasons returns how many versions of the wiki with id wikiID have status
 // st, by reason, most frequent first, at most limit of them (0: all).
 func (s *Store) Reasons(ctx context.Context, wikiID int64, st BackupStatus, limit int) ([]ReasonCount, error) {
-	q := `SELECT COALESCE(error_reason, ''), COUNT(*) AS n FROM files WHERE wiki_id = ? AND backup_status = ?
-		GROUP BY error_reason ORDER BY n DESC, error_reason`
+	// Grouped by the reason's first reasonGroupBytes bytes, not by the BLOB:
+	// a BLOB key sends the grouping to an on-disk Aria temporary table (and
+	// MariaDB 10.11 once crashed dropping one under this query).
+	q := fmt.Sprintf(`SELECT COALESCE(LEFT(error_reason, %d), '') AS r, COUNT(*) AS n FROM files
+		WHERE wiki_id = ? AND backup_status = ? GROUP BY r ORDER BY n DESC, r`, reasonGroupBytes)
 	if limit > 0 {
 		q += fmt.Sprintf(` LIMIT %d`, limit)
 	}

@@ -46,11 +46,11 @@ func TestRecordBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := s.Record(ctx, "w", []metadata.Result{
-		{FileID: files[1].ID, SHA1: sha(2), SHA256: sum(100), Size: 10},                                            // stored earlier: duplicate
-		{FileID: files[2].ID, SHA1: sha(3), SHA256: sum(100), Size: 10, Backup: obj(3)},                            // uploaded again anyway: duplicate
-		{FileID: files[3].ID, SHA1: sha(4), SHA256: sum(200), Size: 10},                                            // stored by files[4] below: duplicate
-		{FileID: files[4].ID, SHA1: sha(5), SHA256: sum(200), Size: 10, Backup: obj(5)},                            // new
-		{FileID: files[5].ID, SHA1: sha(66), SHA256: sum(300), Size: 10, Backup: obj(66), DownloadedSHA1: sha(66)}, // new, mismatch
+		{FileID: files[1].ID, SHA1: sha(2), SHA256: sum(100), Size: 10},                                                            // stored earlier: duplicate
+		{FileID: files[2].ID, SHA1: sha(3), SHA256: sum(100), Size: 10, Backup: obj(3)},                                            // uploaded again anyway: duplicate
+		{FileID: files[3].ID, SHA1: sha(4), SHA256: sum(200), Size: 10},                                                            // stored by files[4] below: duplicate
+		{FileID: files[4].ID, SHA1: sha(5), SHA256: sum(200), MD5: md5of(5), Size: 10, Backup: obj(5)},                             // new
+		{FileID: files[5].ID, SHA1: sha(66), SHA256: sum(300), MD5: md5of(66), Size: 10, Backup: obj(66), DownloadedSHA1: sha(66)}, // new, mismatch
 		{FileID: files[6].ID, Err: errors.New("download: 500")},
 		{FileID: files[7].ID, SHA1: sha(8), SHA256: sum(400), Size: 10, Backup: obj(8)}, // lost
 	})
@@ -86,6 +86,16 @@ func TestRecordBatch(t *testing.T) {
 	if f := byID[files[5].ID]; f.DownloadedSHA1 != sha(66) {
 		t.Errorf("mismatch not recorded: %q", f.DownloadedSHA1)
 	}
+	// The md5 is the version's only when the bytes are production's.
+	if f := byID[files[4].ID]; f.MD5 != md5of(5) {
+		t.Errorf("md5 = %q, want %s", f.MD5, md5of(5))
+	}
+	if f := byID[files[5].ID]; f.MD5 != "" {
+		t.Errorf("md5 of bytes whose sha1 is not production's recorded: %q", f.MD5)
+	}
+	if f := byID[files[1].ID]; f.MD5 != "" {
+		t.Errorf("md5 recorded though none was given: %q", f.MD5)
+	}
 	if f := byID[files[1].ID]; f.DownloadedSHA1 != "" {
 		t.Errorf("downloaded sha1 recorded without a mismatch: %q", f.DownloadedSHA1)
 	}
@@ -93,6 +103,8 @@ func TestRecordBatch(t *testing.T) {
 		t.Errorf("lost file changed: %s", f.BackupStatus)
 	}
 }
+
+func md5of(n int) string { return fmt.Sprintf("%032x", n) }
 
 // TestRecordConcurrentSameContent has two workers record the same new
 // content at once, many times: exactly one object per content, one

@@ -254,3 +254,25 @@ func TestTitlesAround(t *testing.T) {
 		}
 	}
 }
+
+func TestFilesByID(t *testing.T) {
+	s, wiki, _ := searchFixture(t)
+	ctx := context.Background()
+	all, err := s.Search(ctx, metadata.Query{WikiID: wiki, Title: "A.png"})
+	if err != nil || len(all) != 2 {
+		t.Fatalf("search: %d files, %v", len(all), err)
+	}
+	got, err := s.FilesByID(ctx, []int64{all[1].ID, all[0].ID, all[1].ID, 999999})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != all[0].ID || got[1].ID != all[1].ID {
+		t.Fatalf("FilesByID = %v, want the ids %d and %d once each, in order", got, all[0].ID, all[1].ID)
+	}
+	if got[0].Backup == nil || got[0].Wiki != "testwiki" || got[0].Path != all[0].Path {
+		t.Errorf("FilesByID did not read the whole row: %+v", got[0])
+	}
+	if none, err := s.FilesByID(ctx, nil); err != nil || len(none) != 0 {
+		t.Errorf("FilesByID(nil) = %v, %v", none, err)
+	}
+}

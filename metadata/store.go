@@ -187,6 +187,20 @@ func (s *Store) EnsureWiki(ctx context.Context, name, typ string) (int64, error)
 	return s.WikiID(ctx, name)
 }
 
+// LocationID returns the id of the location with endpoint, or an error
+// wrapping ErrNotFound when nothing was ever stored there.
+func (s *Store) LocationID(ctx context.Context, endpoint string) (int64, error) {
+	var id int64
+	err := s.db.QueryRowContext(ctx, `SELECT id FROM locations WHERE endpoint = ?`, endpoint).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("location %s: %w", endpoint, ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("look up location %s: %w", endpoint, err)
+	}
+	return id, nil
+}
+
 // WikiID returns the id of a known wiki, or ErrNotFound.
 func (s *Store) WikiID(ctx context.Context, name string) (int64, error) {
 	var id int64

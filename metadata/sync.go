@@ -216,11 +216,17 @@ func fmtTime(t time.Time) string {
 }
 
 func applyChanges(ctx context.Context, tx *sql.Tx, id int64, cs []change, source string, now time.Time) error {
-	sets := make([]string, 0, len(cs)+1)
+	sets := make([]string, 0, len(cs)+2)
 	args := make([]any, 0, len(cs)+2)
+	moved := false
 	for _, c := range cs {
 		sets = append(sets, c.column+" = ?")
 		args = append(args, c.new)
+		moved = moved || c.column == "production_container" || c.column == "production_path"
+	}
+	if moved {
+		// What an audit found was about the old place.
+		sets = append(sets, "audit_status = NULL, audit_date = NULL, audit_detail = NULL")
 	}
 	sets = append(sets, "updated_at = ?")
 	args = append(args, now, id)
@@ -238,7 +244,7 @@ func writeHistory(ctx context.Context, tx *sql.Tx, id int64, cs []change, source
 		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?),", len(cs)), ",")
 	args := make([]any, 0, 6*len(cs))
 	for _, c := range cs {
-		args = append(args, id, now, source, c.column, nullString(clip(c.oldText)), nullString(clip(c.newText)))
+		args = append(args, id, now, source, c.column, nullString(clip(c.oldText, historyValueMax)), nullString(clip(c.newText, historyValueMax)))
 	}
 	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 		return fmt.Errorf("write history of file %d: %w", id, err)
@@ -248,14 +254,6 @@ func writeHistory(ctx context.Context, tx *sql.Tx, id int64, cs []change, source
 
 // historyValueMax is the size of file_history.old_value and new_value.
 const historyValueMax = 2048
-
-// clip shortens a value to what the history holds (long error reasons).
-func clip(s string) string {
-	if len(s) <= historyValueMax {
-		return s
-	}
-	return s[:historyValueMax]
-}
 
 const insertColumns = `(wiki_id, title, production_container, production_path, source_url, archive_name,
 	storage_key, filearchive_id, sha1, size, mime, media_type, production_status, upload_date,

@@ -3,7 +3,6 @@ package metadata
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -203,20 +202,6 @@ func (s *Store) VersionsWithoutObject(ctx context.Context, wikiID int64) ([]File
 	return s.files(ctx, "list stored versions without an object",
 		`SELECT `+fileColumns+` FROM `+fileFrom+` WHERE f.backup_id IS NULL AND f.wiki_id = ?
 		AND f.backup_status IN ('backedup', 'duplicate') ORDER BY f.id`, wikiID)
-}
-
-// LocationID returns the id of the location with endpoint, or an error
-// wrapping ErrNotFound when no object was ever recorded there.
-func (s *Store) LocationID(ctx context.Context, endpoint string) (int64, error) {
-	var id int64
-	err := s.db.QueryRowContext(ctx, "SELECT id FROM locations WHERE endpoint = ?", endpoint).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("location %s: %w", endpoint, ErrNotFound)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("look up location %s: %w", endpoint, err)
-	}
-	return id, nil
 }
 
 // ObjectKeysAt returns up to n object keys recorded at the location, in

@@ -9,6 +9,10 @@ import (
 // container exists but holds no object of that name.
 var ErrObjectNotFound = errors.New("no such object")
 
+// ErrObjectExists is wrapped by the error of PutNew when the container
+// already holds an object of that name. Nothing was written.
+var ErrObjectExists = errors.New("an object of that name exists")
+
 // ErrContainerNotFound is matched (errors.Is) by every
 // *ContainerNotFoundError.
 var ErrContainerNotFound = errors.New("no such container")

@@ -25,11 +25,11 @@
 //
 // Every Store keeps these, and productiontest checks them:
 //
-//   - Put is atomic. Readers see the old object (or none) until the new one
+//   - Put and PutNew are atomic. Readers see the old object (or none) until the new one
 //     is complete and verified, then the new one. An error, a cancelled
 //     context or the writer's death (kill -9 included) at any point leaves
 //     no partial object under the name and the old object, if any, intact.
-//   - Put checks the bytes before they become visible: exactly Meta.Size
+//   - Put and PutNew check the bytes before they become visible: exactly Meta.Size
 //     bytes whose md5 and sha1 are Meta.MD5 and Meta.SHA1, or a
 //     *MismatchError and nothing written.
 //   - Put writes exactly what MediaWiki writes, so that MediaWiki cannot tell
@@ -85,6 +85,12 @@ type Store interface {
 	// of that name. The container must exist (else *ContainerNotFoundError);
 	// name must be valid for it (CheckPlace, else ErrInvalidName).
 	Put(ctx context.Context, container, name string, r io.Reader, m Meta) error
+	// PutNew is Put, but only where no object of that name exists: then it
+	// returns an error wrapping ErrObjectExists and writes nothing. The
+	// check and the write are one atomic step (Swift's If-None-Match: *, a
+	// link(2) on disk), so an object that appears meanwhile is never
+	// replaced. It may return ErrObjectExists before reading r.
+	PutNew(ctx context.Context, container, name string, r io.Reader, m Meta) error
 	// CreateContainer creates container as MediaWiki would on its first
 	// write there: on Swift with MediaWiki's ACLs for the container's zone,
 	// on disk the zone's directory with its parent's mode and owner. A
@@ -160,6 +166,9 @@ func isHex(s string, n int) bool {
 	_, err := hex.DecodeString(s)
 	return err == nil
 }
+
+// ValidContentType reports whether s can be a Meta's ContentType.
+func ValidContentType(s string) bool { return validContentType(s) }
 
 // validContentType accepts "type/subtype" with optional parameters, made of
 // printable ASCII: anything that can go into an HTTP header unchanged.

@@ -40,5 +40,20 @@
 // location of an existing object: the metadata database records the endpoint
 // every object was stored on, and restores read from that recorded endpoint
 // (storage.Sharded.ByEndpoint), never from today's shard map. Shard is only
-// used to choose where a new object is written.
+// used to choose where a new object is written. `mediabackups rebalance`
+// moves the objects that are not on their shard's server (their home) to
+// it, and records each move.
+//
+// # Server states and fallbacks
+//
+// An operator can take a server out of the write path without changing the
+// shard map: a [State] says whether a server is [Active], [ReadOnly]
+// (maintenance: read, never written) or [Down] (not contacted at all). The
+// shard of an object (its home) never depends on states, so taking a server
+// out and putting it back moves no range. While the home of a range may not
+// be written, its new objects go to its fallback: the next active server in
+// shard order after it, wrapping around from the last server to the first
+// ([Targets]). A whole range goes to one neighbour, which is easy to predict
+// and to check (`mediabackups shards` prints it), at the cost of doubling
+// that neighbour's share of new objects while the home is out.
 package sharding

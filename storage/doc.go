@@ -10,6 +10,18 @@
 // restores fetch from that endpoint with [Sharded.ByEndpoint], never from
 // today's shard map.
 //
+// # Server states
+//
+// Each server of a Sharded has a configured state ([Member],
+// sharding.State). [WithState] makes the Backend keep to it: a readonly
+// server is read, listed and emptied but never written to; a down server
+// is never contacted, and every call to it fails at once with a
+// [*StateError] that names it. [Sharded.For] sends the new objects of a
+// server that is not active to its fallback, the next active server in
+// shard order (sharding.Targets). A configured state is an operator's
+// decision; whether a server answers at run time is a separate matter,
+// for a wrapper inside the state one.
+//
 // # Integrity
 //
 // When the caller knows the SHA-256 the content must have (backups always

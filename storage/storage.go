@@ -24,6 +24,10 @@ import (
 // does not exist.
 var ErrNotFound = errors.New("object not found")
 
+// ErrNoBucket is wrapped by the errors of calls on a server that does
+// not have the bucket (a new or wiped server: none of its objects exist).
+var ErrNoBucket = errors.New("the bucket does not exist")
+
 // ErrChecksumMismatch is wrapped by the error Put returns when the uploaded
 // content does not have the expected SHA-256.
 var ErrChecksumMismatch = errors.New("sha256 checksum mismatch")
@@ -527,7 +531,7 @@ func (s *Server) objectError(op, key string, err error) error {
 	case "NoSuchKey":
 		return fmt.Errorf("%s %s on %s: %w", op, key, s, ErrNotFound)
 	case "NoSuchBucket":
-		return fmt.Errorf("%s %s on %s: bucket %s does not exist (create it with EnsureBucket): %w", op, key, s.endpoint, s.bucket, err)
+		return fmt.Errorf("%s %s on %s: %w: %s (create it with EnsureBucket): %w", op, key, s.endpoint, ErrNoBucket, s.bucket, err)
 	}
 	return fmt.Errorf("%s %s on %s: %w", op, key, s, plainErr(err))
 }

@@ -128,8 +128,8 @@ func TestServerWithoutBucket(t *testing.T) {
 	}
 	ctx := testCtx(t)
 	_, err = s.Stat(ctx, "x")
-	if err == nil || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "EnsureBucket") {
-		t.Errorf("Stat in a missing bucket = %v, want a missing-bucket error with a hint", err)
+	if err == nil || errors.Is(err, ErrNotFound) || !errors.Is(err, ErrNoBucket) || !strings.Contains(err.Error(), "EnsureBucket") {
+		t.Errorf("Stat in a missing bucket = %v, want ErrNoBucket with a hint", err)
 	}
 }
 

@@ -135,7 +135,7 @@ sweep_fresh() {
 sweep_fresh
 
 # ------------------------------------------------------------- 1. packages
-PKGS=(mariadb-server age curl jq ca-certificates)
+PKGS=(mariadb-server age curl jq ca-certificates rclone)
 read -ra extra_pkgs <<<"${MBTEST_APT_EXTRA:-}"
 PKGS+=("${extra_pkgs[@]}")
 missing=()

@@ -101,7 +101,7 @@ func (d *Deployment) WriteConfig(tune func(*config.Config), wikis ...DeployedWik
 		Metadata:   config.Metadata{DSN: d.DSN},
 		Storage: config.Storage{
 			Bucket:     d.Bucket,
-			Endpoints:  d.Endpoints,
+			Endpoints:  config.ActiveEndpoints(d.Endpoints...),
 			Generation: d.generationCredential(),
 			Recovery:   d.recoveryCredential(),
 		},

@@ -34,8 +34,10 @@
 // Put writes into ".mbtmp-<random>" in the object's directory, checks the
 // bytes (size, md5, sha1), fsyncs, sets MediaWiki's mode (Config.FileMode,
 // FSFileBackend's fileMode, 0644 by default) and the owner and group of the
-// directory (when running as root), renames it over the name and fsyncs the
-// directory: the object appears complete or not at all. After a kill -9 a
+// directory (when running as root), renames it over the name (PutNew: links
+// it under the name, which fails if the name exists, and removes the
+// temporary name) and fsyncs the directory: the object appears complete or
+// not at all. After a kill -9 a
 // ".mbtmp-*" file may be left behind; it is never listed, and no reader of
 // the name ever sees it. Missing directories are made as FSFileBackend makes
 // them: with their parent's mode and owner, and, in a private zone (deleted,
@@ -444,7 +446,17 @@ func (s *Store) Open(ctx context.Context, container, name string) (io.ReadCloser
 }
 
 // Put implements production.Store.
-func (s *Store) Put(ctx context.Context, container, name string, r io.Reader, m production.Meta) (err error) {
+func (s *Store) Put(ctx context.Context, container, name string, r io.Reader, m production.Meta) error {
+	return s.put(ctx, container, name, r, m, false)
+}
+
+// PutNew implements production.Store: the checked file is linked under its
+// name, which fails when the name exists, instead of renamed over it.
+func (s *Store) PutNew(ctx context.Context, container, name string, r io.Reader, m production.Meta) error {
+	return s.put(ctx, container, name, r, m, true)
+}
+
+func (s *Store) put(ctx context.Context, container, name string, r io.Reader, m production.Meta, onlyNew bool) (err error) {
 	op := fmt.Sprintf("write %s/%s", container, name)
 	defer func() {
 		if err != nil {
@@ -459,6 +471,14 @@ func (s *Store) Put(ctx context.Context, container, name string, r io.Reader, m 
 		return err
 	}
 	defer root.Close()
+	exists := func() error {
+		return fmt.Errorf("%w (%s)", production.ErrObjectExists, filepath.Join(z.dir, filepath.FromSlash(name)))
+	}
+	if onlyNew {
+		if _, err := root.Lstat(name); err == nil {
+			return exists()
+		}
+	}
 	dir := path.Dir(name)
 	owner, err := s.mkdirs(root, z, dir)
 	if err != nil {
@@ -493,6 +513,21 @@ func (s *Store) Put(ctx context.Context, container, name string, r io.Reader, m 
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if onlyNew {
+		// link(2) fails when the name exists: the check and the write are
+		// one step. The temporary name goes once the link is made.
+		if err := root.Link(tmp, name); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return exists()
+			}
+			return fsError(err)
+		}
+		renamed = true
+		// The object is in place; a temporary name left behind is never
+		// listed.
+		root.Remove(tmp)
+		return syncDir(root, dir)
 	}
 	if err := root.Rename(tmp, name); err != nil {
 		return fsError(err)

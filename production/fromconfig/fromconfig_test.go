@@ -44,7 +44,7 @@ func secret(t *testing.T, dir, name, value string, mode os.FileMode) string {
 func load(t *testing.T, dir string, w config.Wiki) (*config.Config, config.Wiki) {
 	t.Helper()
 	c := &config.Config{Metadata: config.Metadata{DSN: "u@tcp(127.0.0.1:3306)/m"},
-		Storage: config.Storage{Endpoints: []string{"http://127.0.0.1:9101"}}, Wikis: []config.Wiki{w}}
+		Storage: config.Storage{Endpoints: config.ActiveEndpoints("http://127.0.0.1:9101")}, Wikis: []config.Wiki{w}}
 	b, err := c.Marshal()
 	if err != nil {
 		t.Fatal(err)

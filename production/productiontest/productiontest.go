@@ -98,6 +98,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("PutAndRead", e.putAndRead)
 	t.Run("List", e.list)
 	t.Run("Overwrite", e.overwrite)
+	t.Run("PutNew", e.putNew)
 	t.Run("Mismatch", e.mismatch)
 	t.Run("ReaderError", e.readerError)
 	t.Run("Cancel", e.cancel)
@@ -283,6 +284,7 @@ func (e *env) missingContainer(t *testing.T) {
 	// fail for that.
 	for range 2 {
 		check("Put", e.s.Put(e.ctx, o.container, o.name, bytes.NewReader(o.body), o.meta()))
+		check("PutNew", e.s.PutNew(e.ctx, o.container, o.name, bytes.NewReader(o.body), o.meta()))
 	}
 	_, err = e.s.Stat(e.ctx, o.container, o.name)
 	check("Stat after Put", err)
@@ -434,6 +436,41 @@ func (e *env) overwrite(t *testing.T) {
 
 // object0 returns an object the suite wrote (for overwriting) and a new
 // name in the same directory.
+// putNew checks that PutNew writes where nothing is, never replaces an
+// object, and checks the bytes as Put does.
+func (e *env) putNew(t *testing.T) {
+	o, fresh := e.pick(7)
+	body := []byte("written by PutNew where nothing was")
+	if err := e.s.PutNew(e.ctx, o.container, fresh, bytes.NewReader(body), meta(body, o.contentType)); err != nil {
+		t.Fatalf("PutNew %s/%s: %v", o.container, fresh, err)
+	}
+	e.record(o.container, fresh, body)
+	got, err := e.s.Stat(e.ctx, o.container, fresh)
+	if err != nil || got.Size != int64(len(body)) || (got.MD5 != "" && got.ContentType != o.contentType) {
+		t.Errorf("Stat after PutNew = %+v, %v", got, err)
+	}
+	other := []byte("other bytes that must not replace an object")
+	for _, name := range []string{fresh, o.name} {
+		err := e.s.PutNew(e.ctx, o.container, name, bytes.NewReader(other), meta(other, o.contentType))
+		if !errors.Is(err, production.ErrObjectExists) || !strings.Contains(err.Error(), name) {
+			t.Errorf("PutNew over %s/%s = %v, want ErrObjectExists naming it", o.container, name, err)
+		}
+	}
+	// Bytes that do not match: nothing, as with Put.
+	again, fresh2 := e.pick(8)
+	bad := meta(body, again.contentType)
+	bad.SHA1 = strings.Repeat("0", 40)
+	var me *production.MismatchError
+	if err := e.s.PutNew(e.ctx, again.container, fresh2, bytes.NewReader(body), bad); !errors.As(err, &me) {
+		t.Errorf("PutNew of mismatched bytes = %v, want a *MismatchError", err)
+	}
+	if _, err := e.s.Stat(e.ctx, again.container, fresh2); !errors.Is(err, production.ErrObjectNotFound) {
+		t.Errorf("after a refused PutNew, Stat = %v, want ErrObjectNotFound", err)
+	}
+	e.checkHolds(t, o.container)
+	e.checkHolds(t, again.container)
+}
+
 func (e *env) pick(i int) (object, string) {
 	o := e.data[i]
 	return o, o.name[:strings.LastIndexByte(o.name, '/')+1] + fmt.Sprintf("New_%d_%s", i, o.title)

@@ -8,7 +8,8 @@
 // file's MIME type), Content-Length, ETag (the md5, so that Swift refuses
 // bytes that do not match) and X-Object-Meta-Sha1base36 (the sha1 in base
 // 36, 31 characters, as in img_sha1). No other metadata: in particular no
-// X-Object-Meta-Mtime, which the swift CLI adds. Swift stores an object only
+// X-Object-Meta-Mtime, which the swift CLI adds. PutNew adds If-None-Match: *,
+// so that Swift refuses (412) to replace an object. Swift stores an object only
 // once its whole body has arrived and matched the ETag, so a PUT that is cut
 // short (an error, a cancelled context, the process killed) leaves nothing
 // behind, and the body is held back at its last byte until it is proven
@@ -308,6 +309,16 @@ func (s *Store) Open(ctx context.Context, container, name string) (io.ReadCloser
 
 // Put implements production.Store.
 func (s *Store) Put(ctx context.Context, container, name string, r io.Reader, m production.Meta) error {
+	return s.put(ctx, container, name, r, m, false)
+}
+
+// PutNew implements production.Store: Put with If-None-Match: *, which
+// Swift answers with 412 when the object exists.
+func (s *Store) PutNew(ctx context.Context, container, name string, r io.Reader, m production.Meta) error {
+	return s.put(ctx, container, name, r, m, true)
+}
+
+func (s *Store) put(ctx context.Context, container, name string, r io.Reader, m production.Meta, onlyNew bool) error {
 	op := fmt.Sprintf("write %s/%s", container, name)
 	if err := production.CheckPlace(container, name); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
@@ -322,6 +333,9 @@ func (s *Store) Put(ctx context.Context, container, name string, r io.Reader, m 
 	h := ncw.Headers{
 		"Content-Length":           strconv.FormatInt(m.Size, 10),
 		"X-Object-Meta-Sha1base36": b36,
+	}
+	if onlyNew {
+		h["If-None-Match"] = "*"
 	}
 	var body *verify.Reader
 	for attempt := 1; ; attempt++ {
@@ -340,9 +354,12 @@ func (s *Store) Put(ctx context.Context, container, name string, r io.Reader, m 
 		// end was not proven must never pass as a success.
 		err = errors.New("Swift accepted the object before its bytes were checked")
 	}
+	var se *ncw.Error
 	switch {
 	case err == nil:
 		return nil
+	case onlyNew && errors.As(err, &se) && se.StatusCode == http.StatusPreconditionFailed:
+		return fmt.Errorf("%s: %w", op, production.ErrObjectExists)
 	case body.Err() != nil:
 		return fmt.Errorf("%s: %w", op, body.Err())
 	case ctx.Err() != nil:

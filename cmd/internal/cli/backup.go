@@ -39,7 +39,7 @@ func newBackupCmd(f *Factory, runF func(context.Context, *BackupOptions) error) 
 		Use:   "backup [--wiki NAME] [--workers N]",
 		Short: "Back up every pending file version until none is left",
 		Long: `Claim pending file versions in batches and back each one up: download it,
-hash it (sha1 and sha256), skip content the wiki already has (status
+hash it (sha1, sha256 and md5), skip content the wiki already has (status
 "duplicate"), encrypt it with age for non-public wikis, upload it to the MinIO
 server its sha256 belongs to, and record where it went.
 
@@ -166,6 +166,11 @@ func backupRun(ctx context.Context, opts *BackupOptions) error {
 	if err != nil {
 		return err
 	}
+	if len(servers.Writable()) == 0 {
+		return fmt.Errorf("no endpoint in storage.endpoints is active, so nothing can be stored: make at least one active (see `mediabackups shards`)")
+	}
+	// health holds the active servers only: a readonly one is not written
+	// to (it needs no bucket check), a down one not contacted.
 	downs := watchServers(log, health)
 	if err := checkBuckets(ctx, health, log); err != nil {
 		return err

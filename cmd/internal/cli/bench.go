@@ -35,6 +35,18 @@ type BenchOptions struct {
 	MetaRows int
 	MetaOnly bool
 	NoMeta   bool
+
+	AuditObjects  int
+	AuditOnly     bool
+	AuditLegacy   bool
+	AuditParallel int
+	// The audit benchmark and the restore into production (unless
+	// NoProduction) are measured in this Swift; the restore against rclone.
+	SwiftAuthURL string
+	SwiftUser    string
+	SwiftKeyFile string
+	swiftKey     string // from --swift-key-file or the environment
+	NoProduction bool
 }
 
 // Environment variables testenv/up.sh writes; the bench defaults to them.
@@ -43,6 +55,9 @@ const (
 	envBenchEndpoints = "MEDIABACKUPS_TEST_MINIO_ENDPOINTS"
 	envBenchAccess    = "MEDIABACKUPS_TEST_MINIO_ACCESS_KEY"
 	envBenchSecret    = "MEDIABACKUPS_TEST_MINIO_SECRET_KEY"
+	envBenchSwiftURL  = "MEDIABACKUPS_TEST_SWIFT_AUTH_URL"
+	envBenchSwiftUser = "MEDIABACKUPS_TEST_SWIFT_USER"
+	envBenchSwiftKey  = "MEDIABACKUPS_TEST_SWIFT_KEY"
 )
 
 func newBenchCmd(f *Factory) *cobra.Command {
@@ -70,11 +85,27 @@ The run:
      servers), 'mediabackups backup' of the public and of the private wiki,
      then the raw GET ceiling, the restore of both, and 'mediabackups
      verify' of both (every object read back and checked, no rate limit);
+     then, in Swift, 'rclone copy' of the class's files (the ceiling:
+     plain files, one PUT each) and 'restore --to-production --execute' of
+     both wikis (read, decrypt, check, look at production, write with
+     MediaWiki's metadata, read back); --no-production skips these, and
+     they need rclone;
   4. loads --meta-rows synthetic file versions through the inventory's code
-     path and times claims and lookups, with their EXPLAIN plans;
-  5. prints files/s, MB/s, the child's peak RSS and the ratio to the ceiling
+     path and times claims, lookups and the audit's walk, with their
+     EXPLAIN plans;
+  5. with --audit-objects N: makes N small objects in the 256 shard
+     containers of a synthetic wiki in a real Swift (--swift-*, default the
+     test Swift), registers their versions, and times 'mediabackups audit'
+     of it (the first audit, then one of the unchanged wiki; --audit-legacy
+     adds a first audit of versions without md5s, a HEAD each), with a
+     projection for Commons' 110 M objects; the containers are removed;
+  6. prints files/s, MB/s, the child's peak RSS and the ratio to the ceiling
      as a table (or JSON with --json), and removes the database, bucket and
      files (unless --keep).
+
+Each size class also times the backup's hashing pass on its files, with
+and without md5 (rows "hash sha1+sha256" and "hash +md5", one core): the
+cost of recording the md5 that the audit compares Swift's listings with.
 
 A benchmark reports; it never fails on timing. It fails if a backup or a
 restore does not process every file, so no speed is shown for work not done.
@@ -84,11 +115,33 @@ Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
   mediabackups bench                                  # the README's Performance table
   mediabackups bench --class 1x4GiB --no-meta         # only the 4 GiB file
   mediabackups bench --meta-only --meta-rows 10000000 # metadata at 10 M rows
+  mediabackups bench --audit-only --audit-objects 100000 --audit-legacy
   mediabackups bench --json > bench.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.MetaOnly && opts.NoMeta {
 				return withCode(ExitUsage, fmt.Errorf("--meta-only and --no-meta exclude each other"))
+			}
+			if opts.AuditOnly && opts.MetaOnly {
+				return withCode(ExitUsage, fmt.Errorf("--audit-only and --meta-only exclude each other"))
+			}
+			if opts.AuditOnly && opts.AuditObjects == 0 {
+				opts.AuditObjects = 100_000
+			}
+			if needSwift := opts.AuditObjects > 0 || (!opts.NoProduction && !opts.MetaOnly); needSwift {
+				if opts.SwiftKeyFile != "" {
+					k, err := config.ReadSecret(opts.SwiftKeyFile)
+					if err != nil {
+						return withCode(ExitUsage, fmt.Errorf("--swift-key-file: %w", err))
+					}
+					opts.swiftKey = k.Reveal()
+				} else {
+					opts.swiftKey = os.Getenv(envBenchSwiftKey)
+				}
+				if opts.SwiftAuthURL == "" || opts.SwiftUser == "" || opts.swiftKey == "" {
+					return withCode(ExitUsage, fmt.Errorf("the audit bench and the restore into production are measured in Swift: give --swift-auth-url, --swift-user and --swift-key-file (or $%s, $%s, $%s), or --no-production without --audit-objects",
+						envBenchSwiftURL, envBenchSwiftUser, envBenchSwiftKey))
+				}
 			}
 			if opts.SecretKeyFile != "" {
 				s, err := config.ReadSecret(opts.SecretKeyFile)
@@ -134,6 +187,14 @@ Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
 	intFlag(fl, &opts.MetaRows, "meta-rows", 1_000_000, 0, 100_000_000, "synthetic file versions for the metadata scale benchmark (10000000 for 10 M; 0 skips it)")
 	fl.BoolVar(&opts.MetaOnly, "meta-only", false, "run only the metadata scale benchmark")
 	fl.BoolVar(&opts.NoMeta, "no-meta", false, "skip the metadata scale benchmark")
+	intFlag(fl, &opts.AuditObjects, "audit-objects", 0, 0, 100_000_000, "objects for the audit benchmark in a real Swift (0: skip it; 100000 with --audit-only)")
+	fl.BoolVar(&opts.AuditOnly, "audit-only", false, "run only the audit benchmark")
+	fl.BoolVar(&opts.AuditLegacy, "audit-legacy", false, "also time the first audit of versions without md5s (a HEAD each)")
+	intFlag(fl, &opts.AuditParallel, "audit-parallel", 0, 0, maxWorkers, "audit --parallel of the audit benchmark (default the audit's)")
+	fl.StringVar(&opts.SwiftAuthURL, "swift-auth-url", os.Getenv(envBenchSwiftURL), "Swift auth URL for the audit benchmark and the restore into production (default $"+envBenchSwiftURL+")")
+	fl.StringVar(&opts.SwiftUser, "swift-user", os.Getenv(envBenchSwiftUser), "Swift user (default $"+envBenchSwiftUser+")")
+	fl.StringVar(&opts.SwiftKeyFile, "swift-key-file", "", "file holding the Swift key (default $"+envBenchSwiftKey+")")
+	fl.BoolVar(&opts.NoProduction, "no-production", false, "do not measure the restore into production (Swift and rclone)")
 	cmd.AddCommand(newBenchServeCmd(), newBenchRawCmd())
 	return cmd
 }
@@ -159,13 +220,16 @@ func benchRun(ctx context.Context, opts *BenchOptions) error {
 		classes = append(classes, bench.HugeClass)
 	}
 	svc := bench.Services{DSN: opts.DSN, Endpoints: opts.Endpoints, Creds: storage.Credentials{AccessKey: opts.AccessKey, SecretKey: opts.SecretKey}}
+	if !opts.NoProduction && !opts.MetaOnly {
+		svc.Swift = &bench.Swift{AuthURL: opts.SwiftAuthURL, User: opts.SwiftUser, Key: opts.swiftKey}
+	}
 	if opts.Profile != "" {
 		if err := os.MkdirAll(opts.Profile, 0o755); err != nil {
 			return fmt.Errorf("--profile: %w", err)
 		}
 	}
 	rep := &bench.Report{}
-	if !opts.MetaOnly {
+	if !opts.MetaOnly && !opts.AuditOnly {
 		rep, err = bench.Run(ctx, bench.Options{
 			Binary: bin, Services: svc, Classes: classes, Workers: opts.Workers, Dir: opts.Dir,
 			CorpusDir: opts.CorpusDir, Keep: opts.Keep, ProfileDir: opts.Profile, Wikis: opts.Wikis, Log: f.IO.ErrOut,
@@ -177,9 +241,16 @@ func benchRun(ctx context.Context, opts *BenchOptions) error {
 			return err
 		}
 	}
-	if !opts.NoMeta && opts.MetaRows > 0 {
+	if !opts.NoMeta && !opts.AuditOnly && opts.MetaRows > 0 {
 		fmt.Fprintf(f.IO.ErrOut, "metadata: loading %d file versions ...\n", opts.MetaRows)
 		if rep.Metadata, err = bench.MetadataScale(ctx, bench.ScaleOptions{Services: svc, Rows: opts.MetaRows, Keep: opts.Keep, Log: f.IO.ErrOut}); err != nil {
+			return err
+		}
+	}
+	if opts.AuditObjects > 0 {
+		if rep.Audit, err = bench.AuditScale(ctx, bench.AuditScaleOptions{Binary: bin, Services: svc,
+			Swift:   bench.SwiftAccess{AuthURL: opts.SwiftAuthURL, User: opts.SwiftUser, Key: opts.swiftKey},
+			Objects: opts.AuditObjects, Parallel: opts.AuditParallel, Legacy: opts.AuditLegacy, Keep: opts.Keep, Log: f.IO.ErrOut}); err != nil {
 			return err
 		}
 	}
@@ -212,8 +283,8 @@ func newBenchRawCmd() *cobra.Command {
 	var o bench.RawOptions
 	var secretFile string
 	cmd := &cobra.Command{
-		Use:    "raw --op put|get --corpus DIR --class NAME ...",
-		Short:  "PUT or GET one corpus class with plain minio-go (the bench's ceiling)",
+		Use:    "raw --op put|get|move --corpus DIR --class NAME ...",
+		Short:  "PUT, GET or move one corpus class with plain minio-go (the bench's ceiling)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -231,7 +302,7 @@ func newBenchRawCmd() *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.Op, "op", "", "put or get")
+	fl.StringVar(&o.Op, "op", "", "put, get or move")
 	fl.StringVar(&o.CorpusDir, "corpus", "", "corpus directory")
 	fl.StringVar(&o.Class, "class", "", "size class name, e.g. 64KiB")
 	fl.StringVar(&o.Bucket, "bucket", "", "bucket")

@@ -113,6 +113,16 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	if opts.Execute {
+		// No rebalance or rekey may move an object between the moment its
+		// location is read here and the moment it is removed: the copy at
+		// its new place would outlive the deletion.
+		release, err := s.store.LockMoves(ctx)
+		if err != nil {
+			return fmt.Errorf("%w\na deletion cannot run while objects are being moved: stop the rebalance or rekey (it resumes where it stopped) or wait for its end, then run this again", err)
+		}
+		defer release()
+	}
 	files, batch, err := s.findAll(ctx)
 	if err != nil {
 		return err

@@ -44,6 +44,16 @@ type Match struct {
 	// read the object back and what it found (null: never).
 	VerifyDate   *string `json:"verify_date"`
 	VerifyResult *string `json:"verify_result"`
+	// MD5 is null when unknown (backed up before md5s were recorded).
+	MD5 *string `json:"md5"`
+	// AuditStatus is what the last `mediabackups audit` found in
+	// production (ok, missing, damaged; null: never audited), AuditSince
+	// since when, AuditDetail what is wrong, and AuditChecked when the
+	// version was last checked.
+	AuditStatus  *string `json:"audit_status"`
+	AuditSince   *string `json:"audit_since"`
+	AuditDetail  *string `json:"audit_detail"`
+	AuditChecked *string `json:"audit_checked"`
 }
 
 func fmtDate(t time.Time) string {
@@ -68,6 +78,8 @@ func newMatch(f metadata.File) Match {
 		ProductionURL: ptr(f.SourceURL), UploadDate: ptr(fmtDate(f.UploadDate)), ArchiveDate: ptr(fmtDate(f.ArchiveDate)),
 		DeleteDate: ptr(fmtDate(f.DeleteDate)), BackupStatus: string(f.BackupStatus), BackupDate: ptr(fmtDate(f.BackupDate)),
 		BackupReason: ptr(f.ErrorReason),
+		MD5:          ptr(f.MD5), AuditStatus: ptr(string(f.Audit.Status)), AuditSince: ptr(fmtDate(f.Audit.Since)),
+		AuditDetail: ptr(f.Audit.Detail), AuditChecked: ptr(fmtDate(f.Audit.Checked)),
 	}
 	if b := f.Backup; b != nil {
 		m.BackupLocation, m.BackupContainer, m.BackupPath = ptr(b.Location), ptr(b.Bucket), ptr(b.ObjectKey)
@@ -165,8 +177,9 @@ func (p *matchPrinter) write(files []metadata.File) error {
 			{"archive_date", none(m.ArchiveDate)}, {"delete_date", none(m.DeleteDate)},
 			{"backup_status", m.BackupStatus}, {"backup_reason", none(m.BackupReason)}, {"backup_date", none(m.BackupDate)},
 			{"backup_location", none(m.BackupLocation)}, {"backup_container", none(m.BackupContainer)},
-			{"backup_path", none(m.BackupPath)}, {"verify_date", none(m.VerifyDate)},
-			{"verify_result", none(m.VerifyResult)},
+			{"backup_path", none(m.BackupPath)}, {"md5", none(m.MD5)}, {"verify_date", none(m.VerifyDate)},
+			{"verify_result", none(m.VerifyResult)}, {"audit_status", auditLine(m)},
+			{"audit_checked", none(m.AuditChecked)},
 		} {
 			if _, err := fmt.Fprintf(p.w, "%-21s %s\n", kv[0]+":", printable(kv[1])); err != nil {
 				return err
@@ -233,6 +246,21 @@ func (p *matchPrinter) end(batch *BatchCounts) error {
 		return err
 	}
 	return p.w.Flush()
+}
+
+// auditLine describes what the last audit found: "missing since …: why".
+func auditLine(m Match) string {
+	if m.AuditStatus == nil {
+		return "never audited"
+	}
+	s := *m.AuditStatus
+	if m.AuditSince != nil {
+		s += " since " + *m.AuditSince
+	}
+	if m.AuditDetail != nil {
+		s += ": " + *m.AuditDetail
+	}
+	return s
 }
 
 // printable shows control characters of hostile titles as escapes, so
@@ -386,4 +414,32 @@ type VerifyOrphan struct {
 	Object       string `json:"object"`
 	Size         int64  `json:"size"`
 	LastModified string `json:"last_modified"`
+}
+
+// ProductionRestoreResult is what `restore --to-production --json` prints.
+// The counts are those of the summary line; in a dry run, what it would do.
+type ProductionRestoreResult struct {
+	DryRun bool `json:"dry_run"`
+	// Files are the versions dealt with, each with its action: written,
+	// replaced, skipped, kept-damaged (would-write, would-replace in a dry
+	// run).
+	Files  []ProductionFile `json:"files"`
+	Failed []FailedFile     `json:"failed"`
+	Total  int              `json:"total"`
+	// Written counts the versions written, Replaced those of them that
+	// replaced a damaged object; Skipped the versions not written, KeptDamaged
+	// those of them whose damaged object was left as it is.
+	Written     int          `json:"written"`
+	Replaced    int          `json:"replaced"`
+	Skipped     int          `json:"skipped"`
+	KeptDamaged int          `json:"kept_damaged"`
+	Batch       *BatchCounts `json:"batch"`
+	Audit       *AuditSource `json:"audit"` // null unless --from-audit
+}
+
+// ProductionFile is a version a restore into production dealt with.
+type ProductionFile struct {
+	Match  Match  `json:"match"`
+	Place  string `json:"place"` // container/path
+	Action string `json:"action"`
 }

@@ -181,13 +181,14 @@ func (s *session) promptFailed(err error) error {
 }
 
 // confirmPolicy says whether to ask before acting. yes is --yes; execute
-// marks a destructive run (delete --execute), for which --yes is refused
+// marks a run that changes something for good (delete --execute, restore
+// --to-production --execute), for which --yes is refused
 // while stdin is a terminal so that nobody skips the question by habit.
 // Without a terminal to ask on, --yes is required.
 func confirmPolicy(canPrompt, stdinTTY, yes, execute bool) (ask bool, err error) {
 	switch {
 	case yes && execute && stdinTTY:
-		return false, withCode(ExitUsage, errors.New("--yes is refused for delete --execute on a terminal: answer the question instead"))
+		return false, withCode(ExitUsage, errors.New("--yes is refused for --execute on a terminal (delete, restore --to-production): answer the question instead"))
 	case yes:
 		return false, nil
 	case canPrompt:

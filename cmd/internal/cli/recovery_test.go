@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"github.com/spf13/cobra"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -264,7 +266,7 @@ func interactiveFactory(t *testing.T) (*Factory, *bytes.Buffer, *bytes.Buffer) {
 		t.Fatal(err)
 	}
 	f.cfg = &config.Config{Metadata: config.Metadata{DSN: dsn}, LogDir: t.TempDir(), DefaultWiki: "testwiki",
-		Storage: config.Storage{Bucket: "mediabackups", Endpoints: []string{"http://127.0.0.1:1"},
+		Storage: config.Storage{Bucket: "mediabackups", Endpoints: config.ActiveEndpoints("http://127.0.0.1:1"),
 			Recovery: config.Credential{AccessKey: "recovery", SecretKeyFile: secret}}}
 	return f, out, errOut
 }
@@ -564,6 +566,46 @@ func TestBatchFileWithoutDeletionLines(t *testing.T) {
 	}
 }
 
+func TestRestoreToProductionFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		err  string // "" when the flags are accepted
+	}{
+		{[]string{"--to-production", "--title", "A.png"}, ""},
+		{[]string{"--to-production", "--from-audit", "a.json", "--execute", "--replace-damaged", "--create-containers"}, ""},
+		{[]string{"--to-production", "--target", "out", "--title", "A.png"}, "give one of them"},
+		{[]string{"--to-production", "--target", ".", "--title", "A.png"}, "give one of them"},
+		{[]string{"--execute", "--title", "A.png"}, "--execute only go(es) with --to-production"},
+		{[]string{"--replace-damaged", "--create-containers", "--title", "A.png"}, "--replace-damaged, --create-containers only"},
+		{[]string{"--from-audit", "a.json"}, "--from-audit only"},
+		{[]string{"--to-production", "--from-audit", "a.json", "--title", "A.png"}, "give no search flag"},
+		{[]string{"--to-production", "--from-audit", "a.json", "erase.log"}, "give no search flag"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			f, _, _ := testFactory()
+			var got *RestoreOptions
+			cmd := newRestoreCmd(f, func(_ context.Context, o *RestoreOptions) error { got = o; return nil })
+			cmd.SetArgs(tc.args)
+			cmd.SetOut(&bytes.Buffer{})
+			cmd.SetErr(&bytes.Buffer{})
+			err := cmd.Execute()
+			if tc.err == "" {
+				if err != nil || got == nil || !got.ToProduction {
+					t.Fatalf("error = %v, options %+v", err, got)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("error = %v, want %q", err, tc.err)
+			}
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.code != ExitUsage {
+				t.Errorf("exit code of %v, want ExitUsage", err)
+			}
+		})
+	}
+}
+
 // TestBatchQueryStreamsOneResult: query --json in batch mode writes its
 // matches one at a time, and the result is the one QueryResult that a
 // script reads, equal to the matches of the same versions.
@@ -618,5 +660,51 @@ func TestBatchQueryStreamsOneResult(t *testing.T) {
 	queryRun(ctx, &QueryOptions{RecoveryOptions{F: f, Tool: "query", BatchFile: path}})
 	if !strings.Contains(out.String(), "--- match 2 ---\nwiki:                 testwiki\n") || strings.Count(out.String(), "--- match") != 2 {
 		t.Errorf("text output:\n%s", out)
+	}
+}
+
+// TestSyncedLog checks the journal of a restore into production: lines
+// recorded at once are all on disk when Record returns, and once a sync
+// fails every Record fails.
+func TestSyncedLog(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "recovery.log")
+	lf, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit := newAuditLog(lf, p)
+	s := &session{log: slog.New(slog.NewTextHandler(audit, nil)), audit: audit, logPath: p}
+	j := newSyncedLog(s)
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := j.Record("writing into production", "n", i); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	b, _ := os.ReadFile(p)
+	if n := strings.Count(string(b), "writing into production"); n != 50 {
+		t.Errorf("%d lines in the log, want 50", n)
+	}
+	lf.Close()
+	for range 2 {
+		if err := j.Record("writing into production"); err == nil || !strings.Contains(err.Error(), "the session log "+p) {
+			t.Errorf("Record after the log closed = %v", err)
+		}
+	}
+}
+
+func TestRestoreProgressCounts(t *testing.T) {
+	var out bytes.Buffer
+	p := newRestoreProgress(newStatusLine(&out), 4)
+	p.start = time.Now().Add(-2 * time.Second)
+	p.Done(metadata.File{}, "a", nil)
+	p.Done(metadata.File{}, "", errors.New("x"))
+	if got := out.String(); !strings.Contains(got, "progress: 2/4 files, 1 failed, 1.0 files/s, 2s left\n") {
+		t.Errorf("progress lines:\n%s", got)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,13 +25,23 @@ type RestoreOptions struct {
 	Target   string
 	Parallel int
 	Timeout  time.Duration
+
+	// ToProduction restores into the wiki's production store instead of
+	// Target (toproduction.go); the other fields go only with it.
+	ToProduction     bool
+	Execute          bool
+	ReplaceDamaged   bool
+	CreateContainers bool
+	// FromAudit is the file `audit --json` wrote: its missing and damaged
+	// versions are the ones restored.
+	FromAudit string
 }
 
 func newRestoreCmd(f *Factory, runF func(context.Context, *RestoreOptions) error) *cobra.Command {
 	opts := &RestoreOptions{RecoveryOptions: RecoveryOptions{F: f, Tool: "restore"}}
 	cmd := &cobra.Command{
 		Use:   "restore [flags] [FILE]",
-		Short: "Restore backed-up file versions into a local directory",
+		Short: "Restore backed-up file versions into a local directory, or into production",
 		Long: `Find backed-up file versions, ask for confirmation, then download each from
 the MinIO server its backup was recorded on, decrypt it if it is encrypted,
 check its sha256 and sha1, and save it in the target directory under its
@@ -43,6 +52,8 @@ slashes and control characters in titles become _.
 
 ` + searchHelp() + `
 
+` + toProductionHelp + `
+
 A MinIO server that does not answer fails only the files stored on it: a
 request it keeps waiting longer than --timeout (to connect, to answer, or
 between two pieces of a download: a large file may take as long as it needs
@@ -51,24 +62,35 @@ its remaining files fail at once, naming the server; every other file is
 restored, and the exit code is 3. Run the same restore again once the
 server is back: files already written are not replaced (new names get ~).
 
-Uses the storage.recovery credentials. Without a terminal, --yes is required.
-Every session is logged to <logdir>/recovery.log as well as the screen.
-Exit codes: 0 all written, 3 some failed, 4 nothing matched, 5 aborted,
-2 bad flags or values.`,
+Uses the storage.recovery credentials, and with --to-production the wiki's
+production credentials. Without a terminal, --yes is required (except for a
+dry run into production). Every session is logged to <logdir>/recovery.log
+as well as the screen.
+Exit codes: 0 all written, 3 some failed (or damaged objects left), 4 nothing
+matched, 5 aborted, 2 bad flags or values (or an audit file refused), 1 any
+other failure (wrong credentials, a missing container).`,
 		Example: `  restore-media-file --title "File:Simple.png" --target restored/
   restore-media-file --wiki commonswiki --upload-between 2025-01-01..2025-02-01 --target january/   # uploaded in January 2025
   restore-media-file --wiki testwiki --all --target testwiki/ --yes                                  # every version of testwiki
-  restore-media-file --wiki testwiki --all --delete-between 2025-03-01.. --target deleted/           # deleted since March`,
+  restore-media-file --wiki testwiki --all --delete-between 2025-03-01.. --target deleted/           # deleted since March
+  restore-media-file --wiki commonswiki --to-production --from-audit audit.json                   # dry run
+  restore-media-file --wiki commonswiki --to-production --from-audit audit.json --execute --replace-damaged`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.BatchFile = args[0]
+			}
+			if err := opts.checkToProduction(cmd.Flags().Changed("target")); err != nil {
+				return err
 			}
 			if err := opts.check(); err != nil {
 				return err
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
+			}
+			if opts.ToProduction {
+				return restoreToProductionRun(cmd.Context(), opts)
 			}
 			return restoreRun(cmd.Context(), opts)
 		},
@@ -78,7 +100,12 @@ Exit codes: 0 all written, 3 some failed, 4 nothing matched, 5 aborted,
 	intFlag(cmd.Flags(), &opts.Parallel, "parallel", 4, 1, maxWorkers, "files restored at once")
 	durationFlag(cmd.Flags(), &opts.Timeout, "timeout", storage.DefaultTimeout, time.Second, time.Hour,
 		"how long a MinIO server may keep a request waiting (to connect, to answer, or between two pieces of a download) before the file fails")
-	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal)")
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation (required without a terminal; refused with --execute on a terminal)")
+	cmd.Flags().BoolVar(&opts.ToProduction, "to-production", false, "write the versions back into the wiki's production store, where MediaWiki reads them (a dry run unless --execute)")
+	cmd.Flags().BoolVar(&opts.Execute, "execute", false, "with --to-production: really write (default: a dry run)")
+	cmd.Flags().BoolVar(&opts.ReplaceDamaged, "replace-damaged", false, "with --to-production: replace objects that hold other bytes than the version's")
+	cmd.Flags().BoolVar(&opts.CreateContainers, "create-containers", false, "with --to-production: create missing production containers with MediaWiki's ACLs (production.acl)")
+	cmd.Flags().StringVar(&opts.FromAudit, "from-audit", "", "with --to-production: restore the missing and damaged versions listed in `FILE`, the output of 'mediabackups audit --json'")
 	addProfileFlags(cmd)
 	return cmd
 }
@@ -137,23 +164,16 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 		return fmt.Errorf("target directory: %w", err)
 	}
 	defer root.Close()
+	dir, err := restore.NewDir(root)
+	if err != nil {
+		return fmt.Errorf("target directory: %w", err)
+	}
+	defer dir.Close()
 	if err := s.record("any file was written", "restore start", "files", total, "target", target, "parallel", opts.Parallel); err != nil {
 		return err
 	}
-	prog := newRestoreProgress(f.IO.ErrOut, total)
-	r := &restore.Restorer{
-		Locate: func(ep string) (restore.Getter, bool) {
-			srv, ok := servers.ByEndpoint(ep)
-			if !ok {
-				return nil, false
-			}
-			return srv, true
-		},
-		Identities: ids,
-		Dir:        root,
-		Parallel:   opts.Parallel,
-		Progress:   prog,
-	}
+	prog := newRestoreProgress(s.screen, total)
+	r := s.restorer(servers, ids, dir, opts.Parallel, prog)
 	// Only --json keeps every file, for its result; the text output and
 	// the log need the counts alone.
 	out := RestoreResult{Target: target, Written: []RestoredFile{}, Failed: []FailedFile{}}
@@ -227,20 +247,48 @@ func (s *session) identities(files []metadata.File) ([]age.Identity, error) {
 	return nil, nil
 }
 
-// restoreProgress draws a bar on a terminal, and a line per tenth otherwise. It
-// is small enough not to need a dependency.
-type restoreProgress struct {
-	mu    sync.Mutex
-	w     io.Writer
-	tty   bool
-	total int
-	done  int
-	fail  int
-	last  int
+// restorer returns the restore engine of a session: objects read from
+// servers (an object moved by rebalance or rekey since it was looked up is
+// read from its new place), decrypted with ids, handed to target.
+func (s *session) restorer(servers *storage.Sharded, ids []age.Identity, target restore.Target, parallel int, prog restore.Progress) *restore.Restorer {
+	return &restore.Restorer{
+		Locate: func(ep string) (restore.Getter, bool) {
+			srv, ok := servers.ByEndpoint(ep)
+			if !ok {
+				return nil, false
+			}
+			return srv, true
+		},
+		Reload: func(ctx context.Context, backupID int64) (*metadata.Backup, error) {
+			o, err := s.store.StoredObjectByID(ctx, backupID)
+			if err != nil {
+				return nil, err
+			}
+			return &o.Backup, nil
+		},
+		Identities: ids,
+		Target:     target,
+		Parallel:   parallel,
+		Progress:   prog,
+	}
 }
 
-func newRestoreProgress(w io.Writer, total int) *restoreProgress {
-	return &restoreProgress{w: w, tty: isTerminal(w), total: total, last: -1}
+// restoreProgress draws a bar on a terminal, below the log lines, and a
+// line per tenth otherwise, with the rate and the time left. It is small
+// enough not to need a dependency.
+type restoreProgress struct {
+	mu     sync.Mutex
+	screen *statusLine
+	total  int
+	done   int
+	fail   int
+	last   int // the tenth last reported (not a terminal)
+	start  time.Time
+	drawn  time.Time
+}
+
+func newRestoreProgress(screen *statusLine, total int) *restoreProgress {
+	return &restoreProgress{screen: screen, total: total, last: -1, start: time.Now()}
 }
 
 // Done implements restore.Progress.
@@ -251,20 +299,33 @@ func (p *restoreProgress) Done(_ metadata.File, _ string, err error) {
 	if err != nil {
 		p.fail++
 	}
-	if p.tty {
-		const width = 30
-		n := p.done * width / max(1, p.total)
-		fmt.Fprintf(p.w, "\r[%s%s] %d/%s, %d failed", strings.Repeat("=", n), strings.Repeat(" ", width-n), p.done, count(p.total, "file"), p.fail)
+	if p.screen.tty {
+		// At most ten redraws a second: a bar is for eyes.
+		if now := time.Now(); now.Sub(p.drawn) >= 100*time.Millisecond || p.done == p.total {
+			p.drawn = now
+			const width = 30
+			n := p.done * width / max(1, p.total)
+			p.screen.set(fmt.Sprintf("[%s%s] %s", strings.Repeat("=", n), strings.Repeat(" ", width-n), p.counts()))
+		}
 		return
 	}
 	if tenth := p.done * 10 / max(1, p.total); tenth != p.last {
 		p.last = tenth
-		fmt.Fprintf(p.w, "progress: %d/%s, %d failed\n", p.done, count(p.total, "file"), p.fail)
+		fmt.Fprintf(p.screen, "progress: %s\n", p.counts())
 	}
 }
 
-func (p *restoreProgress) finish() {
-	if p.tty && p.done > 0 {
-		fmt.Fprintln(p.w)
+// counts is "done/total files, failed, rate, time left".
+func (p *restoreProgress) counts() string {
+	s := fmt.Sprintf("%d/%s, %d failed", p.done, count(p.total, "file"), p.fail)
+	if el := time.Since(p.start).Seconds(); el > 0 && p.done > 0 {
+		rate := float64(p.done) / el
+		s += fmt.Sprintf(", %.1f files/s", rate)
+		if left := time.Duration(float64(p.total-p.done) / rate * float64(time.Second)).Round(time.Second); left > 0 {
+			s += ", " + left.String() + " left"
+		}
 	}
+	return s
 }
+
+func (p *restoreProgress) finish() { p.screen.done() }

@@ -47,6 +47,15 @@ func (e *exitError) Unwrap() error { return e.err }
 
 func withCode(code ExitCode, err error) error { return &exitError{code, err} }
 
+// resultPrinted marks the error of a command that printed its --json
+// result before it failed (audit's exit 3): execute then prints no
+// ErrorResult, so that the output stays one JSON document.
+type resultPrinted struct{ error }
+
+func (e resultPrinted) Unwrap() error { return e.error }
+
+func printedResult(err error) error { return resultPrinted{err} }
+
 // IO is where a command reads and writes.
 type IO struct {
 	In     io.Reader
@@ -125,8 +134,12 @@ The configuration is read from --config, else $` + config.EnvPath + `, else
 		newStatusCmd(f, nil),
 		newMismatchesCmd(f, nil),
 		newShardsCmd(f, nil),
+		newRebalanceCmd(f, nil),
+		newRecoverServerCmd(f, nil),
+		newRekeyCmd(f, nil),
 		newUpdateCmd(f, nil),
 		newVerifyCmd(f, nil),
+		newAuditCmd(f, nil),
 		newBenchCmd(f),
 	)
 	root.AddCommand(newRecoveryCmds(f)...)
@@ -261,7 +274,7 @@ func execute(f *Factory, cmd *cobra.Command, name string, args []string) ExitCod
 	if code == ExitCancelled {
 		fmt.Fprintf(f.IO.ErrOut, "%s: interrupted; the work done so far is recorded\n", name)
 	}
-	if f.JSON {
+	if rp := (resultPrinted{}); f.JSON && !errors.As(err, &rp) {
 		json.NewEncoder(f.IO.Out).Encode(ErrorResult{Error: err.Error(), ExitCode: code})
 	}
 	fmt.Fprintf(f.IO.ErrOut, "%s: %v\n", name, err)

@@ -109,7 +109,10 @@ func containers(w config.Wiki) mediawiki.Containers {
 // servers connects to every configured MinIO endpoint with the given
 // credential (generation for workers, recovery for the recovery tools),
 // each behind a storage.Health that stops calling a server that does not
-// answer, with timeout bounding every wait on a server (storage.WithTimeout).
+// answer, with timeout bounding every wait on a server (storage.WithTimeout),
+// and behind its configured state (storage.WithState): a down server is
+// never contacted (and has no Health), a readonly one never written to. It
+// returns the Health of each active server, the ones backups write to.
 func (f *Factory) servers(cred config.Credential, which string, timeout time.Duration) (*storage.Sharded, []*storage.Health, error) {
 	c, err := f.Config()
 	if err != nil {
@@ -122,19 +125,26 @@ func (f *Factory) servers(cred config.Credential, which string, timeout time.Dur
 	if err != nil {
 		return nil, nil, fmt.Errorf("storage.%s.secret_key_file: %w", which, err)
 	}
-	var list []storage.Backend
+	var list []storage.Member
 	var health []*storage.Health
 	for _, ep := range c.Storage.Endpoints {
-		s, err := storage.NewServer(ep, c.Storage.Bucket, storage.Credentials{AccessKey: cred.AccessKey, SecretKey: secret.Reveal()},
+		s, err := storage.NewServer(ep.URL, c.Storage.Bucket, storage.Credentials{AccessKey: cred.AccessKey, SecretKey: secret.Reveal()},
 			storage.WithTimeout(timeout))
 		if err != nil {
-			return nil, nil, fmt.Errorf("storage endpoint %s: %w", ep, err)
+			return nil, nil, fmt.Errorf("storage endpoint %s: %w", ep.URL, err)
+		}
+		st := ep.Mode()
+		if !st.Contacted() {
+			list = append(list, storage.Member{Backend: s, State: st}) // WithState refuses every call
+			continue
 		}
 		h := storage.NewHealth(s, storage.HealthOptions{})
-		list = append(list, h)
-		health = append(health, h)
+		list = append(list, storage.Member{Backend: h, State: st})
+		if st.Writable() {
+			health = append(health, h)
+		}
 	}
-	sh, err := storage.NewSharded(list)
+	sh, err := storage.NewShardedMembers(list)
 	if err != nil {
 		return nil, nil, err
 	}

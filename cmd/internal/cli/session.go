@@ -38,6 +38,9 @@ type session struct {
 	audit   *auditLog
 	logPath string
 	store   *metadata.Store
+	// screen is where the log's screen lines go, with a progress bar below
+	// them on a terminal.
+	screen *statusLine
 	// hint follows the error of a search that found nothing (titleHint).
 	hint string
 	// q is the search, once flags or questions gave it (see query).
@@ -150,11 +153,12 @@ func (o *RecoveryOptions) openSession(ctx context.Context) (*session, error) {
 		return a
 	}
 	audit := newAuditLog(lf, path)
+	screen := newStatusLine(f.IO.ErrOut)
 	log := slog.New(slog.NewMultiHandler(
 		slog.NewTextHandler(audit, &slog.HandlerOptions{Level: slog.LevelDebug}),
-		slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: level, ReplaceAttr: noTime}),
+		slog.NewTextHandler(screen, &slog.HandlerOptions{Level: level, ReplaceAttr: noTime}),
 	))
-	s := &session{o: o, f: f, cfg: cfg, log: log, audit: audit, logPath: path}
+	s := &session{o: o, f: f, cfg: cfg, log: log, audit: audit, logPath: path, screen: screen}
 	who := "unknown"
 	if u, err := user.Current(); err == nil {
 		who = u.Username

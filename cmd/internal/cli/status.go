@@ -11,7 +11,6 @@ import (
 
 	"github.com/mediabackups/mediabackups/metadata"
 	"github.com/mediabackups/mediabackups/metrics"
-	"github.com/mediabackups/mediabackups/sharding"
 )
 
 // StatusOptions configures `status`.
@@ -167,49 +166,4 @@ func oneLine(s string) string {
 		s = strings.ToValidUTF8(s[:200], "") + " …"
 	}
 	return s
-}
-
-// ShardsOptions configures `shards`.
-type ShardsOptions struct {
-	F *Factory
-}
-
-func newShardsCmd(f *Factory, runF func(context.Context, *ShardsOptions) error) *cobra.Command {
-	opts := &ShardsOptions{F: f}
-	return &cobra.Command{
-		Use:   "shards",
-		Short: "Show which sha256 range each configured MinIO server receives",
-		Long: `Show the sha256 prefix range that each configured endpoint receives for new
-objects. Objects already stored stay where the metadata records them.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			c, err := f.Config()
-			if err != nil {
-				return err
-			}
-			ranges, err := sharding.Ranges(len(c.Storage.Endpoints))
-			if err != nil {
-				return err
-			}
-			type row struct {
-				Endpoint string `json:"endpoint"`
-				First    string `json:"first"`
-				Last     string `json:"last"`
-			}
-			var rows []row
-			for i, r := range ranges {
-				rows = append(rows, row{c.Storage.Endpoints[i], r.First, r.Last})
-			}
-			if f.JSON {
-				return f.printJSON(rows)
-			}
-			for _, r := range rows {
-				fmt.Fprintf(f.IO.Out, "%s\t%s..%s\n", r.Endpoint, r.First, r.Last)
-			}
-			return nil
-		},
-	}
 }

@@ -227,7 +227,7 @@ func TestInteractiveSessions(t *testing.T) {
 			t.Fatalf("exit %d, want 5 (aborted)", code)
 		}
 		c = e.console("delete-media-file", "--execute", "--yes", "--title", "To_be_deleted.png")
-		c.expect("--yes is refused for delete --execute on a terminal")
+		c.expect("--yes is refused for --execute on a terminal")
 		if code := c.wait(); code != 2 {
 			t.Fatalf("exit %d, want 2", code)
 		}

@@ -76,6 +76,8 @@ func TestRecoveryTools(t *testing.T) {
 						ProductionStatus string  `json:"production_status"`
 						BackupLocation   *string `json:"backup_location"`
 						BackupPath       *string `json:"backup_path"`
+						MD5              *string `json:"md5"`
+						AuditStatus      *string `json:"audit_status"`
 					}
 					Batch *struct{} `json:"batch"`
 				}
@@ -91,6 +93,10 @@ func TestRecoveryTools(t *testing.T) {
 					titles = append(titles, g.Title)
 					if g.BackupLocation == nil || g.BackupPath == nil {
 						t.Errorf("%s: no backup location in %s", g.Title, r.stdout)
+					}
+					// The backup records the md5 with sha1 and sha256.
+					if g.MD5 == nil || len(*g.MD5) != 32 || g.AuditStatus != nil {
+						t.Errorf("%s: md5 %v, audit_status %v; want an md5 and no audit yet", g.Title, g.MD5, g.AuditStatus)
 					}
 					if (g.ProductionStatus == "deleted") != (g.ProductionURL == nil) {
 						t.Errorf("%s (%s): production_url %v", g.Title, g.ProductionStatus, g.ProductionURL)
@@ -108,7 +114,7 @@ func TestRecoveryTools(t *testing.T) {
 		r := e.mustRun("query-media-file", "--title", "Deleted_copy.png")
 		for _, field := range []string{"wiki:", "title:", "production_container:", "production_path:", "sha1:", "sha256:", "size:", "type:",
 			"production_status:", "production_url:       none", "upload_date:", "archive_date:", "delete_date:", "backup_status:",
-			"backup_date:", "backup_location:", "backup_container:", "backup_path:"} {
+			"backup_date:", "backup_location:", "backup_container:", "backup_path:", "md5:", "audit_status:", "never audited", "audit_checked:"} {
 			if !strings.Contains(r.stdout, field) {
 				t.Errorf("text output lacks %q:\n%s", field, r.stdout)
 			}
