@@ -3,10 +3,12 @@ package bench
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,15 +109,37 @@ func TestGenerateCorpus(t *testing.T) {
 	}
 }
 
+// The mediabackups binary the children run, built once for every test.
+var (
+	binOnce sync.Once
+	binDir  string
+	binErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 // buildBinary builds mediabackups for the children the bench runs.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "mediabackups")
-	cmd := exec.Command("go", "build", "-o", bin, "../cmd/mediabackups")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build mediabackups: %v\n%s", err, out)
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "mbbench-test-"); binErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, "mediabackups"), "../cmd/mediabackups")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("build mediabackups: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
 	}
-	return bin
+	return filepath.Join(binDir, "mediabackups")
 }
 
 // TestBenchSmoke runs the whole bench on a tiny corpus and a small metadata
@@ -175,6 +199,9 @@ func TestBenchSmoke(t *testing.T) {
 			t.Errorf("%s does not use an index: %v", q.Name, q.Explain)
 		}
 	}
+	if len(sr.Tables) != 1 || sr.Tables[0].Rows != 3000 || sr.Tables[0].DataMiB <= 0 || sr.Tables[0].IndexMiB <= 0 || len(sr.Tables[0].Indexes) < 5 {
+		t.Errorf("table sizes = %+v", sr.Tables)
+	}
 }
 
 func equalCounts(a, b map[string]int) bool {
@@ -221,5 +248,65 @@ func TestAuditBenchSmoke(t *testing.T) {
 	left, err := sw.Connection(t).ContainerNamesAll(lctx, &ncw.ContainersOpts{Prefix: benchPrefix + "-audit"})
 	if err != nil || len(left) != 0 {
 		t.Errorf("containers left behind: %v, %v", left, err)
+	}
+}
+
+// TestScaleSmoke runs every scale path at a tiny size, so that none can
+// rot: the inventory of two synthetic wikis and the update after the
+// first, the horizontal run with one and two backup processes, and the
+// table sizes. Timings are not checked.
+func TestScaleSmoke(t *testing.T) {
+	dsn := testsvc.Need(t, "MEDIABACKUPS_TEST_MARIADB_DSN")
+	mio := testsvc.MinIOServers(t)
+	svc := Services{DSN: dsn, Endpoints: mio.Endpoints, Creds: storage.Credentials{AccessKey: mio.AccessKey, SecretKey: mio.SecretKey}}
+	bin := buildBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var log bytes.Buffer
+	rep := &Report{}
+	var err error
+	rep.Scale, err = WikiScale(ctx, WikiScaleOptions{Binary: bin, Services: svc, Versions: []int64{2000, 4000}, UpdateEvents: 300,
+		Seed: 3, Dir: t.TempDir(), Log: &log})
+	if err != nil {
+		t.Fatalf("scale: %v\n%s", err, log.String())
+	}
+	if n := len(rep.Scale.Inventories); n != 2 {
+		t.Fatalf("%d inventories, want 2", n)
+	}
+	for _, r := range rep.Scale.Inventories {
+		if r.Versions < 1800 || r.RowsPerSec <= 0 || r.RowsPerCPUSec <= 0 || r.PeakRSSMiB <= 0 || r.CPUSecs <= 0 || r.Table.Rows != r.Versions || r.APIRequests < 2 ||
+			r.Table.DataMiB <= 0 || r.Table.IndexMiB <= 0 {
+			t.Errorf("inventory row %+v: missing measurements", r)
+		}
+		if r.APICPUSecs < 0 || r.MariaDBCPUSecs < 0 {
+			t.Errorf("inventory row %+v: the CPU of the API server or of the local MariaDB is unknown", r)
+		}
+	}
+	u := rep.Scale.Update
+	if u == nil || u.Events != 300 || u.EventsPerSec <= 0 || u.EventsPerCPUSec <= 0 || u.Added == 0 || u.Changed == 0 || u.Renamed == 0 || u.APIRequests < 600 {
+		t.Errorf("update row %+v", u)
+	}
+
+	rep.Horizontal, err = Horizontal(ctx, HorizontalOptions{Binary: bin, Services: svc, Processes: []int{1, 2}, Class: Class{40, 16 << 10},
+		Workers: 2, Dir: t.TempDir(), Log: &log}, 2)
+	if err != nil {
+		t.Fatalf("horizontal: %v\n%s", err, log.String())
+	}
+	if len(rep.Horizontal.Rows) != 2 {
+		t.Fatalf("horizontal rows: %+v", rep.Horizontal.Rows)
+	}
+	for _, r := range rep.Horizontal.Rows {
+		if r.FilesPerSec <= 0 || r.FilesPerCPUSec <= 0 || r.BackupCPUSecs <= 0 || r.MinIOCPUSecs <= 0 || r.MariaDBCPUSecs < 0 || r.Bound == "" {
+			t.Errorf("horizontal row %+v: missing measurements", r)
+		}
+	}
+	var out bytes.Buffer
+	if err := rep.WriteTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| 300 |", "projection to 110000000 versions", "horizontal scale: 40x16KiB", "| 2 | 2 |"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
 	}
 }

@@ -26,6 +26,9 @@ type Class struct {
 // Name is the class's short name, e.g. "64KiB" or "1MiB".
 func (c Class) Name() string { return sizeName(c.Size) }
 
+// String is the class as ParseClass reads it, e.g. "2000x64KiB".
+func (c Class) String() string { return strconv.Itoa(c.Count) + "x" + c.Name() }
+
 func sizeName(n int64) string {
 	switch {
 	case n >= 1<<30 && n%(1<<30) == 0:

@@ -36,6 +36,19 @@
 // ingest rate, the latency of claiming a batch and the EXPLAIN plan of the
 // queries it times.
 //
+// # Scale runs
+//
+// Commons (about 110 M file versions, 100 M log events) cannot run here, so
+// [WikiScale] serves a synthetic MediaWiki API of any size (package
+// synthwiki, in a child started as `mediabackups bench synthwiki`) and runs
+// `mediabackups inventory` against it, then `mediabackups update` over a
+// tail of log events, reporting rows/s, peak RSS and the CPU of every
+// process, the size of the files table, and a projection to Commons.
+// [Horizontal] backs up the same pending corpus with 1, 2, 4, ... backup
+// processes at once and says what bounds each count. The CPU of the
+// services is read from /proc (see procstat.go), so they must run on
+// this machine for it to be known.
+//
 // A benchmark is a measurement, not a test: nothing here fails on timing.
 // Every run creates its own database and bucket and removes them at the
 // end unless told to keep them.

@@ -38,7 +38,28 @@ type ScaleReport struct {
 	IngestSecs float64 `json:"ingest_seconds"`
 	RowsPerSec float64 `json:"ingest_rows_per_s"`
 	Queries    []Query `json:"queries"`
+	// Tables is the size on disk of the tables, after the load.
+	Tables []TableSize `json:"tables"`
 }
+
+// cursorQuery is a walk over a wiki's rows that a long-running command
+// resumes from a stored position: MetadataScale times one step of each
+// and EXPLAINs it.
+type cursorQuery struct {
+	name string
+	// step runs one step from the start, as the command does.
+	step func(ctx context.Context, st *metadata.Store, wikiID int64) error
+	// plan returns the EXPLAIN lines of the step's query and whether every
+	// table is read through an index.
+	plan func(ctx context.Context, st *metadata.Store, wikiID int64) ([]string, bool, error)
+}
+
+// cursorQueries are the cursors MetadataScale measures. The `update` log
+// cursor (wiki_cursors) is one primary-key row per wiki, so it is not here.
+// When `verify` is merged, its walk (metadata.Store.ObjectsToVerify, with
+// VerifyOrderPlan) belongs here; it reads backups rows, which the load
+// below would then have to create for the versions it marks backed up.
+var cursorQueries = []cursorQuery{}
 
 // Query is the latency of one query at the scale measured.
 type Query struct {
@@ -331,6 +352,27 @@ func MetadataScale(ctx context.Context, o ScaleOptions) (_ *ScaleReport, err err
 		return nil, err
 	}
 	rep.Queries = append(rep.Queries, summarize(fmt.Sprintf("audit page (≤%d of the %d versions of a container)", audit.DefaultPageSize, n), lat, plan, idx))
+
+	for _, c := range cursorQueries {
+		lat = lat[:0]
+		for range o.Runs {
+			t0 := time.Now()
+			err := c.step(ctx, st, wikiID)
+			lat = append(lat, time.Since(t0))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", c.name, err)
+			}
+		}
+		plan, idx, err := c.plan(ctx, st, wikiID)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.name, err)
+		}
+		rep.Queries = append(rep.Queries, summarize(c.name, lat, plan, idx))
+	}
+
+	if rep.Tables, err = tableSizes(ctx, db, "files"); err != nil {
+		return nil, err
+	}
 	return rep, nil
 }
 
@@ -442,6 +484,15 @@ func (s *ScaleReport) WriteTable(w io.Writer) error {
 		_, err := fmt.Fprintf(w, "| %s | %d | %.2f | %.2f | %s | %s |\n", q.Name, q.Runs, q.MedianMs, q.P99Ms, idx, strings.Join(q.Explain, "; "))
 		if err != nil {
 			return err
+		}
+	}
+	if len(s.Tables) > 0 {
+		fmt.Fprintln(w)
+		writeTableSizes(w, s.Tables)
+		for _, t := range s.Tables {
+			d, i := t.PerMillion()
+			m := float64(CommonsVersions) / 1e6
+			fmt.Fprintf(w, "\nat %d versions (Commons): %s about %.0f GiB of rows and %.0f GiB of indexes\n", CommonsVersions, t.Table, d*m/1024, i*m/1024)
 		}
 	}
 	return nil

@@ -72,14 +72,29 @@ type Row struct {
 
 // Report is the outcome of a Run.
 type Report struct {
-	Host     string            `json:"host"`
-	CPUs     int               `json:"cpus"`
-	Workers  int               `json:"workers"`
-	Started  time.Time         `json:"started"`
-	Rows     []Row             `json:"rows"`
-	Metadata *ScaleReport      `json:"metadata,omitempty"`
-	Audit    *AuditScaleReport `json:"audit,omitempty"`
-	Took     time.Duration     `json:"took_ns"`
+	Host    string    `json:"host"`
+	CPUs    int       `json:"cpus"`
+	Workers int       `json:"workers"`
+	Started time.Time `json:"started"`
+	// Load is the machine's load average (1, 5, 15 minutes) when the
+	// bench started and when it ended: other work on the machine changes
+	// every figure.
+	Load       [2][3]float64     `json:"load_average"`
+	Rows       []Row             `json:"rows"`
+	Scale      *WikiScaleReport  `json:"scale,omitempty"`
+	Horizontal *HorizontalReport `json:"horizontal,omitempty"`
+	Metadata   *ScaleReport      `json:"metadata,omitempty"`
+	Audit      *AuditScaleReport `json:"audit,omitempty"`
+	Took       time.Duration     `json:"took_ns"`
+}
+
+// NewReport starts a report of this machine: host, CPUs, start time and
+// load average.
+func NewReport(workers int) *Report {
+	r := &Report{CPUs: runtime.NumCPU(), Workers: workers, Started: time.Now().UTC()}
+	r.Host, _ = os.Hostname()
+	r.Load[0] = LoadAverage()
+	return r
 }
 
 func (o *Options) defaults() {
@@ -124,8 +139,7 @@ func Run(ctx context.Context, o Options) (_ *Report, err error) {
 	if o.CorpusDir == "" {
 		o.CorpusDir = filepath.Join(o.Dir, "corpus")
 	}
-	rep := &Report{CPUs: runtime.NumCPU(), Workers: o.Workers, Started: time.Now().UTC()}
-	rep.Host, _ = os.Hostname()
+	rep := NewReport(o.Workers)
 
 	fmt.Fprintf(o.Log, "generating corpus in %s ...\n", o.CorpusDir)
 	corpus, err := GenerateCorpus(ctx, o.CorpusDir, o.Classes, uint64(time.Now().UnixNano()))

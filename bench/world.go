@@ -34,6 +34,15 @@ type Services struct {
 	Swift *Swift
 }
 
+// dbAddr is the host:port of the MariaDB server ("" for a socket).
+func (s Services) dbAddr() string {
+	cfg, err := mysql.ParseDSN(s.DSN)
+	if err != nil || cfg.Net != "tcp" {
+		return ""
+	}
+	return cfg.Addr
+}
+
 // world is one run's database, bucket and config file.
 type world struct {
 	svc    Services
@@ -120,6 +129,16 @@ func (w *world) secretFile(name, value string) (string, error) {
 // wikis (name → type), all served by api (which the backup never calls: every
 // version it downloads has a source URL).
 func (w *world) writeConfig(api string, wikis map[string]string) error {
+	var list []config.Wiki
+	for _, name := range metadata.SortedKeys(wikis) {
+		list = append(list, config.Wiki{Name: name, API: api, Type: wikis[name]})
+	}
+	return w.writeConfigWikis(list)
+}
+
+// writeConfigWikis writes the mediabackups config of the world with the
+// given wikis.
+func (w *world) writeConfigWikis(wikis []config.Wiki) error {
 	minioSecret, err := w.secretFile("minio-secret", w.svc.Creds.SecretKey)
 	if err != nil {
 		return err
@@ -148,10 +167,9 @@ func (w *world) writeConfig(api string, wikis map[string]string) error {
 			return err
 		}
 	}
-	for _, name := range metadata.SortedKeys(wikis) {
-		cw := config.Wiki{Name: name, API: api, Type: wikis[name]}
-		cw.Project, cw.Lang = w.layout(name).Project, w.layout(name).Lang
-		if s := w.svc.Swift; s != nil {
+	for _, cw := range wikis {
+		if s := w.svc.Swift; s != nil && cw.Production == nil {
+			cw.Project, cw.Lang = w.layout(cw.Name).Project, w.layout(cw.Name).Lang
 			cw.Production = &config.Production{Type: config.ProductionSwift, AuthURL: s.AuthURL, User: s.User, KeyFile: swiftKey,
 				ACL: &config.SwiftACL{PublicRead: s.User, PublicWrite: s.User, PrivateRead: s.User, PrivateWrite: s.User}}
 		}

@@ -456,6 +456,13 @@ func (e *env) putNew(t *testing.T) {
 			t.Errorf("PutNew over %s/%s = %v, want ErrObjectExists naming it", o.container, name, err)
 		}
 	}
+	// A body far larger than a socket's buffers: the store must still
+	// report the object that is there (Swift answers 412 before reading
+	// the body), not a broken connection.
+	big := bytes.Repeat([]byte("a big body that must not replace an object. "), 400_000)
+	if err := e.s.PutNew(e.ctx, o.container, fresh, bytes.NewReader(big), meta(big, o.contentType)); !errors.Is(err, production.ErrObjectExists) {
+		t.Errorf("PutNew of %d bytes over %s/%s = %v, want ErrObjectExists", len(big), o.container, fresh, err)
+	}
 	// Bytes that do not match: nothing, as with Put.
 	again, fresh2 := e.pick(8)
 	bad := meta(body, again.contentType)

@@ -336,6 +336,10 @@ func (s *Store) put(ctx context.Context, container, name string, r io.Reader, m 
 	}
 	if onlyNew {
 		h["If-None-Match"] = "*"
+		// Swift answers 412 as soon as it sees that the object exists,
+		// without reading the body: the client must wait for its "100
+		// Continue" before sending, or it writes into a closed connection.
+		h["Expect"] = "100-continue"
 	}
 	var body *verify.Reader
 	for attempt := 1; ; attempt++ {
@@ -360,6 +364,11 @@ func (s *Store) put(ctx context.Context, container, name string, r io.Reader, m 
 		return nil
 	case onlyNew && errors.As(err, &se) && se.StatusCode == http.StatusPreconditionFailed:
 		return fmt.Errorf("%s: %w", op, production.ErrObjectExists)
+	case onlyNew && !errors.As(err, &se) && body.Err() == nil && ctx.Err() == nil && s.exists(ctx, container, name):
+		// The connection broke (a proxy that answered 412 before the body
+		// was sent, or a lost answer to a PUT that succeeded): an object is
+		// there now, which the caller looks at as after a 412.
+		return fmt.Errorf("%s: %w (the write failed: %v)", op, production.ErrObjectExists, err)
 	case body.Err() != nil:
 		return fmt.Errorf("%s: %w", op, body.Err())
 	case ctx.Err() != nil:
@@ -370,6 +379,13 @@ func (s *Store) put(ctx context.Context, container, name string, r io.Reader, m 
 		return fmt.Errorf("%s: %w", op, &production.MismatchError{Field: "md5", Want: m.MD5, Got: "another (Swift's own check, HTTP 422)"})
 	}
 	return s.fail(op, container, err)
+}
+
+// exists reports whether container/name is there now (false when Swift
+// cannot tell).
+func (s *Store) exists(ctx context.Context, container, name string) bool {
+	_, _, err := s.c.Object(ctx, container, name)
+	return err == nil
 }
 
 // CreateContainer implements production.Store.

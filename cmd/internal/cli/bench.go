@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mediabackups/mediabackups/bench"
+	"github.com/mediabackups/mediabackups/bench/synthwiki"
 	"github.com/mediabackups/mediabackups/config"
 	"github.com/mediabackups/mediabackups/storage"
 )
@@ -47,7 +49,17 @@ type BenchOptions struct {
 	SwiftKeyFile string
 	swiftKey     string // from --swift-key-file or the environment
 	NoProduction bool
+
+	// The scale runs (run instead of the throughput bench).
+	ScaleVersions     []int
+	ScaleUpdateEvents int
+	ScaleSeed         int
+	ScaleProcesses    []int
+	ScaleClass        string
 }
+
+// scale reports whether a scale run was asked for.
+func (o *BenchOptions) scale() bool { return len(o.ScaleVersions) > 0 || len(o.ScaleProcesses) > 0 }
 
 // Environment variables testenv/up.sh writes; the bench defaults to them.
 const (
@@ -67,8 +79,8 @@ func newBenchCmd(f *Factory) *cobra.Command {
 func newBenchCmdRun(f *Factory, runF func(context.Context, *BenchOptions) error) *cobra.Command {
 	opts := &BenchOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "bench [--class COUNTxSIZE]... [--workers N] [--huge] [--meta-rows N]",
-		Short: "Measure backup, restore and verify against the raw MinIO ceiling, and the metadata at scale",
+		Use:   "bench [--class COUNTxSIZE]... [--workers N] [--huge] [--meta-rows N] | --scale-versions N,... | --scale-processes N,...",
+		Short: "Measure backup, restore and verify against the raw MinIO ceiling and rclone, and the metadata at scale",
 		Long: `Measure how fast this machine backs up and restores, against a ceiling
 measured in the same run, and how the metadata store scales. It needs a
 MariaDB account that may create databases and the MinIO servers; by default
@@ -107,6 +119,24 @@ Each size class also times the backup's hashing pass on its files, with
 and without md5 (rows "hash sha1+sha256" and "hash +md5", one core): the
 cost of recording the md5 that the audit compares Swift's listings with.
 
+Scale runs (instead of the above; for sizing a Commons deployment):
+  --scale-versions 1000000,3000000,10000000
+      for each size, serves a synthetic MediaWiki API of about that many file
+      versions (generated from --scale-seed, never stored: Commons itself
+      cannot run here) and runs 'mediabackups inventory' against it into a
+      new database: rows/s, the inventory's peak RSS and CPU, the API's and
+      MariaDB's CPU, and the files table's size per million versions; then a
+      projection to Commons' 110 M versions. After the first size,
+      'mediabackups update' catches up --scale-update-events log events
+      (uploads, overwrites, reverts, deletions, renames).
+  --scale-processes 1,2,4,8
+      backs up the same pending files (--scale-class, default 4000x64KiB,
+      from the production server) with that many 'mediabackups backup'
+      processes at once (--workers each): files/s per count, where it
+      flattens, and what bound it: the CPU of every process (the backups,
+      MariaDB, MinIO, production), the machine's busy share and InnoDB's
+      row lock waits.
+
 A benchmark reports; it never fails on timing. It fails if a backup or a
 restore does not process every file, so no speed is shown for work not done.
 Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
@@ -116,6 +146,8 @@ Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
   mediabackups bench --class 1x4GiB --no-meta         # only the 4 GiB file
   mediabackups bench --meta-only --meta-rows 10000000 # metadata at 10 M rows
   mediabackups bench --audit-only --audit-objects 100000 --audit-legacy
+  mediabackups bench --scale-versions 1000000,3000000,10000000 --scale-update-events 1000000
+  mediabackups bench --scale-processes 1,2,4,8 --workers 4
   mediabackups bench --json > bench.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -142,6 +174,18 @@ Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
 					return withCode(ExitUsage, fmt.Errorf("the audit bench and the restore into production are measured in Swift: give --swift-auth-url, --swift-user and --swift-key-file (or $%s, $%s, $%s), or --no-production without --audit-objects",
 						envBenchSwiftURL, envBenchSwiftUser, envBenchSwiftKey))
 				}
+			}
+			if opts.scale() && (opts.MetaOnly || len(opts.Classes) > 0 || opts.Huge) {
+				return withCode(ExitUsage, fmt.Errorf("--scale-versions and --scale-processes run instead of the throughput and metadata bench: drop --meta-only, --class and --huge"))
+			}
+			if cmd.Flags().Changed("scale-update-events") && len(opts.ScaleVersions) == 0 {
+				return withCode(ExitUsage, fmt.Errorf("--scale-update-events runs after an inventory: give --scale-versions too"))
+			}
+			if cmd.Flags().Changed("scale-class") && len(opts.ScaleProcesses) == 0 {
+				return withCode(ExitUsage, fmt.Errorf("--scale-class is the corpus of --scale-processes: give --scale-processes too"))
+			}
+			if _, err := bench.ParseClass(opts.ScaleClass); err != nil {
+				return withCode(ExitUsage, fmt.Errorf("--scale-class: %w", err))
 			}
 			if opts.SecretKeyFile != "" {
 				s, err := config.ReadSecret(opts.SecretKeyFile)
@@ -195,7 +239,12 @@ Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
 	fl.StringVar(&opts.SwiftUser, "swift-user", os.Getenv(envBenchSwiftUser), "Swift user (default $"+envBenchSwiftUser+")")
 	fl.StringVar(&opts.SwiftKeyFile, "swift-key-file", "", "file holding the Swift key (default $"+envBenchSwiftKey+")")
 	fl.BoolVar(&opts.NoProduction, "no-production", false, "do not measure the restore into production (Swift and rclone)")
-	cmd.AddCommand(newBenchServeCmd(), newBenchRawCmd())
+	intsFlag(fl, &opts.ScaleVersions, "scale-versions", 1, 1_000_000_000, "inventory a synthetic wiki of each of these sizes in file versions, e.g. 1000000,3000000,10000000")
+	intFlag(fl, &opts.ScaleUpdateEvents, "scale-update-events", 1_000_000, 0, 1_000_000_000, "log events update catches up after the first --scale-versions inventory (0: none)")
+	intFlag(fl, &opts.ScaleSeed, "scale-seed", 1, 0, math.MaxInt32, "seed of the synthetic wiki")
+	intsFlag(fl, &opts.ScaleProcesses, "scale-processes", 1, maxWorkers, "back up the same pending files with each of these numbers of processes at once, e.g. 1,2,4,8")
+	fl.StringVar(&opts.ScaleClass, "scale-class", bench.DefaultHorizontalClass.String(), "the corpus of --scale-processes, COUNTxSIZE")
+	cmd.AddCommand(newBenchServeCmd(), newBenchRawCmd(), newBenchSynthWikiCmd())
 	return cmd
 }
 
@@ -228,7 +277,20 @@ func benchRun(ctx context.Context, opts *BenchOptions) error {
 			return fmt.Errorf("--profile: %w", err)
 		}
 	}
-	rep := &bench.Report{}
+	rep := bench.NewReport(opts.Workers)
+	if opts.scale() {
+		if err := benchScale(ctx, opts, bin, svc, rep); err != nil {
+			if rep.Scale != nil || rep.Horizontal != nil {
+				rep.WriteTable(f.IO.ErrOut)
+			}
+			return err
+		}
+		rep.Load[1] = bench.LoadAverage()
+		if f.JSON {
+			return rep.WriteJSON(f.IO.Out)
+		}
+		return rep.WriteTable(f.IO.Out)
+	}
 	if !opts.MetaOnly && !opts.AuditOnly {
 		rep, err = bench.Run(ctx, bench.Options{
 			Binary: bin, Services: svc, Classes: classes, Workers: opts.Workers, Dir: opts.Dir,
@@ -240,6 +302,9 @@ func benchRun(ctx context.Context, opts *BenchOptions) error {
 			}
 			return err
 		}
+	}
+	if rep == nil {
+		rep = bench.NewReport(opts.Workers)
 	}
 	if !opts.NoMeta && !opts.AuditOnly && opts.MetaRows > 0 {
 		fmt.Fprintf(f.IO.ErrOut, "metadata: loading %d file versions ...\n", opts.MetaRows)
@@ -254,10 +319,66 @@ func benchRun(ctx context.Context, opts *BenchOptions) error {
 			return err
 		}
 	}
+	rep.Load[1] = bench.LoadAverage()
 	if f.JSON {
 		return rep.WriteJSON(f.IO.Out)
 	}
 	return rep.WriteTable(f.IO.Out)
+}
+
+// benchScale runs the scale runs into rep.
+func benchScale(ctx context.Context, opts *BenchOptions, bin string, svc bench.Services, rep *bench.Report) error {
+	log := opts.F.IO.ErrOut
+	if len(opts.ScaleVersions) > 0 {
+		s, err := bench.WikiScale(ctx, bench.WikiScaleOptions{Binary: bin, Services: svc, Versions: int64s(opts.ScaleVersions),
+			UpdateEvents: int64(opts.ScaleUpdateEvents), Seed: uint64(opts.ScaleSeed), Dir: opts.Dir, Keep: opts.Keep, ProfileDir: opts.Profile, Log: log})
+		rep.Scale = s
+		if err != nil {
+			return err
+		}
+	}
+	if len(opts.ScaleProcesses) > 0 {
+		class, _ := bench.ParseClass(opts.ScaleClass) // checked with the flags
+		h, err := bench.Horizontal(ctx, bench.HorizontalOptions{Binary: bin, Services: svc, Processes: opts.ScaleProcesses,
+			Class: class, Workers: opts.Workers, Dir: opts.Dir, CorpusDir: opts.CorpusDir, Keep: opts.Keep, Log: log}, runtime.NumCPU())
+		rep.Horizontal = h
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func int64s(ns []int) []int64 {
+	out := make([]int64, len(ns))
+	for i, n := range ns {
+		out[i] = int64(n)
+	}
+	return out
+}
+
+// newBenchSynthWikiCmd serves the synthetic wiki of the scale runs, as a child.
+func newBenchSynthWikiCmd() *cobra.Command {
+	var (
+		addr              string
+		files, tail, seed int
+	)
+	cmd := &cobra.Command{
+		Use:    "synthwiki --files N [--tail N] [--seed N] [--addr HOST:PORT]",
+		Short:  "Serve a synthetic MediaWiki API (the scale runs' wiki; see bench/synthwiki)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := synthwiki.Config{Files: int64(files), Tail: int64(tail), Seed: uint64(seed)}
+			return bench.ServeSynthWiki(cmd.Context(), cfg, addr, cmd.OutOrStdout())
+		},
+	}
+	intFlag(cmd.Flags(), &files, "files", 0, 0, 1_000_000_000, "files of the base history")
+	intFlag(cmd.Flags(), &tail, "tail", 0, 0, 1_000_000_000, "log events after the base history")
+	intFlag(cmd.Flags(), &seed, "seed", 1, 0, math.MaxInt32, "seed")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:0", "listen address")
+	cmd.MarkFlagRequired("files")
+	return cmd
 }
 
 // newBenchServeCmd is the bench's "production" file server, run as a child.

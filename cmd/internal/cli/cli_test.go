@@ -207,6 +207,9 @@ func TestEveryNumberFlagHasARange(t *testing.T) {
 			case *intRange:
 				bad = []string{fmt.Sprint(v.min - 1), fmt.Sprint(v.max + 1), "x"}
 				span = fmt.Sprintf("%d to %d", v.min, v.max)
+			case *intsRange:
+				bad = []string{fmt.Sprint(v.min - 1), fmt.Sprint(v.max + 1), "x", fmt.Sprintf("%d,%d", v.min, v.max+1)}
+				span = fmt.Sprintf("%d to %d", v.min, v.max)
 			case *floatRange:
 				bad = []string{fmt.Sprint(v.min - 1), fmt.Sprint(v.max*2 + 1), "x", "NaN", "+Inf"}
 				span = fmt.Sprintf("%g to %g", v.min, v.max)
@@ -295,6 +298,59 @@ func TestMetricsFlags(t *testing.T) {
 			}
 			if !tc.listen && err == nil {
 				t.Errorf("%s accepted --metrics-listen, which only long-running commands have", tc.name)
+			}
+		})
+	}
+}
+
+func TestBenchScaleFlags(t *testing.T) {
+	t.Setenv(envBenchSecret, "secret")
+	svc := []string{"--dsn", "u:p@tcp(127.0.0.1:1)/", "--endpoints", "http://127.0.0.1:2", "--access-key", "a"}
+	tests := []struct {
+		args    []string
+		check   func(*BenchOptions) bool
+		wantErr string
+	}{
+		{args: []string{"--scale-versions", "1000000,3000000,10000000"},
+			check: func(o *BenchOptions) bool {
+				return o.scale() && len(o.ScaleVersions) == 3 && o.ScaleVersions[2] == 10_000_000 && o.ScaleUpdateEvents == 1_000_000
+			}},
+		{args: []string{"--scale-versions", "5000", "--scale-update-events", "0", "--scale-seed", "7"},
+			check: func(o *BenchOptions) bool { return o.ScaleUpdateEvents == 0 && o.ScaleSeed == 7 }},
+		{args: []string{"--scale-processes", "1,2,4,8", "--scale-class", "100x1MiB"},
+			check: func(o *BenchOptions) bool {
+				return o.scale() && len(o.ScaleProcesses) == 4 && o.ScaleClass == "100x1MiB"
+			}},
+		{args: []string{"--meta-only"}, check: func(o *BenchOptions) bool { return !o.scale() }},
+		{args: []string{"--scale-versions", "0"}, wantErr: "is out of range: give a comma-separated list"},
+		{args: []string{"--scale-processes", "2,-1"}, wantErr: "is out of range: give a comma-separated list"},
+		{args: []string{"--scale-versions", "100", "--meta-only"}, wantErr: "instead of"},
+		{args: []string{"--scale-processes", "1", "--class", "1x1KiB"}, wantErr: "instead of"},
+		{args: []string{"--scale-update-events", "10"}, wantErr: "give --scale-versions too"},
+		{args: []string{"--scale-class", "10x1KiB"}, wantErr: "give --scale-processes too"},
+		{args: []string{"--scale-processes", "1", "--scale-class", "ten"}, wantErr: "--scale-class"},
+		{args: []string{"--scale-versions", "1e6"}, wantErr: "invalid argument"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			f, _, _ := testFactory()
+			var got *BenchOptions
+			cmd := newBenchCmdRun(f, func(_ context.Context, o *BenchOptions) error { got = o; return nil })
+			cmd.SetArgs(append(append([]string{}, svc...), tt.args...))
+			cmd.SetOut(&bytes.Buffer{})
+			cmd.SetErr(&bytes.Buffer{})
+			err := cmd.Execute()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(got) {
+				t.Errorf("options = %+v", *got)
 			}
 		})
 	}

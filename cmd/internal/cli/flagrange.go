@@ -10,8 +10,8 @@ import (
 )
 
 // Every number and duration flag of every command is declared with
-// intFlag, floatFlag or durationFlag, which carry its valid range: a value outside it
-// is refused while the flags are parsed (a usage error, exit 2, that gives
+// intFlag, intsFlag, floatFlag or durationFlag, which carry its valid
+// range: a value outside it is refused while the flags are parsed (a usage error, exit 2, that gives
 // the range), before anything else runs. TestEveryNumberFlagHasARange
 // walks the command tree to keep it so.
 
@@ -44,6 +44,50 @@ func (v *intRange) Set(s string) error {
 func intFlag(fs *pflag.FlagSet, p *int, name string, def, min, max int, usage string) {
 	*p = def
 	fs.Var(&intRange{p: p, min: min, max: max}, name, fmt.Sprintf("%s (%d to %d)", usage, min, max))
+}
+
+// intsRange is the value of a flag that takes a comma-separated list of
+// whole numbers, each in [min, max]; each use of the flag adds to the list.
+type intsRange struct {
+	p        *[]int
+	min, max int
+	set      bool
+}
+
+func (v *intsRange) Type() string { return "ints" }
+
+func (v *intsRange) String() string {
+	out := make([]string, len(*v.p))
+	for i, n := range *v.p {
+		out[i] = strconv.Itoa(n)
+	}
+	return strings.Join(out, ",")
+}
+
+func (v *intsRange) Set(s string) error {
+	var got []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number: give a comma-separated list of numbers from %d to %d", f, v.min, v.max)
+		}
+		if n < v.min || n > v.max {
+			return fmt.Errorf("%d is out of range: give a comma-separated list of numbers from %d to %d", n, v.min, v.max)
+		}
+		got = append(got, n)
+	}
+	if !v.set {
+		*v.p = nil // the first use replaces the default
+		v.set = true
+	}
+	*v.p = append(*v.p, got...)
+	return nil
+}
+
+// intsFlag defines a flag of comma-separated whole numbers, each of
+// min..max; the usage text gets the range.
+func intsFlag(fs *pflag.FlagSet, p *[]int, name string, min, max int, usage string) {
+	fs.Var(&intsRange{p: p, min: min, max: max}, name, fmt.Sprintf("%s; comma-separated, each (%d to %d)", usage, min, max))
 }
 
 // floatRange is the value of a float flag that must lie in [min, max]

@@ -63,6 +63,7 @@ of versions it could not cover (and lists them under "warnings" in --json).`,
 	cmd.Flags().StringVar(&opts.Wiki, "wiki", "", "wiki name, as in the config")
 	cmd.Flags().BoolVar(&opts.NoDeleted, "no-deleted", false, "do not list deleted versions")
 	addMetricsFlags(cmd, &opts.Metrics, false)
+	addProfileFlags(cmd)
 	return cmd
 }
 

@@ -73,6 +73,7 @@ wiki's log (mediabackups_update_caught_up_timestamp_seconds). See the README,
 	durationFlag(cmd.Flags(), &opts.Interval, "interval", 60*time.Second, time.Second, 24*time.Hour, "with --follow: time between two reads of the log")
 	cmd.Flags().StringVar(&opts.Since, "since", "", "for a wiki never updated: read the log from this time (RFC 3339), not from its beginning")
 	addMetricsFlags(cmd, &opts.Metrics, true)
+	addProfileFlags(cmd)
 	return cmd
 }
 
