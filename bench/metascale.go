@@ -234,6 +234,9 @@ func MetadataScale(ctx context.Context, o ScaleOptions) (_ *ScaleReport, err err
 	// timed part is what a tool does with a typed value, checking it into
 	// a query, then running the query; the plan is EXPLAIN of that query.
 	for _, m := range search.Methods {
+		if m.NoValue {
+			continue // --all reads the whole wiki: not a lookup to time
+		}
 		var have []metadata.File
 		for _, f := range samples {
 			if _, _, ok := m.ValueOf(f); ok {

@@ -13,22 +13,51 @@ import (
 // must match (they are ANDed); at least one must be set. Container and Path
 // go together. Hashes are lower- or upper-case hex of full length; Title is
 // a DB key (underscores), compared byte for byte; dates are compared to the
-// second, in UTC.
+// second, in UTC. All selects every version of the wiki (and, with other
+// criteria, adds nothing to them).
 //
 // Each single criterion is served by an index of the files table: Title by
 // files_version, SHA1 by files_sha1, SHA256 by files_sha256, Container+Path
-// by files_production, and the three dates by files_upload_date,
-// files_archive_date and files_delete_date.
+// by files_production, the three dates and the three date ranges by
+// files_upload_date, files_archive_date and files_delete_date, and All by
+// files_upload_date (every version has an upload date), along which
+// SearchEach pages it.
 type Query struct {
-	WikiID      int64
-	Title       string
-	SHA1        string
-	SHA256      string
-	Container   string
-	Path        string
-	UploadDate  time.Time
-	ArchiveDate time.Time
-	DeleteDate  time.Time
+	WikiID       int64
+	Title        string
+	SHA1         string
+	SHA256       string
+	Container    string
+	Path         string
+	UploadDate   time.Time
+	ArchiveDate  time.Time
+	DeleteDate   time.Time
+	UploadRange  TimeRange
+	ArchiveRange TimeRange
+	DeleteRange  TimeRange
+	All          bool
+}
+
+// TimeRange is the times from From (included) up to To (excluded), compared
+// to the second in UTC. A zero From or To leaves that end open; the zero
+// TimeRange is no criterion at all.
+type TimeRange struct {
+	From, To time.Time
+}
+
+// IsZero reports whether r has neither end (is no criterion).
+func (r TimeRange) IsZero() bool { return r.From.IsZero() && r.To.IsZero() }
+
+// String is "FROM..TO" in UTC, an open end left empty: "2025-01-01
+// 00:00:00..", as search.ParseRange reads it back.
+func (r TimeRange) String() string {
+	end := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return fmtTime(t)
+	}
+	return end(r.From) + ".." + end(r.To)
 }
 
 // ErrEmptyQuery is returned by Search for a Query without any criterion.
@@ -38,19 +67,30 @@ var ErrEmptyQuery = errors.New("search: no criterion given")
 // deletion tool.
 const SourceRecoveryDelete = "recovery:delete"
 
-// criteria is the one table of Query's criteria: the name the log and
-// String use, and the SQL that matches it. Each is served by an index of
-// the files table (see Query).
-var criteria = []struct {
+// criterion is one row of the criteria table.
+type criterion struct {
+	// name is what the log and String use.
 	name string
 	// where returns the criterion's condition and arguments, "" when the
 	// query does not use it; an error for a malformed value.
 	where func(q Query) (string, []any, error)
-}{
-	{"title", func(q Query) (string, []any, error) { return eq("f.title", q.Title) }},
-	{"sha1", func(q Query) (string, []any, error) { return hashEq("f.sha1", "sha1", q.SHA1, 20) }},
-	{"sha256", func(q Query) (string, []any, error) { return hashEq("f.sha256", "sha256", q.SHA256, 32) }},
-	{"container+path", func(q Query) (string, []any, error) {
+	// show is the criterion's value in String; nil: its arguments.
+	show func(q Query) string
+	// order, when set, is the indexed column SearchEach pages the
+	// criterion's matches along (with f.id), and index the index of
+	// files that serves it: each page is then a range read of that index.
+	// The criteria that can select a whole wiki have one.
+	order, index string
+}
+
+// criteria is the one table of Query's criteria: the name the log and
+// String use, and the SQL that matches it. Each is served by an index of
+// the files table (see Query).
+var criteria = []criterion{
+	{name: "title", where: func(q Query) (string, []any, error) { return eq("f.title", q.Title) }},
+	{name: "sha1", where: func(q Query) (string, []any, error) { return hashEq("f.sha1", "sha1", q.SHA1, 20) }},
+	{name: "sha256", where: func(q Query) (string, []any, error) { return hashEq("f.sha256", "sha256", q.SHA256, 32) }},
+	{name: "container+path", where: func(q Query) (string, []any, error) {
 		if (q.Container == "") != (q.Path == "") {
 			return "", nil, fmt.Errorf("search: the production container and path must be given together")
 		}
@@ -59,9 +99,20 @@ var criteria = []struct {
 		}
 		return "f.production_container = ? AND f.production_path = ?", []any{q.Container, q.Path}, nil
 	}},
-	{"upload_date", func(q Query) (string, []any, error) { return dateEq("f.upload_date", q.UploadDate) }},
-	{"archive_date", func(q Query) (string, []any, error) { return dateEq("f.archive_date", q.ArchiveDate) }},
-	{"delete_date", func(q Query) (string, []any, error) { return dateEq("f.delete_date", q.DeleteDate) }},
+	{name: "upload_date", where: func(q Query) (string, []any, error) { return dateEq("f.upload_date", q.UploadDate) }},
+	{name: "archive_date", where: func(q Query) (string, []any, error) { return dateEq("f.archive_date", q.ArchiveDate) }},
+	{name: "delete_date", where: func(q Query) (string, []any, error) { return dateEq("f.delete_date", q.DeleteDate) }},
+	dateRange("upload_between", "f.upload_date", "files_upload_date", func(q Query) TimeRange { return q.UploadRange }),
+	dateRange("archive_between", "f.archive_date", "files_archive_date", func(q Query) TimeRange { return q.ArchiveRange }),
+	dateRange("delete_between", "f.delete_date", "files_delete_date", func(q Query) TimeRange { return q.DeleteRange }),
+	{name: "all", order: "f.upload_date", index: "files_upload_date",
+		where: func(q Query) (string, []any, error) {
+			if !q.All {
+				return "", nil, nil
+			}
+			return "TRUE", nil, nil
+		},
+		show: func(Query) string { return "yes" }},
 }
 
 func eq(col, v string) (string, []any, error) {
@@ -89,10 +140,34 @@ func dateEq(col string, t time.Time) (string, []any, error) {
 	return col + " = ?", []any{t.UTC().Truncate(time.Second)}, nil
 }
 
+// dateRange is the criterion of a TimeRange on the date column col: from
+// (included) up to (excluded), either end open. A version without that
+// date (NULL: never archived, never deleted) is outside every range.
+func dateRange(name, col, index string, of func(Query) TimeRange) criterion {
+	return criterion{name: name, order: col, index: index,
+		where: func(q Query) (string, []any, error) {
+			r := of(q)
+			var w []string
+			var args []any
+			if !r.From.IsZero() {
+				w, args = append(w, col+" >= ?"), append(args, r.From.UTC().Truncate(time.Second))
+			}
+			if !r.To.IsZero() {
+				w, args = append(w, col+" < ?"), append(args, r.To.UTC().Truncate(time.Second))
+			}
+			if len(w) == 2 && !args[0].(time.Time).Before(args[1].(time.Time)) {
+				return "", nil, fmt.Errorf("search: %s %s is empty: its start must come before its end", name, r)
+			}
+			return strings.Join(w, " AND "), args, nil
+		},
+		show: func(q Query) string { return of(q).String() }}
+}
+
 // Where returns the SQL condition that selects q's versions from "files AS
 // f" (the wiki included) and its arguments: what Search runs, for EXPLAIN.
 // It returns ErrEmptyQuery when q has no criterion, and an error for a
-// malformed hash or a Container without a Path (or the reverse).
+// malformed hash, a Container without a Path (or the reverse), or an empty
+// date range.
 func (q Query) Where() (string, []any, error) {
 	where := []string{"f.wiki_id = ?"}
 	args := []any{q.WikiID}
@@ -112,12 +187,29 @@ func (q Query) Where() (string, []any, error) {
 	return strings.Join(where, " AND "), args, nil
 }
 
-// String describes q's criteria for a log line: "title=A.png sha1=…".
+// Criteria returns the names of the criteria q uses, in the order of
+// String; a malformed one is left out.
+func (q Query) Criteria() []string {
+	var out []string
+	for _, c := range criteria {
+		if w, _, err := c.where(q); err == nil && w != "" {
+			out = append(out, c.name)
+		}
+	}
+	return out
+}
+
+// String describes q's criteria for a log line: "title=A.png sha1=…
+// upload_between=2025-01-01 00:00:00..".
 func (q Query) String() string {
 	var p []string
 	for _, c := range criteria {
-		_, a, err := c.where(q)
-		if err != nil || len(a) == 0 {
+		w, a, err := c.where(q)
+		if err != nil || w == "" {
+			continue
+		}
+		if c.show != nil {
+			p = append(p, c.name+"="+c.show(q))
 			continue
 		}
 		vals := make([]string, len(a))
@@ -139,13 +231,144 @@ func (q Query) String() string {
 // Search returns the file versions that match q, ordered by id, each with
 // its Backup when it has one. It returns ErrEmptyQuery when q has no
 // criterion, and an error for a malformed hash or a Container without a
-// Path (or the reverse). No match is an empty result, not an error.
+// Path (or the reverse). No match is an empty result, not an error. It
+// holds every match in memory: for a search that may select many (a date
+// range, All), use SearchEach.
 func (s *Store) Search(ctx context.Context, q Query) ([]File, error) {
 	where, args, err := q.Where()
 	if err != nil {
 		return nil, err
 	}
 	return s.files(ctx, "search files", `SELECT `+fileColumns+` FROM `+fileFrom+` WHERE `+where+` ORDER BY f.id`, args...)
+}
+
+// Page returns the SQL, and its arguments, of the query SearchEach runs
+// for the page of at most size of q's matches that comes after the version
+// after (nil: the first page), and the errors of Where. It is exported for
+// EXPLAIN.
+//
+// Pages go along the column of q's first date range (or of All), then
+// f.id; without one, by f.id. When q has only ranges (and All), its index
+// is forced: MariaDB 10.11 otherwise reads an ORDER BY ... LIMIT on that
+// index by its wiki_id prefix alone (access type ref), skipping through
+// every entry before the page instead of starting at it. With a selective
+// criterion too (a title, a hash), the choice is left to MariaDB.
+func (q Query) Page(after *File, size int) (string, []any, error) {
+	where, args, err := q.Where()
+	if err != nil {
+		return "", nil, err
+	}
+	col, index := q.pageOrder()
+	order := "f.id"
+	if col != "" {
+		order = col + ", f.id"
+	}
+	from := fileFrom
+	if index != "" {
+		from = `files AS f FORCE INDEX (` + index + `) ` + fileJoins
+	}
+	if after != nil {
+		if col == "" {
+			where += " AND f.id > ?"
+			args = append(args, after.ID)
+		} else {
+			// (col, id) > (v, id), spelled so that v bounds the range
+			// read (MariaDB does not use a row comparison for it).
+			v := after.dateOf(col)
+			where += " AND " + col + " >= ? AND (" + col + " > ? OR f.id > ?)"
+			args = append(args, v, v, after.ID)
+		}
+	}
+	return `SELECT ` + fileColumns + ` FROM ` + from + ` WHERE ` + where + ` ORDER BY ` + order + fmt.Sprintf(` LIMIT %d`, size), args, nil
+}
+
+// pageOrder returns the column SearchEach pages q along: that of the first
+// criterion of q that has one, else none (the id alone); and its index when
+// every criterion of q has one (see Page), else "".
+func (q Query) pageOrder() (col, index string) {
+	all := true
+	for _, c := range criteria {
+		if w, _, err := c.where(q); err != nil || w == "" {
+			continue
+		}
+		if c.order == "" {
+			all = false
+			continue
+		}
+		if col == "" {
+			col, index = c.order, c.index
+		}
+	}
+	if !all {
+		index = ""
+	}
+	return col, index
+}
+
+// dateOf returns f's value of a paging column, UTC to the second.
+func (f File) dateOf(col string) time.Time {
+	var t time.Time
+	switch col {
+	case "f.upload_date":
+		t = f.UploadDate
+	case "f.archive_date":
+		t = f.ArchiveDate
+	case "f.delete_date":
+		t = f.DeleteDate
+	}
+	return t.UTC().Truncate(time.Second)
+}
+
+// SearchPage is the number of versions SearchEach reads at once.
+const SearchPage = 1000
+
+// SearchEach passes the file versions that match q to fn, a page of at
+// most size (SearchPage when 0) at a time, each with its Backup when it has
+// one, and returns fn's first error. Memory does not grow with the number
+// of matches, and no statement stays open while fn runs: each page is its
+// own query, which starts where the last one ended (along the index of q's
+// date range, or of All, else by id), so a page costs the same whatever its
+// place. Versions added or changed while it runs may be seen or not; none
+// is passed twice. Errors are those of Search.
+func (s *Store) SearchEach(ctx context.Context, q Query, size int, fn func([]File) error) error {
+	if size <= 0 {
+		size = SearchPage
+	}
+	var after *File
+	for {
+		sql, args, err := q.Page(after, size)
+		if err != nil {
+			return err
+		}
+		files, err := s.files(ctx, "search files", sql, args...)
+		if err != nil {
+			return err
+		}
+		if len(files) > 0 {
+			if err := fn(files); err != nil {
+				return err
+			}
+			last := files[len(files)-1]
+			after = &last
+		}
+		if len(files) < size {
+			return nil
+		}
+	}
+}
+
+// Count returns how many file versions match q (what SearchEach would
+// pass), with the errors of Search.
+func (s *Store) Count(ctx context.Context, q Query) (int64, error) {
+	where, args, err := q.Where()
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM files AS f WHERE `+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count the matches of %s: %w", q, err)
+	}
+	return n, nil
 }
 
 // VersionKey names one file version as an erase log does: its title (a

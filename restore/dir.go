@@ -15,8 +15,10 @@ import (
 // nothing is ever replaced. Bytes stream into a temporary file inside the
 // directory, which gets its name only once they are checked. Nothing is
 // reported as written before the directory's filesystem has been synced,
-// once, at the end (Finish); if that fails, every file the run wrote is
-// removed again.
+// at the end of each Restore (Finish); if that fails, every file written
+// since the last successful Finish is removed again. So one Dir can take
+// a restore in several Restore calls (a page of matches at a time): what
+// an earlier call reported written stays.
 type Dir struct {
 	t *target
 
@@ -64,17 +66,19 @@ func (d *Dir) Stage(_ context.Context, f metadata.File, name string) (Stage, err
 }
 
 // Finish implements Target: it syncs the directory's filesystem, and
-// removes every file this run wrote if that fails.
+// removes every file written since the last successful Finish if that
+// fails.
 func (d *Dir) Finish(context.Context) error {
 	err := d.t.sync()
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if err != nil {
-		d.mu.Lock()
 		for _, name := range d.published {
 			d.t.remove(name)
 		}
-		d.published = nil
-		d.mu.Unlock()
 	}
+	// Synced files are durable: a later failure does not take them back.
+	d.published = nil
 	return err
 }
 

@@ -7,6 +7,7 @@ package search
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +30,13 @@ type Method struct {
 	// WithContainer: the value is a path inside a production container,
 	// which is given too (--container, or asked first).
 	WithContainer bool
+	// NoValue: the method takes no value (--all): its flag is a switch,
+	// the menu asks nothing more, and Query is given "true".
+	NoValue bool
+	// Broad: the method may select a great many versions (a date range, a
+	// whole wiki). The interactive tools then offer to narrow it with
+	// another method.
+	Broad bool
 
 	// parse checks value (and container) and sets q's criterion; its
 	// error explains what is wrong with the value.
@@ -98,7 +106,30 @@ var Methods = []Method{
 	dateMethod("upload-date", "upload", func(q *metadata.Query) *time.Time { return &q.UploadDate }, func(f metadata.File) time.Time { return f.UploadDate }),
 	dateMethod("archive-date", "archive", func(q *metadata.Query) *time.Time { return &q.ArchiveDate }, func(f metadata.File) time.Time { return f.ArchiveDate }),
 	dateMethod("delete-date", "delete", func(q *metadata.Query) *time.Time { return &q.DeleteDate }, func(f metadata.File) time.Time { return f.DeleteDate }),
+	rangeMethod("upload-between", "upload", func(q *metadata.Query) *metadata.TimeRange { return &q.UploadRange }, func(f metadata.File) time.Time { return f.UploadDate }),
+	rangeMethod("archive-between", "archive", func(q *metadata.Query) *metadata.TimeRange { return &q.ArchiveRange }, func(f metadata.File) time.Time { return f.ArchiveDate }),
+	rangeMethod("delete-between", "delete", func(q *metadata.Query) *metadata.TimeRange { return &q.DeleteRange }, func(f metadata.File) time.Time { return f.DeleteDate }),
+	{
+		Name: "all", NoValue: true, Broad: true,
+		Label: "every version of the wiki", Prompt: "Every version of the wiki",
+		Help: "every version of the wiki (needs --wiki; other search flags narrow it)",
+		parse: func(v, _ string, q *metadata.Query) error {
+			if v != "true" {
+				return fmt.Errorf("%q: --all takes no value", v)
+			}
+			q.All = true
+			return nil
+		},
+		// Every version has this value: it is not a lookup of one.
+		valueOf: func(metadata.File) (string, string, bool) { return "true", "", true },
+	},
 }
+
+// RangeHelp explains the value of the range methods, for --help.
+const RangeHelp = `A range FROM..TO takes the versions from FROM (included) up to TO
+(excluded), in UTC; leave an end out for no bound: 2025-01-01..2025-02-01 is
+January 2025, 2025-03-01.. is from March on, ..2025-01-01 is before 2025.
+FROM and TO are dates (YYYY-MM-DD, at 00:00:00) or times as above.`
 
 // dateMethod is the method that searches for an exact date of one kind.
 func dateMethod(name, kind string, field func(*metadata.Query) *time.Time, of func(metadata.File) time.Time) Method {
@@ -113,6 +144,25 @@ func dateMethod(name, kind string, field func(*metadata.Query) *time.Time, of fu
 		valueOf: func(f metadata.File) (string, string, bool) {
 			t := of(f)
 			return t.UTC().Format(DateLayouts[0]), "", !t.IsZero()
+		},
+	}
+}
+
+// rangeMethod is the method that searches for dates of one kind in a
+// range, FROM..TO (see ParseRange).
+func rangeMethod(name, kind string, field func(*metadata.Query) *metadata.TimeRange, of func(metadata.File) time.Time) Method {
+	return Method{
+		Name: name, Placeholder: "FROM..TO", Broad: true, Label: kind + " date in a range",
+		Prompt: strings.ToUpper(kind[:1]) + kind[1:] + " dates FROM..TO (UTC; FROM included, TO excluded; an end may be left out)",
+		Help:   kind + " date from FROM (included) up to TO (excluded)",
+		parse: func(v, _ string, q *metadata.Query) (err error) {
+			*field(q), err = ParseRange(v)
+			return err
+		},
+		// The second of f's date: from it up to the next second.
+		valueOf: func(f metadata.File) (string, string, bool) {
+			t := of(f).UTC().Truncate(time.Second)
+			return metadata.TimeRange{From: t, To: t.Add(time.Second)}.String(), "", !t.IsZero()
 		},
 	}
 }
@@ -139,6 +189,23 @@ func (m Method) Query(value, container string) (metadata.Query, error) {
 	return q, err
 }
 
+// Add checks value (and container) and adds m's criterion to q, ANDed with
+// those q has. It is an error if q already has that criterion (as
+// sha1-base36 after sha1 would); q is unchanged on any error.
+func (m Method) Add(q *metadata.Query, value, container string) error {
+	one, err := m.Query(value, container)
+	if err != nil {
+		return err
+	}
+	have := q.Criteria()
+	for _, c := range one.Criteria() {
+		if slices.Contains(have, c) {
+			return fmt.Errorf("the search already has a %s: give it once", c)
+		}
+	}
+	return m.parse(value, container, q)
+}
+
 // ValueOf returns the value (and container) that makes m find f, and false
 // when f has nothing to find it by with m. Query(ValueOf(f)) matches f.
 func (m Method) ValueOf(f metadata.File) (value, container string, ok bool) {
@@ -161,6 +228,52 @@ func ParseDate(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not a date: write it as YYYY-MM-DD hh:mm:ss or YYYYMMDDhhmmss (UTC), e.g. 2025-01-02 09:00:00", s)
+}
+
+// ParseRange reads a range of dates "FROM..TO": from FROM (included) up to
+// TO (excluded), in UTC. Either end may be left out (open), not both; each
+// is a date as ParseDate reads it, or a day YYYY-MM-DD (its 00:00:00). TO
+// must come after FROM. The error says what is wrong and how to write it.
+func ParseRange(s string) (metadata.TimeRange, error) {
+	var r metadata.TimeRange
+	from, to, ok := strings.Cut(strings.TrimSpace(s), "..")
+	if !ok {
+		return r, fmt.Errorf("%q is not a range: write FROM..TO, e.g. 2025-01-01..2025-02-01 (UTC; FROM included, TO excluded; an end may be left out)", s)
+	}
+	from, to = strings.TrimSpace(from), strings.TrimSpace(to)
+	if from == "" && to == "" {
+		return r, fmt.Errorf("%q has neither end: give FROM, TO or both (for every version of the wiki, search with --all)", s)
+	}
+	var err error
+	if from != "" {
+		if r.From, err = parseRangeEnd(from); err != nil {
+			return metadata.TimeRange{}, fmt.Errorf("range %q, FROM: %w", s, err)
+		}
+	}
+	if to != "" {
+		if r.To, err = parseRangeEnd(to); err != nil {
+			return metadata.TimeRange{}, fmt.Errorf("range %q, TO: %w", s, err)
+		}
+	}
+	if !r.From.IsZero() && !r.To.IsZero() && !r.From.Before(r.To) {
+		return metadata.TimeRange{}, fmt.Errorf("range %q is empty: TO is excluded and must come after FROM", s)
+	}
+	return r, nil
+}
+
+// parseRangeEnd reads one end of a range: a day or a date.
+func parseRangeEnd(s string) (time.Time, error) {
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		if t, err = ParseDate(s); err != nil {
+			return t, fmt.Errorf("%q is not a day or a date: write YYYY-MM-DD, YYYY-MM-DD hh:mm:ss or YYYYMMDDhhmmss (UTC)", s)
+		}
+	}
+	// The metadata keeps dates as DATETIME: years 1000 to 9999.
+	if t.Year() < 1000 {
+		return time.Time{}, fmt.Errorf("%q is before the year 1000: no version is that old", s)
+	}
+	return t.UTC(), nil
 }
 
 // NormalizeTitle turns what an operator typed into a DB key: surrounding

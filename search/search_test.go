@@ -8,6 +8,8 @@ import (
 	"github.com/mediabackups/mediabackups/metadata"
 )
 
+func day(m, d int) time.Time { return time.Date(2025, time.Month(m), d, 0, 0, 0, 0, time.UTC) }
+
 func TestQueryFor(t *testing.T) {
 	simple1 := "ebd86f06d1c6b7dfe02a6e4a5dfc11dfcdf9d457"
 	for _, tc := range []struct {
@@ -43,6 +45,17 @@ func TestQueryFor(t *testing.T) {
 		{"delete date ISO", "delete-date", "2025-01-02T09:00:00Z", "", metadata.Query{DeleteDate: time.Date(2025, 1, 2, 9, 0, 0, 0, time.UTC)}, ""},
 		{"date without time", "upload-date", "2025-01-02", "", metadata.Query{}, "YYYY-MM-DD hh:mm:ss"},
 		{"date out of range", "upload-date", "20251302090000", "", metadata.Query{}, "not a date"},
+		{"upload range of days", "upload-between", "2025-01-01..2025-02-01", "", metadata.Query{UploadRange: metadata.TimeRange{From: day(1, 1), To: day(2, 1)}}, ""},
+		{"archive range, open end", "archive-between", " 2025-01-02 09:00:00 .. ", "", metadata.Query{ArchiveRange: metadata.TimeRange{From: time.Date(2025, 1, 2, 9, 0, 0, 0, time.UTC)}}, ""},
+		{"delete range, open start", "delete-between", "..20250102090000", "", metadata.Query{DeleteRange: metadata.TimeRange{To: time.Date(2025, 1, 2, 9, 0, 0, 0, time.UTC)}}, ""},
+		{"range without ends", "upload-between", "..", "", metadata.Query{}, "--all"},
+		{"range without ..", "upload-between", "2025-01-01", "", metadata.Query{}, "FROM..TO"},
+		{"range upside down", "upload-between", "2025-02-01..2025-01-01", "", metadata.Query{}, "empty"},
+		{"range of no time", "upload-between", "2025-01-01..2025-01-01 00:00:00", "", metadata.Query{}, "empty"},
+		{"range with a bad end", "upload-between", "2025-01-01..tomorrow", "", metadata.Query{}, "TO: \"tomorrow\" is not a day or a date"},
+		{"range too old", "upload-between", "0999-12-31..", "", metadata.Query{}, "year 1000"},
+		{"all", "all", "true", "", metadata.Query{All: true}, ""},
+		{"all with a value", "all", "yes", "", metadata.Query{}, "no value"},
 		{"unknown method", "size", "1", "", metadata.Query{}, "unknown"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,12 +78,12 @@ func TestQueryFor(t *testing.T) {
 }
 
 func TestEveryMethodIsComplete(t *testing.T) {
-	if len(Methods) != 8 {
-		t.Fatalf("%d methods, want 8", len(Methods))
+	if len(Methods) != 12 {
+		t.Fatalf("%d methods, want 12", len(Methods))
 	}
 	seen := map[string]bool{}
 	for _, m := range Methods {
-		if m.Name == "" || m.Label == "" || m.Prompt == "" || m.Help == "" || m.Placeholder == "" || m.parse == nil || m.valueOf == nil {
+		if m.Name == "" || m.Label == "" || m.Prompt == "" || m.Help == "" || (m.Placeholder == "") != m.NoValue || m.parse == nil || m.valueOf == nil {
 			t.Errorf("method %q lacks a field: %+v", m.Name, m)
 		}
 		if seen[m.Name] || m.Name == "container" || m.Name == "wiki" {
@@ -100,10 +113,13 @@ func TestValueOfRoundTrip(t *testing.T) {
 		"title": {Title: f.Title}, "sha1": {SHA1: f.SHA1}, "sha1-base36": {SHA1: f.SHA1},
 		"path": {Container: f.Container, Path: f.Path}, "sha256": {SHA256: f.SHA256},
 		"upload-date": {UploadDate: f.UploadDate}, "archive-date": {ArchiveDate: f.ArchiveDate},
+		"upload-between":  {UploadRange: metadata.TimeRange{From: f.UploadDate, To: f.UploadDate.Add(time.Second)}},
+		"archive-between": {ArchiveRange: metadata.TimeRange{From: f.ArchiveDate, To: f.ArchiveDate.Add(time.Second)}},
+		"all":             {All: true},
 	}
 	for _, m := range Methods {
 		v, c, ok := m.ValueOf(f)
-		if m.Name == "delete-date" {
+		if m.Name == "delete-date" || m.Name == "delete-between" {
 			if ok {
 				t.Errorf("delete-date: a version never deleted has a value %q", v)
 			}
@@ -136,6 +152,81 @@ func FuzzQuery(f *testing.F) {
 			if q == (metadata.Query{}) {
 				t.Fatalf("%s %q: accepted but the query is empty", m.Name, s)
 			}
+		}
+	})
+}
+
+func TestParseRange(t *testing.T) {
+	at := func(h, m, s int) time.Time { return time.Date(2025, 1, 2, h, m, s, 0, time.UTC) }
+	for _, tc := range []struct {
+		in   string
+		want metadata.TimeRange
+		err  string
+	}{
+		{"2025-01-01..2025-02-01", metadata.TimeRange{From: day(1, 1), To: day(2, 1)}, ""},
+		{"2025-01-02 09:00:00..2025-01-02 10:30:00", metadata.TimeRange{From: at(9, 0, 0), To: at(10, 30, 0)}, ""},
+		{"20250102090000..2025-01-02T09:00:01Z", metadata.TimeRange{From: at(9, 0, 0), To: at(9, 0, 1)}, ""},
+		{"2025-01-02..", metadata.TimeRange{From: day(1, 2)}, ""},
+		{"..2025-01-02", metadata.TimeRange{To: day(1, 2)}, ""},
+		{"  2025-01-02  ..  2025-01-03 ", metadata.TimeRange{From: day(1, 2), To: day(1, 3)}, ""},
+		{"2025-01-02...2025-01-03", metadata.TimeRange{}, "is not a day or a date"}, // TO would be ".2025-01-03"
+		{"..", metadata.TimeRange{}, "neither end"},
+		{"", metadata.TimeRange{}, "not a range"},
+		{"2025-01-02", metadata.TimeRange{}, "not a range"},
+		{"2025-01-02/2025-01-03", metadata.TimeRange{}, "not a range"},
+		{"2025-01-03..2025-01-02", metadata.TimeRange{}, "empty"},
+		{"2025-01-02..2025-01-02", metadata.TimeRange{}, "empty"},
+		{"2025-02-30..", metadata.TimeRange{}, "FROM: \"2025-02-30\" is not a day or a date"},
+		{"..2025-01-02 25:00:00", metadata.TimeRange{}, "TO:"},
+		{"0000-01-01..", metadata.TimeRange{}, "year 1000"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseRange(tc.in)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("ParseRange(%q) = %v, %v; want an error containing %q", tc.in, got, err, tc.err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("ParseRange(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+			}
+			// What the log shows is read back the same.
+			if back, err := ParseRange(got.String()); err != nil || back != got {
+				t.Errorf("ParseRange(%q) = %v, %v; want %v", got.String(), back, err, got)
+			}
+		})
+	}
+}
+
+// FuzzParseRange: a range that is accepted has an end, in UTC, whole
+// seconds, FROM before TO, and its String reads back the same; nothing
+// panics.
+func FuzzParseRange(f *testing.F) {
+	for _, s := range []string{"2025-01-01..2025-02-01", "..20250102090000", "2025-01-02 09:00:00..", "..", "...", "2025-01-01T00:00:00Z..x", "\x00..\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRange(s)
+		if err != nil {
+			if r != (metadata.TimeRange{}) {
+				t.Fatalf("%q: error %v with a range %v", s, err, r)
+			}
+			return
+		}
+		if r.IsZero() {
+			t.Fatalf("%q: accepted without an end", s)
+		}
+		for _, e := range []time.Time{r.From, r.To} {
+			if !e.IsZero() && (e.Location() != time.UTC || e.Nanosecond() != 0 || e.Year() < 1000) {
+				t.Fatalf("%q: end %v is not a whole second in UTC after the year 1000", s, e)
+			}
+		}
+		if !r.From.IsZero() && !r.To.IsZero() && !r.From.Before(r.To) {
+			t.Fatalf("%q: FROM %v not before TO %v", s, r.From, r.To)
+		}
+		if back, err := ParseRange(r.String()); err != nil || back != r {
+			t.Fatalf("%q: String %q reads back as %v, %v", s, r.String(), back, err)
 		}
 	})
 }

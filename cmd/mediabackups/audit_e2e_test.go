@@ -100,7 +100,9 @@ func otherBytes(b []byte, sameSize bool) []byte {
 // a Swift-backed wiki and on a disk-backed one: after a backup, production
 // loses three versions and two are damaged, with the store's own tools;
 // the audit reports exactly those, again the same a second time, and says
-// nothing changed; bad input is refused and writes nothing.
+// nothing changed; restore --to-production --from-audit with its report
+// puts them back, and the next audit finds production whole; bad input is
+// refused and writes nothing.
 func TestAuditFindsWhatProductionLost(t *testing.T) {
 	for _, kind := range []string{"swift", "disk"} {
 		t.Run(kind, func(t *testing.T) {
@@ -279,6 +281,30 @@ func TestAuditFindsWhatProductionLost(t *testing.T) {
 			}
 			if m := q.Matches[0]; m.AuditStatus == nil || *m.AuditStatus != "missing" || m.AuditChecked == nil {
 				t.Errorf("query-media-file shows audit status %v, checked %v; want missing and a time", m.AuditStatus, m.AuditChecked)
+			}
+
+			// The loop closes: the audit's own report drives the restore
+			// into production. A dry run writes nothing (the next audit
+			// finds the same five); --execute --replace-damaged puts each
+			// back, and the audit after it finds production whole.
+			_, report, _ := e.runSplit("--json", "audit", "--wiki", "testwiki")
+			auditFile := filepath.Join(t.TempDir(), "audit.json")
+			if err := os.WriteFile(auditFile, []byte(report), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr = e.runSplit("restore", "--to-production", "--from-audit", auditFile)
+			if code != 3 || !strings.Contains(stderr, "--replace-damaged") {
+				t.Errorf("dry run of the restore into production: exit %d, want 3 (damaged objects would be left without --replace-damaged)\n%s\n%s", code, stdout, stderr)
+			}
+			if afterDry := e.auditJSON("testwiki", 3); sortProblems(afterDry) != sortProblems(rep) {
+				t.Errorf("the dry run changed production:\n%s\nwant\n%s", sortProblems(afterDry), sortProblems(rep))
+			}
+			code, stdout, stderr = e.runSplit("restore", "--to-production", "--from-audit", auditFile, "--execute", "--replace-damaged", "--yes")
+			if code != 0 {
+				t.Fatalf("restore --to-production --from-audit --execute --replace-damaged: exit %d\n%s\n%s", code, stdout, stderr)
+			}
+			if whole := e.auditJSON("testwiki", 0); len(whole.Problems) != 0 {
+				t.Errorf("after the restore into production, the audit still finds %+v", whole.Problems)
 			}
 
 			if kind != "swift" {

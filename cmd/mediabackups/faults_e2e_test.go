@@ -420,7 +420,7 @@ func TestMinIODownMidRunFailsFast(t *testing.T) {
 	e.CheckEndState(e.t)
 }
 
-// TestRestoreWithAHungServer: a MinIO server SIGSTOPped during a restore
+// TestRestoreWithAHungServer: a MinIO server SIGSTOPped under a restore
 // (it accepts connections but answers nothing). The files on the other
 // server are restored, those on the hung one fail within --timeout, and
 // the restore exits 3.
@@ -447,15 +447,15 @@ func TestRestoreWithAHungServer(t *testing.T) {
 		"--target", target, "--yes", "--parallel", "4", "--timeout", timeout.String())
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	// Frozen before the restore starts: frozen once it has started, the
+	// server could serve a file or two first on a busy machine, and which
+	// ones it served would be a race.
+	own.Freeze()
+	defer own.Thaw()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for !strings.Contains(out.String(), "restore start") && time.Since(start) < 30*time.Second {
-		time.Sleep(5 * time.Millisecond)
-	}
-	own.Freeze()
-	defer own.Thaw()
 	code := waitExit(t, cmd, &out.Buffer, 2*time.Minute)
 	took := time.Since(start)
 	t.Logf("restore with a hung server: %s, exit %d", took.Round(10*time.Millisecond), code)

@@ -122,7 +122,8 @@ func TestMainExitCodes(t *testing.T) {
 		}{
 			{[]string{"--bogus", "--json"}, "Run '" + bin.name + " --help'"},
 			{[]string{"a", "b", "--json"}, "accepts at most 1 arg"},
-			{[]string{"--json", "--title", "x", "--sha1", "y"}, "give one search method"},
+			{[]string{"--json", "--sha1", "abc", "--sha1-base36", "y"}, "--sha1-base36: the search already has a sha1"},
+			{[]string{"--json", "--all"}, "--all needs --wiki"},
 		} {
 			t.Run(bin.name+" "+strings.Join(tc.args, " "), func(t *testing.T) {
 				var out, errOut bytes.Buffer

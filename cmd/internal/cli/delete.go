@@ -57,6 +57,10 @@ refused for --execute while stdin is a terminal: answer the question.
 Every session is logged to <logdir>/deletion.log as well as the screen.
 Exit codes: 0 done, 3 some steps failed, 4 nothing matched, 5 aborted,
 6 production still serves a file, 2 bad flags or values.`,
+		Example: `  delete-media-file --title "File:Secret.png"                                        # dry run
+  delete-media-file --wiki commonswiki --title "File:Secret.png" --execute
+  delete-media-file --wiki commonswiki --delete-between 2025-03-01..2025-03-02 --title Secret.png   # dry run
+  delete-media-file --wiki commonswiki --all                     # refused: narrow it with another search flag`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {

@@ -33,45 +33,70 @@ const (
 )
 
 // find finds the versions to act on, by batch file, flags or questions,
-// and passes them to emit: all at once, or in batch mode a chunk at a
-// time, each version once. It returns the batch counts, nil unless in
-// batch mode. The search is in the session log, on disk, before it runs.
+// and passes them to emit a page (in batch mode a chunk) at a time, each
+// version once, so that memory does not grow with their number. It returns
+// the batch counts, nil unless in batch mode. The search is in the session
+// log, on disk, before it runs. It may be called again (restore reads the
+// matches twice: to show them, then to restore them): the questions are
+// asked once.
 func (s *session) find(ctx context.Context, emit func([]metadata.File) error) (*BatchCounts, error) {
-	o := s.o
-	if o.BatchFile != "" {
+	if s.o.BatchFile != "" {
 		return s.findBatch(ctx, emit)
 	}
-	sf, given, err := o.method()
+	q, err := s.query(ctx)
 	if err != nil {
 		return nil, err
-	}
-	var q metadata.Query
-	if !given {
-		if !s.o.canPrompt() {
-			return nil, withCode(ExitUsage, errors.New("give a search flag (see --help) or a batch FILE; questions are asked only on a terminal"))
-		}
-		if q, err = s.ask(ctx); err != nil {
-			return nil, err
-		}
-	} else {
-		if q, err = sf.query(); err != nil {
-			return nil, err
-		}
-		if q.WikiID, err = s.wikiID(ctx, s.defaultWiki()); err != nil {
-			return nil, err
-		}
 	}
 	if err := s.record("searching", "search", "wiki_id", q.WikiID, "query", q.String()); err != nil {
 		return nil, err
 	}
-	files, err := s.store.Search(ctx, q)
+	n, pages := 0, 0
+	last := time.Now()
+	err = s.store.SearchEach(ctx, q, metadata.SearchPage, func(files []metadata.File) error {
+		n += len(files)
+		if pages++; pages > 1 && time.Since(last) >= 5*time.Second {
+			last = time.Now()
+			s.log.Info("search progress", "matches", n)
+		}
+		return emit(files)
+	})
 	if err != nil {
 		return nil, err
 	}
-	if len(files) == 0 && q.Title != "" {
+	if n == 0 && q.Title != "" {
 		s.hint = s.titleHint(ctx, q.WikiID, q.Title)
 	}
-	return nil, emit(files)
+	return nil, nil
+}
+
+// query returns the search of the flags, or of the questions (asked the
+// first time only), with its wiki.
+func (s *session) query(ctx context.Context) (metadata.Query, error) {
+	if s.q != nil {
+		return *s.q, nil
+	}
+	sf, err := s.o.methods()
+	if err != nil {
+		return metadata.Query{}, err
+	}
+	var q metadata.Query
+	if len(sf) == 0 {
+		if !s.o.canPrompt() {
+			return q, withCode(ExitUsage, errors.New("give a search flag (see --help) or a batch FILE; questions are asked only on a terminal"))
+		}
+		if q, err = s.ask(ctx); err != nil {
+			return q, err
+		}
+	} else {
+		if q, err = sf.query(); err != nil {
+			return q, err
+		}
+		if q.WikiID, err = s.wikiID(ctx, s.defaultWiki()); err != nil {
+			return q, err
+		}
+	}
+	s.q = &q
+	return q, nil
 }
 
 // findAll is find that collects every match.
@@ -109,12 +134,17 @@ func (s *session) findBatch(ctx context.Context, emit func([]metadata.File) erro
 		return nil, withCode(ExitUsage, fmt.Errorf("batch file: %w", err))
 	}
 	defer fh.Close()
-	m := &batchMatcher{find: s.store, ids: ids, defaultWiki: s.o.Wiki, emit: emit, log: s.log, total: entries, every: 5 * time.Second}
+	log := s.log
+	if s.again {
+		// The same file, matched again: its misses were listed the first time.
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := &batchMatcher{find: s.store, ids: ids, defaultWiki: s.o.Wiki, emit: emit, log: log, total: entries, every: 5 * time.Second}
 	c, err := m.run(ctx, eraselog.NewReader(fh))
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("batch summary", "entries", c.Entries, "found", c.Found, "missing", c.Missing, "multiple", c.Multiple)
+	log.Info("batch summary", "entries", c.Entries, "found", c.Found, "missing", c.Missing, "multiple", c.Multiple)
 	return &c, nil
 }
 

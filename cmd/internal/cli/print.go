@@ -99,16 +99,17 @@ func newMatches(files []metadata.File) []Match {
 
 // matchPrinter shows matches as they are found: a block of text each
 // (not with --json), and a "match" line each in the session log (on the
-// screen too, except in batch mode, where the blocks say it already and
-// there may be a million). With streamJSON (query --json) it writes the
+// screen too for the first page of a search, but not in batch mode nor
+// after a search's first page, where the blocks say it already and there
+// may be a million). With streamJSON (query --json) it writes the
 // matches as the QueryResult they are part of, one at a time, so that
 // memory does not grow with their number; end closes it.
 type matchPrinter struct {
 	s          *session
 	w          *bufio.Writer // flushed after each print
 	streamJSON bool
-	// total is the number of matches when known (they come at once), 0
-	// in batch mode.
+	// total is the number of matches when known (they came in one page),
+	// else 0.
 	total int
 	n     int
 	// byStatus counts the matches by backup status (see counts).
@@ -136,9 +137,13 @@ func (p *matchPrinter) write(files []metadata.File) error {
 		return *p
 	}
 	level := slog.LevelInfo
-	if s.o.BatchFile != "" {
+	switch {
+	case s.o.BatchFile != "" || p.n >= metadata.SearchPage:
+		// A batch, or a search of more than a page: perhaps a million.
 		level = slog.LevelDebug
-	} else {
+	case p.n == 0 && len(files) < metadata.SearchPage:
+		// A search's matches come a page at a time: a first page that is
+		// not full is all of them.
 		p.total = len(files)
 	}
 	if p.byStatus == nil {

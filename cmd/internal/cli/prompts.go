@@ -97,41 +97,69 @@ func (s *session) ask(ctx context.Context) (metadata.Query, error) {
 		}
 		say(err.Error())
 	}
-	items := make([]string, len(search.Methods))
+	labels := make([]string, len(search.Methods))
 	for i, m := range search.Methods {
-		items[i] = m.Label
+		labels[i] = m.Label
 	}
-	i, err := p.Select("Search by", items)
-	if err != nil {
-		return metadata.Query{}, s.promptFailed(err)
-	}
-	m := search.Methods[i]
-	s.log.Info("answer", "method", m.Name)
-	container := ""
-	if m.WithContainer {
-		for {
-			v, err := p.Input("Production container", "")
-			if err != nil {
-				return metadata.Query{}, s.promptFailed(err)
-			}
-			if container, err = search.ParseContainer(v); err == nil {
-				break
-			}
-			say(err.Error())
+	q := metadata.Query{WikiID: wikiID}
+	// A broad search (a date range, every version) is offered to be
+	// narrowed by another method, until the operator searches or adds a
+	// precise one.
+	for broad := true; broad; {
+		label, items := "Search by", labels
+		narrowing := len(q.Criteria()) > 0
+		if narrowing {
+			label, items = "Narrow the search down?", append([]string{"no: search now"}, labels...)
 		}
-	}
-	for {
-		v, err := p.Input(m.Prompt, "")
+		i, err := p.Select(label, items)
 		if err != nil {
 			return metadata.Query{}, s.promptFailed(err)
 		}
-		q, err := m.Query(v, container)
-		if err == nil {
-			q.WikiID = wikiID
-			return q, nil
+		if narrowing {
+			if i == 0 {
+				if err := s.o.checkBreadth(q); err != nil {
+					say(err.Error())
+					continue
+				}
+				break
+			}
+			i--
 		}
-		say(err.Error())
+		m := search.Methods[i]
+		s.log.Info("answer", "method", m.Name)
+		container := ""
+		if m.WithContainer {
+			for {
+				v, err := p.Input("Production container", "")
+				if err != nil {
+					return metadata.Query{}, s.promptFailed(err)
+				}
+				if container, err = search.ParseContainer(v); err == nil {
+					break
+				}
+				say(err.Error())
+			}
+		}
+		for {
+			v := "true"
+			if !m.NoValue {
+				if v, err = p.Input(m.Prompt, ""); err != nil {
+					return metadata.Query{}, s.promptFailed(err)
+				}
+			}
+			err := m.Add(&q, v, container)
+			if err == nil {
+				broad = m.Broad
+				break
+			}
+			say(err.Error())
+			if _, alone := m.Query(v, container); alone == nil || m.NoValue {
+				break // the value is fine, the search has it already: choose again
+			}
+		}
 	}
+	s.log.Info("answer", "query", q.String())
+	return q, nil
 }
 
 // canPrompt reports whether questions can be asked: on a terminal, or

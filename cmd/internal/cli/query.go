@@ -23,7 +23,8 @@ name, hashes, dates, and where its backup is stored. Nothing is changed.
 
 Every session is logged to <logdir>/query.log as well as the screen.
 Exit codes: 0 found, 4 nothing matched, 5 aborted, 2 bad flags or values.`,
-		Args: cobra.MaximumNArgs(1),
+		Example: searchExamples("query-media-file"),
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.BatchFile = args[0]

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/spf13/cobra"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -76,7 +77,14 @@ func TestRecoveryFlags(t *testing.T) {
 		args []string
 		err  string
 	}{
-		{[]string{"--title", "A.png", "--sha1", "abc"}, "give one search method"},
+		{[]string{"--sha1", "abc", "--sha1-base36", "rjr"}, "--sha1-base36: the search already has a sha1: give it once"},
+		{[]string{"--upload-date", "2025-01-01 00:00:00", "--upload-date", "2025-01-02 00:00:00", "--upload-between", ".."}, "--upload-between: \"..\" has neither end"},
+		{[]string{"--upload-between", "2025-02-01..2025-01-01"}, "--upload-between: range \"2025-02-01..2025-01-01\" is empty"},
+		{[]string{"--archive-between", "2025-01-01"}, "--archive-between: \"2025-01-01\" is not a range: write FROM..TO"},
+		{[]string{"--delete-between", "..2025-13-01"}, "--delete-between: range \"..2025-13-01\", TO:"},
+		{[]string{"--all"}, "--all needs --wiki"},
+		{[]string{"--all=maybe", "--wiki", "w"}, "\"maybe\" is not true or false"},
+		{[]string{"--wiki", "w", "--all", "erase.log"}, "takes no search flag"},
 		{[]string{"--container", "c"}, "go together"},
 		{[]string{"--title", "A.png", "erase.log"}, "takes no search flag"},
 		{[]string{"a", "b"}, "accepts at most 1 arg"},
@@ -97,6 +105,77 @@ func TestRecoveryFlags(t *testing.T) {
 			cmd.SetErr(&bytes.Buffer{})
 			if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Fatalf("error = %v, want %q", err, tc.err)
+			}
+		})
+	}
+	// Several search flags are ANDed into one query; --all=false is no
+	// criterion.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--title", "A.png", "--upload-between", "2025-01-01.."}, "title=A.png upload_between=2025-01-01 00:00:00.."},
+		{[]string{"--wiki", "w", "--all", "--archive-between", "..2025-02-01 12:00:00"}, "archive_between=..2025-02-01 12:00:00 all=yes"},
+		{[]string{"--wiki", "w", "--all=false", "--delete-between", "20250101000000..20250102000000"}, "delete_between=2025-01-01 00:00:00..2025-01-02 00:00:00"},
+		{[]string{"--upload-date", "2025-01-01 10:00:00", "--upload-between", "2025-01-01..2025-01-02"}, "upload_date=2025-01-01 10:00:00 upload_between=2025-01-01 00:00:00..2025-01-02 00:00:00"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			f, _, _ := testFactory()
+			var got *RestoreOptions
+			cmd := newRestoreCmd(f, func(_ context.Context, o *RestoreOptions) error { got = o; return nil })
+			cmd.SetArgs(tc.args)
+			if err := cmd.Execute(); err != nil {
+				t.Fatal(err)
+			}
+			sf, err := got.methods()
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, err := sf.query()
+			if err != nil || q.String() != tc.want {
+				t.Errorf("query = %q, %v; want %q", q.String(), err, tc.want)
+			}
+		})
+	}
+	// delete refuses --all alone (a usage error, before anything runs),
+	// and takes it narrowed; query and restore take it alone.
+	for _, tc := range []struct {
+		cmd  string
+		args []string
+		err  string
+	}{
+		{"delete", []string{"--wiki", "w", "--all"}, "delete refuses --all alone"},
+		{"delete", []string{"--wiki", "w", "--all", "--execute", "--yes"}, "delete refuses --all alone"},
+		{"delete", []string{"--wiki", "w", "--all", "--delete-between", "2025-01-01.."}, ""},
+		{"delete", []string{"--wiki", "w", "--delete-between", "2025-01-01.."}, ""},
+		{"query", []string{"--wiki", "w", "--all"}, ""},
+		{"restore", []string{"--wiki", "w", "--all"}, ""},
+	} {
+		t.Run(tc.cmd+" "+strings.Join(tc.args, " "), func(t *testing.T) {
+			f, _, _ := testFactory()
+			ran := false
+			var cmd *cobra.Command
+			switch tc.cmd {
+			case "delete":
+				cmd = newDeleteCmd(f, func(context.Context, *DeleteOptions) error { ran = true; return nil })
+			case "query":
+				cmd = newQueryCmd(f, func(context.Context, *QueryOptions) error { ran = true; return nil })
+			default:
+				cmd = newRestoreCmd(f, func(context.Context, *RestoreOptions) error { ran = true; return nil })
+			}
+			cmd.SetArgs(tc.args)
+			cmd.SetOut(&bytes.Buffer{})
+			cmd.SetErr(&bytes.Buffer{})
+			err := cmd.Execute()
+			if tc.err == "" {
+				if err != nil || !ran {
+					t.Fatalf("error = %v, ran %v; want it to run", err, ran)
+				}
+				return
+			}
+			var ee *exitError
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.As(err, &ee) || ee.code != ExitUsage || ran {
+				t.Fatalf("error = %v, ran %v; want a usage error %q", err, ran, tc.err)
 			}
 		})
 	}
@@ -213,6 +292,11 @@ func TestInteractiveQueryEveryMethod(t *testing.T) {
 		{"upload-date", []string{"yesterday", "20250101090000"}, "not a date", "2124fdb9b84a6667f0cb76400eed2615213af9b0", 1},
 		{"archive-date", []string{"2025-01-02", "2025-01-02 09:00:00"}, "YYYY-MM-DD hh:mm:ss", "20250102090000!Wow!Amazing.png", 1},
 		{"delete-date", []string{"2025-13-01 00:00:00", "2025-01-04 09:00:00"}, "not a date", "Deleted_copy.png", 1},
+		// A range, or every version, is offered to be narrowed; "0" searches.
+		{"upload-between", []string{"2025-01-02..2025-01-01", "2025-01-01..2025-01-03", "0"}, "is empty", "Wow!Amazing.png", 2},
+		{"archive-between", []string{"2025-01-02", "..2025-01-03", "0"}, "not a range", "20250102090000!Wow!Amazing.png", 1},
+		{"delete-between", []string{"..", "2025-01-04..", "0"}, "neither end", "Deleted_copy.png", 1},
+		{"all", []string{fmt.Sprint(len(search.Methods)), "0"}, "the search already has a all", "Deleted_copy.png", 3},
 	} {
 		t.Run(tc.method, func(t *testing.T) {
 			out.Reset()
@@ -241,6 +325,59 @@ func TestInteractiveQueryEveryMethod(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(f.cfg.LogDir, "query.log"))
 	if err != nil || !strings.Contains(string(b), "session start") || !strings.Contains(string(b), "answer refused") {
 		t.Errorf("query.log: %v\n%s", err, b)
+	}
+}
+
+// TestInteractiveNarrowing: a broad search is narrowed by the next method
+// chosen; a precise one ends the questions; delete does not take every
+// version alone and asks again.
+func TestInteractiveNarrowing(t *testing.T) {
+	f, out, _ := interactiveFactory(t)
+	idx := func(name string) string {
+		for i, m := range search.Methods {
+			if m.Name == name {
+				return fmt.Sprint(i)
+			}
+		}
+		t.Fatalf("no method %s", name)
+		return ""
+	}
+	plus1 := func(name string) string { var i int; fmt.Sscan(idx(name), &i); return fmt.Sprint(i + 1) }
+	for _, tc := range []struct {
+		tool    string
+		answers []string
+		want    string // the query
+		refused string
+	}{
+		{"query", []string{"testwiki", idx("upload-between"), "2025-01-01..", plus1("title"), "Wow!Amazing.png"},
+			"title=Wow!Amazing.png upload_between=2025-01-01 00:00:00..", ""},
+		{"query", []string{"testwiki", idx("all"), plus1("delete-between"), "2025-01-04..", "0"},
+			"delete_between=2025-01-04 00:00:00.. all=yes", ""},
+		{"restore", []string{"testwiki", idx("upload-between"), "2025-01-02..", plus1("archive-between"), "..2030-01-01", "0"},
+			"upload_between=2025-01-02 00:00:00.. archive_between=..2030-01-01 00:00:00", ""},
+		{"delete", []string{"testwiki", idx("all"), "0", plus1("sha1"), "ebd86f06d1c6b7dfe02a6e4a5dfc11dfcdf9d457"},
+			"sha1=ebd86f06d1c6b7dfe02a6e4a5dfc11dfcdf9d457 all=yes", "delete refuses --all alone"},
+	} {
+		t.Run(tc.tool+" "+tc.want, func(t *testing.T) {
+			out.Reset()
+			p := &scripted{answers: tc.answers}
+			opts := &RecoveryOptions{F: f, Tool: tc.tool, Prompter: p}
+			s, err := opts.openSession(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, err := s.ask(context.Background())
+			s.close(nil)
+			if err != nil || q.String() != tc.want || q.WikiID == 0 {
+				t.Fatalf("ask = %q (wiki %d), %v; want %q (asked %v)", q.String(), q.WikiID, err, tc.want, p.asked)
+			}
+			if len(p.answers) != 0 {
+				t.Errorf("answers left: %v (asked %v)", p.answers, p.asked)
+			}
+			if tc.refused != "" && !strings.Contains(out.String(), "✗ "+tc.refused) {
+				t.Errorf("output lacks %q:\n%s", tc.refused, out)
+			}
+		})
 	}
 }
 

@@ -70,6 +70,9 @@ Exit codes: 0 all written, 3 some failed (or damaged objects left), 4 nothing
 matched, 5 aborted, 2 bad flags or values (or an audit file refused), 1 any
 other failure (wrong credentials, a missing container).`,
 		Example: `  restore-media-file --title "File:Simple.png" --target restored/
+  restore-media-file --wiki commonswiki --upload-between 2025-01-01..2025-02-01 --target january/   # uploaded in January 2025
+  restore-media-file --wiki testwiki --all --target testwiki/ --yes                                  # every version of testwiki
+  restore-media-file --wiki testwiki --all --delete-between 2025-03-01.. --target deleted/           # deleted since March
   restore-media-file --wiki commonswiki --to-production --from-audit audit.json                   # dry run
   restore-media-file --wiki commonswiki --to-production --from-audit audit.json --execute --replace-damaged`,
 		Args: cobra.MaximumNArgs(1),
@@ -127,22 +130,28 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	files, batch, err := s.findAll(ctx)
-	if err != nil {
+	// The matches are read twice, a page at a time, so that memory does
+	// not grow with their number: to show them (and check that what is
+	// encrypted can be decrypted), then, once confirmed, to restore them.
+	shown := s.newMatchPrinter(f.IO.Out, false)
+	var ids []age.Identity
+	if _, err := s.find(ctx, func(files []metadata.File) error {
+		if ids == nil {
+			var err error
+			if ids, err = s.identities(files); err != nil {
+				return err
+			}
+		}
+		return shown.print(files)
+	}); err != nil {
 		return err
 	}
-	ids, err := s.identities(files)
-	if err != nil {
-		return err
-	}
-	if err := s.newMatchPrinter(f.IO.Out, false).print(files); err != nil {
-		return err
-	}
-	if len(files) == 0 {
+	total := shown.n
+	if total == 0 {
 		return s.notFound()
 	}
 	if ask {
-		if err := s.confirm(fmt.Sprintf("Restore %s into %s?", count(len(files), "file"), target)); err != nil {
+		if err := s.confirm(fmt.Sprintf("Restore %s into %s?", count(total, "file"), target)); err != nil {
 			return err
 		}
 	}
@@ -159,35 +168,48 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 		return fmt.Errorf("target directory: %w", err)
 	}
 	defer dir.Close()
-	if err := s.record("any file was written", "restore start", "files", len(files), "target", target, "parallel", opts.Parallel); err != nil {
+	if err := s.record("any file was written", "restore start", "files", total, "target", target, "parallel", opts.Parallel); err != nil {
 		return err
 	}
-	prog := newRestoreProgress(s.screen, len(files))
+	prog := newRestoreProgress(s.screen, total)
 	r := s.restorer(servers, ids, dir, opts.Parallel, prog)
-	written, failed := r.Restore(ctx, files)
+	// Only --json keeps every file, for its result; the text output and
+	// the log need the counts alone.
+	out := RestoreResult{Target: target, Written: []RestoredFile{}, Failed: []FailedFile{}}
+	nWritten, nFailed := 0, 0
+	s.again = true
+	batch, err := s.find(ctx, func(files []metadata.File) error {
+		written, failed := r.Restore(ctx, files)
+		nWritten, nFailed = nWritten+len(written), nFailed+len(failed)
+		for _, w := range written {
+			s.log.Info("written", "wiki", w.File.Wiki, "file", w.File.Title, "id", w.File.ID, "name", filepath.Join(target, w.Name))
+			if f.JSON {
+				out.Written = append(out.Written, RestoredFile{newMatch(w.File), w.Name})
+			}
+		}
+		for _, fe := range failed {
+			s.log.Error("restore failed", "wiki", fe.File.Wiki, "file", fe.File.Title, "id", fe.File.ID, "step", fe.Step, "error", fe.Err.Error())
+			if f.JSON {
+				out.Failed = append(out.Failed, FailedFile{newMatch(fe.File), fe.Step, fe.Err.Error()})
+			}
+		}
+		return ctx.Err()
+	})
 	prog.finish()
-	for _, w := range written {
-		s.log.Info("written", "wiki", w.File.Wiki, "file", w.File.Title, "id", w.File.ID, "name", filepath.Join(target, w.Name))
+	if err != nil {
+		return fmt.Errorf("restore stopped after %d written, %d failed: %w", nWritten, nFailed, err)
 	}
-	for _, fe := range failed {
-		s.log.Error("restore failed", "wiki", fe.File.Wiki, "file", fe.File.Title, "id", fe.File.ID, "step", fe.Step, "error", fe.Err.Error())
-	}
+	total = nWritten + nFailed
 	were := "were"
-	if len(files) == 1 {
+	if total == 1 {
 		were = "was"
 	}
-	summary := fmt.Sprintf("%d out of %s %s successfully written to the local filesystem", len(written), count(len(files), "file"), were)
-	if err := s.record(fmt.Sprintf("reporting: %d restored files are in %s, but the log does not say so", len(written), target), summary); err != nil {
+	summary := fmt.Sprintf("%d out of %s %s successfully written to the local filesystem", nWritten, count(total, "file"), were)
+	if err := s.record(fmt.Sprintf("reporting: %d restored files are in %s, but the log does not say so", nWritten, target), summary); err != nil {
 		return err
 	}
 	if f.JSON {
-		out := RestoreResult{Target: target, Written: []RestoredFile{}, Failed: []FailedFile{}, Total: len(files), Batch: batch}
-		for _, w := range written {
-			out.Written = append(out.Written, RestoredFile{newMatch(w.File), w.Name})
-		}
-		for _, fe := range failed {
-			out.Failed = append(out.Failed, FailedFile{newMatch(fe.File), fe.Step, fe.Err.Error()})
-		}
+		out.Total, out.Batch = total, batch
 		if err := f.printJSON(out); err != nil {
 			return err
 		}
@@ -196,8 +218,8 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 	}
 	s.remindOtherDCs("restore")
 	switch {
-	case len(failed) > 0:
-		return withCode(ExitPartial, fmt.Errorf("%d of %s failed (see the ERROR lines in %s)", len(failed), count(len(files), "file"), s.logPath))
+	case nFailed > 0:
+		return withCode(ExitPartial, fmt.Errorf("%d of %s failed (see the ERROR lines in %s)", nFailed, count(total, "file"), s.logPath))
 	case batch != nil && batch.Missing > 0:
 		return withCode(ExitPartial, batchMissing(batch))
 	}

@@ -43,6 +43,10 @@ type session struct {
 	screen *statusLine
 	// hint follows the error of a search that found nothing (titleHint).
 	hint string
+	// q is the search, once flags or questions gave it (see query).
+	q *metadata.Query
+	// again is set when find runs a second time over the same search.
+	again bool
 }
 
 // auditLog is the session log file. Lines are buffered (a batch run logs a

@@ -64,11 +64,11 @@ func (o *RestoreOptions) checkToProduction(targetGiven bool) error {
 		return withCode(ExitUsage, errors.New("--to-production writes into the wiki's production store and --target into a local directory: give one of them"))
 	}
 	if o.FromAudit != "" {
-		_, given, err := o.method()
+		sf, err := o.methods()
 		if err != nil {
 			return err
 		}
-		if given || o.BatchFile != "" {
+		if len(sf) > 0 || o.BatchFile != "" {
 			return withCode(ExitUsage, errors.New("--from-audit selects the versions itself: give no search flag and no batch FILE with it"))
 		}
 	}
