@@ -160,7 +160,7 @@ func TestBenchSmoke(t *testing.T) {
 	defer cancel()
 	var log bytes.Buffer
 	rep, err := Run(ctx, Options{Binary: bin, Services: svc, Classes: []Class{{12, 64 << 10}, {2, 17 << 20}}, Workers: 3,
-		Dir: t.TempDir(), Log: &log})
+		Pairs: 2, Dir: t.TempDir(), Log: &log})
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, log.String())
 	}
@@ -180,8 +180,22 @@ func TestBenchSmoke(t *testing.T) {
 		"prod-rclone": 2, "to-production": 4, "raw-move": 2, "rebalance": 4}; !equalCounts(ops, want) {
 		t.Errorf("ops = %v, want %v", ops, want)
 	}
+	// 2 classes × 2 wikis × (backup vs rclone upload, restore vs rclone
+	// download), 2 pairs each.
+	pairs := map[string]int{}
+	for _, p := range rep.Peer {
+		pairs[p.Ours+" vs "+p.Peer]++
+		if p.Pairs != 2 || len(p.Ratios) != 2 || p.Median <= 0 || p.Min > p.Median || p.Median > p.Max || p.Verdict == "" ||
+			p.OursMBPerSec <= 0 || p.PeerMBPerSec <= 0 || p.OursCPUSecs <= 0 || p.PeerCPUSecs <= 0 {
+			t.Errorf("peer row %+v: missing or inconsistent measurements", p)
+		}
+	}
+	if want := map[string]int{"backup vs rclone upload": 4, "restore vs rclone download": 4}; !equalCounts(pairs, want) {
+		t.Errorf("peer rows = %v, want %v", pairs, want)
+	}
 	var out bytes.Buffer
 	if err := rep.WriteTable(&out); err != nil || !strings.Contains(out.String(), "| 17MiB | private | backup ") ||
+		!strings.Contains(out.String(), "| 17MiB | private | restore vs rclone download | 2 ") ||
 		!strings.Contains(out.String(), "| 17MiB | private | verify ") ||
 		!strings.Contains(out.String(), "| 17MiB | private | to-production ") {
 		t.Errorf("table: %v\n%s", err, out.String())

@@ -31,6 +31,46 @@
 // It reports files/s, MB/s, the child's peak RSS (rusage Maxrss) and the
 // ratio of each to its ceiling ([Report]).
 //
+// # Against a peer: rclone, in pairs
+//
+// Users compare us with rclone, and one run per figure is noise on a
+// shared machine. With [Options].Pairs > 0, each class also compares
+// `backup` with `rclone copy` of the class's corpus directory into the same
+// MinIO servers ("rclone upload"), and `restore` with `rclone copy` out of
+// them into an empty directory ("rclone download"), for each wiki type:
+//
+//   - rclone is configured only through the environment
+//     (RCLONE_CONFIG_<REMOTE>_TYPE=s3, _PROVIDER=Minio, _ENDPOINT,
+//     _ACCESS_KEY_ID, _SECRET_ACCESS_KEY; one remote per server), no
+//     rclone.conf is written;
+//   - the spread is the backup's: one rclone process per server, all at
+//     once, each given (--files-from-raw) the files whose sha256 (of the
+//     path, as the raw ceilings do; the backup hashes the content, with
+//     the same ranges of sharding.Shard) falls on that server;
+//   - the concurrency is ours: --transfers ceil(workers/servers) per
+//     process, so never less in total than our --workers (5 against 4 with
+//     4 workers on 5 servers), --checkers 2×transfers (at least 4),
+//     --s3-upload-concurrency = --transfers (multipart only, above rclone's
+//     200 MiB cutoff), --s3-no-check-bucket, --retries 1, --stats 0;
+//     everything else is rclone's default (an MD5 of each upload, checked
+//     on download);
+//   - Pairs pairs of (rclone, ours) run back to back, rclone first in even
+//     pairs and ours first in odd ones, each from the same state: every
+//     backup round but the last backs up a wiki of its own with the same
+//     pending versions (deduplication is per wiki) whose objects are then
+//     removed, the last one the class's wiki that the later steps read;
+//     every rclone upload writes a prefix of its own that is removed after
+//     it (the last one is kept for the downloads); every restore and
+//     rclone download writes into a new, empty directory, removed after.
+//
+// Each pair gives a ratio, our MB/s over rclone's. [PairRow] reports their
+// median, min and max, the medians of both sides' MB/s and CPU seconds
+// (rusage: our child, the sum of the rclone processes), and a verdict that
+// refuses to conclude when max/min exceeds [SpreadLimit] or the ratios lie
+// on both sides of 1. The backup and restore rows then show the run of
+// median wall time among the paired ones; the raw ceilings stay single
+// runs.
+//
 // [MetadataScale] loads synthetic file versions through
 // metadata.Store.SyncVersions, the inventory's code path, and reports the
 // ingest rate, the latency of claiming a batch and the EXPLAIN plan of the

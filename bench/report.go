@@ -44,6 +44,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 		}
 	}
+	if len(r.Peer) > 0 {
+		if len(r.Rows) > 0 {
+			fmt.Fprintln(w)
+		}
+		if err := writePeerTable(w, r.Peer); err != nil {
+			return err
+		}
+	}
 	sections := []interface{ WriteTable(io.Writer) error }{}
 	if r.Scale != nil {
 		sections = append(sections, r.Scale)
@@ -58,7 +66,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		sections = append(sections, r.Audit)
 	}
 	for i, s := range sections {
-		if i > 0 || len(r.Rows) > 0 {
+		if i > 0 || len(r.Rows) > 0 || len(r.Peer) > 0 {
 			fmt.Fprintln(w)
 		}
 
@@ -67,6 +75,21 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// writePeerTable writes the paired comparisons with rclone: the ratio of
+// our MB/s to rclone's in each pair, summarized, and the medians of both
+// sides' MB/s and CPU seconds.
+func writePeerTable(w io.Writer, rows []PairRow) error {
+	fmt.Fprintf(w, "ours against rclone, in interleaved pairs (ratio: our MB/s over rclone's in the same pair; max/min above %.1f is too noisy to conclude):\n\n", SpreadLimit)
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	fmt.Fprintln(tw, "| class\t| wiki\t| ours vs peer\t| pairs\t| median\t| min\t| max\t| our MB/s\t| rclone MB/s\t| our CPU s\t| rclone CPU s\t| verdict\t|")
+	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
+	for _, x := range rows {
+		fmt.Fprintf(tw, "| %s\t| %s\t| %s vs %s\t| %d\t| %.2f×\t| %.2f\t| %.2f\t| %.1f\t| %.1f\t| %.2f\t| %.2f\t| %s\t|\n", x.Class, x.Wiki, x.Ours, x.Peer,
+			x.Pairs, x.Median, x.Min, x.Max, x.OursMBPerSec, x.PeerMBPerSec, x.OursCPUSecs, x.PeerCPUSecs, x.Verdict)
+	}
+	return tw.Flush()
 }
 
 // WriteTable writes the inventory and update measurements, and the

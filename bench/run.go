@@ -44,11 +44,17 @@ type Options struct {
 	ProfileDir string
 	// Wikis limits the wiki types run: "public", "private" (default both).
 	Wikis []string
+	// Pairs, when above 0, compares backup with `rclone copy` into the
+	// same servers and restore with `rclone copy` out of them, in Pairs
+	// interleaved pairs each (see PairRow); the backup and restore rows
+	// then show the median of their paired runs. 0 skips the peer.
+	Pairs int
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
 
-// Row is one measurement.
+// Row is one measurement. With Options.Pairs, the backup and restore rows
+// are the run of median wall time among their paired runs (see PairRow).
 type Row struct {
 	Class       string  `json:"class"`
 	Wiki        string  `json:"wiki"` // public, private, or "" for a raw ceiling
@@ -85,7 +91,9 @@ type Report struct {
 	Horizontal *HorizontalReport `json:"horizontal,omitempty"`
 	Metadata   *ScaleReport      `json:"metadata,omitempty"`
 	Audit      *AuditScaleReport `json:"audit,omitempty"`
-	Took       time.Duration     `json:"took_ns"`
+	// Peer compares backup and restore with rclone (Options.Pairs).
+	Peer []PairRow     `json:"peer,omitempty"`
+	Took time.Duration `json:"took_ns"`
 }
 
 // NewReport starts a report of this machine: host, CPUs, start time and
@@ -168,7 +176,9 @@ func Run(ctx context.Context, o Options) (_ *Report, err error) {
 	wikis := map[string]string{}
 	for _, cl := range o.Classes {
 		for _, typ := range o.Wikis {
-			wikis[wikiName(typ, cl)] = typ
+			for r := range max(1, o.Pairs) {
+				wikis[roundWiki(typ, cl, r, o.Pairs)] = typ
+			}
 		}
 	}
 	if err := w.writeConfig(srv.URL+"/api.php", wikis); err != nil {
@@ -176,15 +186,18 @@ func Run(ctx context.Context, o Options) (_ *Report, err error) {
 	}
 	for _, cl := range o.Classes {
 		for _, typ := range o.Wikis {
-			if err := w.register(ctx, wikiName(typ, cl), typ, srv.URL, corpus.ByClass(cl.Name())); err != nil {
-				return nil, err
+			for r := range max(1, o.Pairs) {
+				if err := w.register(ctx, roundWiki(typ, cl, r, o.Pairs), typ, srv.URL, corpus.ByClass(cl.Name())); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
 	start := time.Now()
 	for _, cl := range o.Classes {
-		rows, err := runClass(ctx, o, w, corpus, cl)
+		rows, pairs, err := runClass(ctx, o, w, corpus, cl)
 		rep.Rows = append(rep.Rows, rows...)
+		rep.Peer = append(rep.Peer, pairs...)
 		if err != nil {
 			return rep, err
 		}
@@ -197,7 +210,19 @@ func wikiName(typ string, cl Class) string {
 	return "bench" + typ[:3] + strings.ToLower(cl.Name())
 }
 
-func runClass(ctx context.Context, o Options, w *world, corpus *Corpus, cl Class) ([]Row, error) {
+// roundWiki is the wiki that round r of pairs paired backups backs up: for
+// every round but the last a wiki of its own, with the class's versions
+// pending, so that each round starts from the same state without undoing
+// the one before (deduplication is per wiki); the last round backs up the
+// class's own wiki, which restore, verify and the rest then read.
+func roundWiki(typ string, cl Class, r, pairs int) string {
+	if r >= pairs-1 {
+		return wikiName(typ, cl)
+	}
+	return wikiName(typ, cl) + "r" + strconv.Itoa(r)
+}
+
+func runClass(ctx context.Context, o Options, w *world, corpus *Corpus, cl Class) ([]Row, []PairRow, error) {
 	files := corpus.ByClass(cl.Name())
 	bytes := int64(len(files)) * cl.Size
 	row := func(op, wiki string, m measure, note string) Row {
@@ -206,11 +231,14 @@ func runClass(ctx context.Context, o Options, w *world, corpus *Corpus, cl Class
 			FilesPerSec: float64(len(files)) / s, MBPerSec: float64(bytes) / 1e6 / s,
 			PeakRSSMiB: float64(m.MaxRSS) / (1 << 20), CPUSecs: m.CPU.Seconds(), Note: note}
 	}
-	var rows []Row
+	var (
+		rows  []Row
+		pairs []PairRow
+	)
 	fmt.Fprintf(o.Log, "%s: hashing cost of md5 ...\n", cl.Name())
 	hc, err := hashCost(ctx, o.CorpusDir, files, 3)
 	if err != nil {
-		return rows, err
+		return rows, pairs, err
 	}
 	for _, r := range hc {
 		r.Class = cl.Name()
@@ -226,71 +254,133 @@ func runClass(ctx context.Context, o Options, w *world, corpus *Corpus, cl Class
 		}
 		return runChild(ctx, o.Binary, args...)
 	}
+	var peer *rclonePeer
+	if o.Pairs > 0 {
+		if peer, err = newRclonePeer(o, w, cl, files); err != nil {
+			return rows, pairs, err
+		}
+	}
 
 	fmt.Fprintf(o.Log, "%s: raw PUT of %d files ...\n", cl.Name(), len(files))
 	m, err := raw("put", "")
 	if err != nil {
-		return rows, err
+		return rows, pairs, err
 	}
 	put := row("raw-put", "", m, "")
 	rows = append(rows, put)
-	for _, typ := range o.Wikis {
-		wiki := wikiName(typ, cl)
-		fmt.Fprintf(o.Log, "%s: backup of %s ...\n", cl.Name(), wiki)
-		args := []string{"--config", w.config, "--json", "backup", "--wiki", wiki, "--workers", workers}
-		if o.ProfileDir != "" {
-			args = append(args, "--cpuprofile", filepath.Join(o.ProfileDir, "backup-"+wiki+".cpu.pprof"),
-				"--memprofile", filepath.Join(o.ProfileDir, "backup-"+wiki+".heap.pprof"))
+	var peerData string // where the last rclone upload left the class, for the downloads
+	for ti, typ := range o.Wikis {
+		backupRound := func(ctx context.Context, r int) (measure, error) {
+			wiki := roundWiki(typ, cl, r, max(1, o.Pairs))
+			fmt.Fprintf(o.Log, "%s: backup of %s ...\n", cl.Name(), wiki)
+			m, err := backupOnce(ctx, o, w, wiki, len(files), wiki == wikiName(typ, cl))
+			if err != nil || wiki == wikiName(typ, cl) {
+				return m, err
+			}
+			// A later round backs up a wiki of its own: remove this one's
+			// objects so that the servers hold the same for every round.
+			return m, w.removeObjects(ctx, wiki+"/")
 		}
-		m, err := runChild(ctx, o.Binary, args...)
-		if err != nil {
-			return rows, err
+		var ms []measure
+		if peer == nil {
+			m, err := backupRound(ctx, 0)
+			if err != nil {
+				return rows, pairs, err
+			}
+			ms = append(ms, m)
+		} else {
+			upload := func(ctx context.Context, r int) (measure, error) {
+				prefix := peer.prefix(typ, r)
+				fmt.Fprintf(o.Log, "%s: rclone copy into %d servers (%s) ...\n", cl.Name(), len(w.svc.Endpoints), prefix)
+				m, err := peer.upload(ctx, prefix)
+				if err != nil {
+					return m, err
+				}
+				if ti == len(o.Wikis)-1 && r == o.Pairs-1 {
+					peerData = prefix // kept for the downloads
+					return m, nil
+				}
+				return m, w.removeObjects(ctx, prefix+"/")
+			}
+			peers, ours, err := interleave(ctx, o.Pairs, upload, backupRound)
+			pr := pairRow(cl, len(files), typ, "backup", "rclone upload", peers, ours)
+			if len(pr.Ratios) > 0 {
+				pairs = append(pairs, pr)
+			}
+			if err != nil {
+				return rows, pairs, err
+			}
+			fmt.Fprintf(o.Log, "%s\n", pr)
+			ms = ours
 		}
-		var out struct{ Total backup.Stats }
-		if err := json.Unmarshal(m.Stdout, &out); err != nil {
-			return rows, fmt.Errorf("backup of %s: read its JSON output: %w", wiki, err)
-		}
-		if out.Total.BackedUp != len(files) || out.Total.Errors != 0 {
-			return rows, fmt.Errorf("backup of %s: backed up %d of %d files (%d errors): the measurement is void", wiki, out.Total.BackedUp, len(files), out.Total.Errors)
-		}
-		r := row("backup", typ, m, "")
+		r := row("backup", typ, medianRun(ms), "")
 		r.Ratio = r.MBPerSec / put.MBPerSec
 		rows = append(rows, r)
 	}
 
 	out := filepath.Join(w.dir, "restored", cl.Name())
 	if err := os.MkdirAll(filepath.Join(out, "raw"), 0o755); err != nil {
-		return rows, err
+		return rows, pairs, err
 	}
 	defer os.RemoveAll(out)
 	fmt.Fprintf(o.Log, "%s: raw GET of %d files ...\n", cl.Name(), len(files))
 	if m, err = raw("get", filepath.Join(out, "raw")); err != nil {
-		return rows, err
+		return rows, pairs, err
 	}
 	get := row("raw-get", "", m, "")
 	rows = append(rows, get)
 	os.RemoveAll(filepath.Join(out, "raw"))
 	for _, typ := range o.Wikis {
 		wiki := wikiName(typ, cl)
-		fmt.Fprintf(o.Log, "%s: restore of %s ...\n", cl.Name(), wiki)
-		r, err := restoreClass(ctx, o, w, wiki, filepath.Join(out, typ), files)
-		if err != nil {
-			return rows, err
+		restoreRound := func(ctx context.Context, r int) (measure, error) {
+			dir := filepath.Join(out, fmt.Sprintf("%s-%d", typ, r))
+			defer os.RemoveAll(dir)
+			fmt.Fprintf(o.Log, "%s: restore of %s ...\n", cl.Name(), wiki)
+			return restoreClass(ctx, o, w, wiki, dir, files, r == 0)
 		}
-		if r == nil {
-			continue
+		var ms []measure
+		if peer == nil {
+			m, err := restoreRound(ctx, 0)
+			if err != nil {
+				return rows, pairs, err
+			}
+			ms = append(ms, m)
+		} else {
+			download := func(ctx context.Context, r int) (measure, error) {
+				dir := filepath.Join(out, fmt.Sprintf("rclone-%s-%d", typ, r))
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					return measure{}, err
+				}
+				defer os.RemoveAll(dir)
+				fmt.Fprintf(o.Log, "%s: rclone copy out of %d servers ...\n", cl.Name(), len(w.svc.Endpoints))
+				return peer.download(ctx, peerData, dir)
+			}
+			peers, ours, err := interleave(ctx, o.Pairs, download, restoreRound)
+			pr := pairRow(cl, len(files), typ, "restore", "rclone download", peers, ours)
+			if len(pr.Ratios) > 0 {
+				pairs = append(pairs, pr)
+			}
+			if err != nil {
+				return rows, pairs, err
+			}
+			fmt.Fprintf(o.Log, "%s\n", pr)
+			ms = ours
 		}
-		rr := row("restore", typ, r.m, r.note)
+		rr := row("restore", typ, medianRun(ms), "")
 		rr.Ratio = rr.MBPerSec / get.MBPerSec
 		rows = append(rows, rr)
-		os.RemoveAll(filepath.Join(out, typ))
+	}
+	if peerData != "" {
+		if err := w.removeObjects(ctx, peerData+"/"); err != nil {
+			return rows, pairs, err
+		}
 	}
 	for _, typ := range o.Wikis {
 		wiki := wikiName(typ, cl)
 		fmt.Fprintf(o.Log, "%s: verify of %s ...\n", cl.Name(), wiki)
 		m, err := verifyClass(ctx, o, w, wiki, len(files))
 		if err != nil {
-			return rows, err
+			return rows, pairs, err
 		}
 		vr := row("verify", typ, m, "")
 		vr.Ratio = vr.MBPerSec / get.MBPerSec
@@ -299,10 +389,33 @@ func runClass(ctx context.Context, o Options, w *world, corpus *Corpus, cl Class
 	prod, err := productionRows(ctx, o, w, cl, files, row)
 	rows = append(rows, prod...)
 	if err != nil {
-		return rows, err
+		return rows, pairs, err
 	}
 	moved, err := rebalanceClass(ctx, o, w, cl, len(files), raw, row)
-	return append(rows, moved...), err
+	return append(rows, moved...), pairs, err
+}
+
+// backupOnce runs `mediabackups backup` of wiki at the bench's concurrency
+// (with profiles when profile and o.ProfileDir say so) and checks that it
+// backed up every one of its files.
+func backupOnce(ctx context.Context, o Options, w *world, wiki string, files int, profile bool) (measure, error) {
+	args := []string{"--config", w.config, "--json", "backup", "--wiki", wiki, "--workers", strconv.Itoa(o.Workers)}
+	if profile && o.ProfileDir != "" {
+		args = append(args, "--cpuprofile", filepath.Join(o.ProfileDir, "backup-"+wiki+".cpu.pprof"),
+			"--memprofile", filepath.Join(o.ProfileDir, "backup-"+wiki+".heap.pprof"))
+	}
+	m, err := runChild(ctx, o.Binary, args...)
+	if err != nil {
+		return m, err
+	}
+	var out struct{ Total backup.Stats }
+	if err := json.Unmarshal(m.Stdout, &out); err != nil {
+		return m, fmt.Errorf("backup of %s: read its JSON output: %w", wiki, err)
+	}
+	if out.Total.BackedUp != files || out.Total.Errors != 0 {
+		return m, fmt.Errorf("backup of %s: backed up %d of %d files (%d errors): the measurement is void", wiki, out.Total.BackedUp, files, out.Total.Errors)
+	}
+	return m, nil
 }
 
 // verifyClass runs `mediabackups verify` over every object of wiki, with

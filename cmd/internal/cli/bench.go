@@ -33,6 +33,10 @@ type BenchOptions struct {
 	Keep          bool
 	Profile       string
 	Wikis         []string
+	// Pairs is how many interleaved pairs of (rclone, ours) each
+	// comparison with rclone runs; NoPeer skips rclone.
+	Pairs  int
+	NoPeer bool
 
 	MetaRows int
 	MetaOnly bool
@@ -56,6 +60,14 @@ type BenchOptions struct {
 	ScaleSeed         int
 	ScaleProcesses    []int
 	ScaleClass        string
+}
+
+// peerPairs is bench.Options.Pairs: 0 without the peer.
+func (o *BenchOptions) peerPairs() int {
+	if o.NoPeer {
+		return 0
+	}
+	return o.Pairs
 }
 
 // scale reports whether a scale run was asked for.
@@ -102,16 +114,26 @@ The run:
      both wikis (read, decrypt, check, look at production, write with
      MediaWiki's metadata, read back); --no-production skips these, and
      they need rclone;
-  4. loads --meta-rows synthetic file versions through the inventory's code
+  4. unless --no-peer, compares backup and restore with 'rclone copy' (the
+     peer) into and out of the same MinIO servers (one rclone per server,
+     each with the files of its sha256 range and at least as much
+     concurrency as ours in total; configured only through RCLONE_CONFIG_*
+     variables): --pairs pairs per wiki and class, the order alternating,
+     each from the same state; it reports the median of the pairwise
+     ratios (our MB/s over rclone's) with the min and max, the CPU seconds
+     of both, and says when the spread is too wide to conclude (max/min >
+     1.5) or the ratios straddle 1. The backup and restore rows then show
+     the median of their paired runs;
+  5. loads --meta-rows synthetic file versions through the inventory's code
      path and times claims, lookups and the audit's walk, with their
      EXPLAIN plans;
-  5. with --audit-objects N: makes N small objects in the 256 shard
+  6. with --audit-objects N: makes N small objects in the 256 shard
      containers of a synthetic wiki in a real Swift (--swift-*, default the
      test Swift), registers their versions, and times 'mediabackups audit'
      of it (the first audit, then one of the unchanged wiki; --audit-legacy
      adds a first audit of versions without md5s, a HEAD each), with a
      projection for Commons' 110 M objects; the containers are removed;
-  6. prints files/s, MB/s, the child's peak RSS and the ratio to the ceiling
+  7. prints files/s, MB/s, the child's peak RSS and the ratio to the ceiling
      as a table (or JSON with --json), and removes the database, bucket and
      files (unless --keep).
 
@@ -140,9 +162,12 @@ Scale runs (instead of the above; for sizing a Commons deployment):
 A benchmark reports; it never fails on timing. It fails if a backup or a
 restore does not process every file, so no speed is shown for work not done.
 Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
---dir, and the servers receive it three times (raw, public, private).`,
+--dir, and the servers receive it three times (raw, public, private), plus
+rclone's copy with the peer (each paired round's copy is removed after it).`,
 		Example: `  source /tmp/mediabackups-test/env
   mediabackups bench                                  # the README's Performance table
+  mediabackups bench --pairs 9                        # 9 pairs against rclone instead of 5
+  mediabackups bench --no-peer --no-production        # the ceilings only, faster
   mediabackups bench --class 1x4GiB --no-meta         # only the 4 GiB file
   mediabackups bench --meta-only --meta-rows 10000000 # metadata at 10 M rows
   mediabackups bench --audit-only --audit-objects 100000 --audit-legacy
@@ -177,6 +202,9 @@ Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
 			}
 			if opts.scale() && (opts.MetaOnly || len(opts.Classes) > 0 || opts.Huge) {
 				return withCode(ExitUsage, fmt.Errorf("--scale-versions and --scale-processes run instead of the throughput and metadata bench: drop --meta-only, --class and --huge"))
+			}
+			if opts.NoPeer && cmd.Flags().Changed("pairs") {
+				return withCode(ExitUsage, fmt.Errorf("--pairs sets the runs against rclone, which --no-peer skips: give one of them"))
 			}
 			if cmd.Flags().Changed("scale-update-events") && len(opts.ScaleVersions) == 0 {
 				return withCode(ExitUsage, fmt.Errorf("--scale-update-events runs after an inventory: give --scale-versions too"))
@@ -228,6 +256,8 @@ Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
 	fl.BoolVar(&opts.Keep, "keep", false, "keep the database, bucket and work directory")
 	fl.StringVar(&opts.Profile, "profile", "", "write CPU and heap profiles of every backup child into this directory")
 	fl.StringSliceVar(&opts.Wikis, "wikis", []string{"public", "private"}, "wiki types to measure")
+	intFlag(fl, &opts.Pairs, "pairs", bench.DefaultPairs, 2, 100, "interleaved pairs of each comparison with rclone (backup vs rclone upload, restore vs rclone download)")
+	fl.BoolVar(&opts.NoPeer, "no-peer", false, "do not compare with rclone (--pairs runs of each are most of the bench's time)")
 	intFlag(fl, &opts.MetaRows, "meta-rows", 1_000_000, 0, 100_000_000, "synthetic file versions for the metadata scale benchmark (10000000 for 10 M; 0 skips it)")
 	fl.BoolVar(&opts.MetaOnly, "meta-only", false, "run only the metadata scale benchmark")
 	fl.BoolVar(&opts.NoMeta, "no-meta", false, "skip the metadata scale benchmark")
@@ -294,7 +324,7 @@ func benchRun(ctx context.Context, opts *BenchOptions) error {
 	if !opts.MetaOnly && !opts.AuditOnly {
 		rep, err = bench.Run(ctx, bench.Options{
 			Binary: bin, Services: svc, Classes: classes, Workers: opts.Workers, Dir: opts.Dir,
-			CorpusDir: opts.CorpusDir, Keep: opts.Keep, ProfileDir: opts.Profile, Wikis: opts.Wikis, Log: f.IO.ErrOut,
+			CorpusDir: opts.CorpusDir, Keep: opts.Keep, ProfileDir: opts.Profile, Wikis: opts.Wikis, Pairs: opts.peerPairs(), Log: f.IO.ErrOut,
 		})
 		if err != nil {
 			if rep != nil && len(rep.Rows) > 0 {

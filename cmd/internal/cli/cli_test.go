@@ -303,6 +303,47 @@ func TestMetricsFlags(t *testing.T) {
 	}
 }
 
+func TestBenchPeerFlags(t *testing.T) {
+	t.Setenv(envBenchSecret, "secret")
+	svc := []string{"--dsn", "u:p@tcp(127.0.0.1:1)/", "--endpoints", "http://127.0.0.1:2", "--access-key", "a", "--no-production"}
+	tests := []struct {
+		args      []string
+		wantPairs int // bench.Options.Pairs
+		wantErr   string
+	}{
+		{args: nil, wantPairs: 5},
+		{args: []string{"--pairs", "9"}, wantPairs: 9},
+		{args: []string{"--pairs", "2"}, wantPairs: 2},
+		{args: []string{"--no-peer"}, wantPairs: 0},
+		{args: []string{"--pairs", "1"}, wantErr: "from 2 to 100"},
+		{args: []string{"--pairs", "101"}, wantErr: "from 2 to 100"},
+		{args: []string{"--pairs", "3", "--no-peer"}, wantErr: "--no-peer skips"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			f, _, _ := testFactory()
+			var got *BenchOptions
+			cmd := newBenchCmdRun(f, func(_ context.Context, o *BenchOptions) error { got = o; return nil })
+			cmd.SetArgs(append(append([]string{}, svc...), tt.args...))
+			cmd.SetOut(&bytes.Buffer{})
+			cmd.SetErr(&bytes.Buffer{})
+			err := cmd.Execute()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.peerPairs() != tt.wantPairs {
+				t.Errorf("pairs = %d, want %d (options %+v)", got.peerPairs(), tt.wantPairs, *got)
+			}
+		})
+	}
+}
+
 func TestBenchScaleFlags(t *testing.T) {
 	t.Setenv(envBenchSecret, "secret")
 	svc := []string{"--dsn", "u:p@tcp(127.0.0.1:1)/", "--endpoints", "http://127.0.0.1:2", "--access-key", "a"}
