@@ -185,21 +185,6 @@ rclone's copy with the peer (each paired round's copy is removed after it).`,
 			if opts.AuditOnly && opts.AuditObjects == 0 {
 				opts.AuditObjects = 100_000
 			}
-			if needSwift := opts.AuditObjects > 0 || (!opts.NoProduction && !opts.MetaOnly); needSwift {
-				if opts.SwiftKeyFile != "" {
-					k, err := config.ReadSecret(opts.SwiftKeyFile)
-					if err != nil {
-						return withCode(ExitUsage, fmt.Errorf("--swift-key-file: %w", err))
-					}
-					opts.swiftKey = k.Reveal()
-				} else {
-					opts.swiftKey = os.Getenv(envBenchSwiftKey)
-				}
-				if opts.SwiftAuthURL == "" || opts.SwiftUser == "" || opts.swiftKey == "" {
-					return withCode(ExitUsage, fmt.Errorf("the audit bench and the restore into production are measured in Swift: give --swift-auth-url, --swift-user and --swift-key-file (or $%s, $%s, $%s), or --no-production without --audit-objects",
-						envBenchSwiftURL, envBenchSwiftUser, envBenchSwiftKey))
-				}
-			}
 			if opts.scale() && (opts.MetaOnly || len(opts.Classes) > 0 || opts.Huge) {
 				return withCode(ExitUsage, fmt.Errorf("--scale-versions and --scale-processes run instead of the throughput and metadata bench: drop --meta-only, --class and --huge"))
 			}
@@ -214,6 +199,21 @@ rclone's copy with the peer (each paired round's copy is removed after it).`,
 			}
 			if _, err := bench.ParseClass(opts.ScaleClass); err != nil {
 				return withCode(ExitUsage, fmt.Errorf("--scale-class: %w", err))
+			}
+			if needSwift := opts.AuditObjects > 0 || (!opts.NoProduction && !opts.MetaOnly && !opts.scale()); needSwift {
+				if opts.SwiftKeyFile != "" {
+					k, err := config.ReadSecret(opts.SwiftKeyFile)
+					if err != nil {
+						return withCode(ExitUsage, fmt.Errorf("--swift-key-file: %w", err))
+					}
+					opts.swiftKey = k.Reveal()
+				} else {
+					opts.swiftKey = os.Getenv(envBenchSwiftKey)
+				}
+				if opts.SwiftAuthURL == "" || opts.SwiftUser == "" || opts.swiftKey == "" {
+					return withCode(ExitUsage, fmt.Errorf("the audit bench and the restore into production are measured in Swift: give --swift-auth-url, --swift-user and --swift-key-file (or $%s, $%s, $%s), or --no-production without --audit-objects",
+						envBenchSwiftURL, envBenchSwiftUser, envBenchSwiftKey))
+				}
 			}
 			if opts.SecretKeyFile != "" {
 				s, err := config.ReadSecret(opts.SecretKeyFile)
