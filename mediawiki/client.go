@@ -519,7 +519,7 @@ func (c *Client) ensureLogin(ctx context.Context, s *session) (uint64, bool, err
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.loggedIn {
-		if err := c.login(ctx, s); err != nil {
+		if err := c.loginRetrying(ctx, s); err != nil {
 			return 0, false, err
 		}
 		s.loggedIn = true
@@ -537,12 +537,30 @@ func (c *Client) relogin(ctx context.Context, s *session, gen uint64) error {
 		return nil
 	}
 	s.loggedIn = false
-	if err := c.login(ctx, s); err != nil {
+	if err := c.loginRetrying(ctx, s); err != nil {
 		return err
 	}
 	s.loggedIn = true
 	s.gen++
 	return nil
+}
+
+// loginAttempts bounds the logins loginRetrying tries.
+const loginAttempts = 3
+
+// loginRetrying logs s in (caller holds s.mu), again when the wiki refuses
+// the login token (badtoken): the token belongs to the session cookie, and
+// a download of the same session that runs meanwhile (a permission error
+// page resets the session) can replace that cookie between the token and
+// the login.
+func (c *Client) loginRetrying(ctx context.Context, s *session) error {
+	for attempt := 1; ; attempt++ {
+		err := c.login(ctx, s)
+		var ae *APIError
+		if err == nil || !errors.As(err, &ae) || ae.Code != "badtoken" || attempt == loginAttempts || ctx.Err() != nil {
+			return err
+		}
+	}
 }
 
 // login performs a fresh login of s (caller holds s.mu): a login token,

@@ -456,3 +456,51 @@ func TestDownloadStatusKinds(t *testing.T) {
 		})
 	}
 }
+
+// TestLoginRetriesARefusedToken: the wiki refuses a login's token when the
+// session cookie changed between the token and the login (a download of
+// the same session meanwhile). The proxy in front of the real wiki answers
+// the first login of each kind with MediaWiki's own badtoken error; the
+// client takes a new token and logs in, and the listing goes on.
+func TestLoginRetriesARefusedToken(t *testing.T) {
+	w := requireTestWiki(t)
+	for _, tc := range []struct {
+		name   string
+		cfg    Config
+		action string
+	}{
+		{"main account", Config{User: w.AdminUser, Password: w.AdminPassword}, "clientlogin"},
+		{"bot password", Config{User: w.BotUser, Password: w.BotPassword}, "login"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var refused atomic.Int32
+			p := newFlakyProxy(t, w.PublicAPI, func(rw http.ResponseWriter, r *http.Request, n int) bool {
+				if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "api.php") {
+					return false
+				}
+				body, _ := io.ReadAll(r.Body)
+				r.Body = io.NopCloser(strings.NewReader(string(body)))
+				q, _ := url.ParseQuery(string(body))
+				if q.Get("action") != tc.action || refused.Load() > 0 {
+					return false
+				}
+				refused.Add(1)
+				rw.Header().Set("Content-Type", "application/json; charset=utf-8")
+				rw.Header().Set("MediaWiki-API-Error", "badtoken")
+				io.WriteString(rw, `{"error":{"code":"badtoken","info":"Invalid CSRF token.","*":"See http://127.0.0.1/api.php for API usage."}}`)
+				return true
+			})
+			cfg := tc.cfg
+			cfg.APIURL = p.URL + "/api.php"
+			c := newTestClient(t, cfg)
+			n := 0
+			err := c.DeletedVersions(context.Background(), func(DeletedVersion) error { n++; return nil })
+			if err != nil || n == 0 {
+				t.Fatalf("listing after a refused login token: %d deleted versions, %v", n, err)
+			}
+			if refused.Load() != 1 {
+				t.Errorf("%d logins refused, want 1", refused.Load())
+			}
+		})
+	}
+}
