@@ -336,10 +336,11 @@ func (s *Store) put(ctx context.Context, container, name string, r io.Reader, m 
 	}
 	if onlyNew {
 		h["If-None-Match"] = "*"
-		// Swift answers 412 as soon as it sees that the object exists,
-		// without reading the body: the client must wait for its "100
-		// Continue" before sending, or it writes into a closed connection.
-		h["Expect"] = "100-continue"
+		// No "Expect: 100-continue", although Swift answers 412 without
+		// reading the body: with ncw/swift's requests Swift sends no 100
+		// Continue, and each PUT would wait out the client's 5 s timeout
+		// (measured: 66 ms a PUT without it, 5.03 s with it). A write cut
+		// off by an early 412 is told apart below instead.
 	}
 	var body *verify.Reader
 	for attempt := 1; ; attempt++ {
