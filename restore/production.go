@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/mediabackups/mediabackups/mediawiki"
 	"github.com/mediabackups/mediabackups/metadata"
@@ -349,6 +350,38 @@ type putFunc func(ctx context.Context, container, name string, r io.Reader, m pr
 // write sends the bytes through put: from memory, or read from the backup
 // again (and checked again by the store against meta).
 func (s *prodStage) write(ctx context.Context, put putFunc, meta production.Meta, again Opener) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = s.writeOnce(ctx, put, meta, again)
+		if !retryable(err) || attempt == writeAttempts || ctx.Err() != nil {
+			return err
+		}
+		s.log.Warn("the write into production failed; sending it again", "attempt", attempt, "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * time.Second):
+		}
+	}
+}
+
+// writeAttempts bounds the tries of one write into production.
+const writeAttempts = 3
+
+// retryable says whether a failed write may be sent again: a write that
+// failed on its way (a connection the store's proxy closed, a timeout),
+// not one the store refused for a reason (an object there, no container,
+// bytes that do not match) nor one whose backup could not be read.
+// Sending it again is safe: PutNew never replaces an object, and Put
+// writes the same checked bytes.
+func retryable(err error) bool {
+	var se *StepError
+	var me *production.MismatchError
+	return errors.As(err, &se) && se.Step == StepPut && !errors.As(err, &me)
+}
+
+// writeOnce sends the bytes through put once.
+func (s *prodStage) writeOnce(ctx context.Context, put putFunc, meta production.Meta, again Opener) error {
 	var body io.Reader
 	if s.buf != nil {
 		body = bytes.NewReader(s.buf.Bytes())

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -208,6 +209,28 @@ func runProductionTarget(t *testing.T, w *world) {
 		}
 		return done[0], nil
 	}
+	t.Run("a write cut off on its way is sent again", func(t *testing.T) {
+		// A proxy that closes the connection mid-body cannot be made on
+		// demand: cutStore wraps the real store and cuts the first write
+		// after some bytes, as a broken pipe does.
+		content := random(300 << 10)
+		f := w.backup(t, content, false)
+		w.ensure(t, f)
+		cut := &cutStore{ProductionStore: w.store, cuts: 1}
+		p := &restore.Production{MemoryLimit: 64 << 10, Stores: map[string]restore.ProductionStore{"testwiki": cut}}
+		res, fe := one(t, p, f)
+		if fe != nil || res.Action != restore.Written || !bytes.Equal(w.holds(t, f), content) || cut.calls != 2 {
+			t.Fatalf("restore = %+v, %v after %d writes; want written on the second", res, fe, cut.calls)
+		}
+		// One that keeps failing fails the file, after writeAttempts tries.
+		g := w.backup(t, random(3000), false)
+		w.ensure(t, g)
+		always := &cutStore{ProductionStore: w.store, cuts: 100}
+		p = &restore.Production{Stores: map[string]restore.ProductionStore{"testwiki": always}}
+		if _, fe := one(t, p, g); fe == nil || fe.Step != restore.StepPut || always.calls != 3 || w.holds(t, g) != nil {
+			t.Fatalf("restore = %v after %d writes; want a put failure after 3, and nothing written", fe, always.calls)
+		}
+	})
 	t.Run("missing: written with MediaWiki's metadata, and read back", func(t *testing.T) {
 		content := random(3000)
 		f := w.backup(t, content, false)
@@ -456,4 +479,25 @@ func TestProductionTargetFilesystem(t *testing.T) {
 		return st, layout
 	}
 	runProductionTarget(t, w)
+}
+
+// cutStore is a real store whose first cuts PutNew calls read part of the
+// body and then fail, as a write whose connection broke does.
+type cutStore struct {
+	restore.ProductionStore
+	mu    sync.Mutex
+	cuts  int
+	calls int
+}
+
+func (c *cutStore) PutNew(ctx context.Context, container, name string, r io.Reader, m production.Meta) error {
+	c.mu.Lock()
+	c.calls++
+	cut := c.calls <= c.cuts
+	c.mu.Unlock()
+	if cut {
+		io.CopyN(io.Discard, r, 1000)
+		return fmt.Errorf("write %s/%s: write tcp 127.0.0.1:1->127.0.0.1:2: write: broken pipe", container, name)
+	}
+	return c.ProductionStore.PutNew(ctx, container, name, r, m)
 }
