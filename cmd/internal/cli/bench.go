@@ -299,7 +299,7 @@ func benchRun(ctx context.Context, opts *BenchOptions) error {
 		classes = append(classes, bench.HugeClass)
 	}
 	svc := bench.Services{DSN: opts.DSN, Endpoints: opts.Endpoints, Creds: storage.Credentials{AccessKey: opts.AccessKey, SecretKey: opts.SecretKey}}
-	if !opts.NoProduction && !opts.MetaOnly {
+	if !opts.NoProduction && !opts.MetaOnly && !opts.scale() {
 		svc.Swift = &bench.Swift{AuthURL: opts.SwiftAuthURL, User: opts.SwiftUser, Key: opts.swiftKey}
 	}
 	if opts.Profile != "" {
