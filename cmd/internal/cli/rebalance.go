@@ -76,15 +76,11 @@ func rebalanceRun(ctx context.Context, opts *RebalanceOptions) error {
 	if err != nil {
 		return err
 	}
-	s, err := f.openStore(ctx, true)
+	s, servers, err := f.storeAndServers(ctx, opts.Timeout)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	servers, _, err := f.servers(c.Storage.Generation, "generation", opts.Timeout)
-	if err != nil {
-		return err
-	}
 	log := f.Logger()
 	if opts.Execute {
 		release, err := s.LockMoves(ctx)

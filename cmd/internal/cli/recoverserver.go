@@ -73,15 +73,11 @@ func recoverServerRun(ctx context.Context, opts *RecoverServerOptions) error {
 	if err != nil {
 		return err
 	}
-	s, err := f.openStore(ctx, true)
+	s, servers, err := f.storeAndServers(ctx, opts.Timeout)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	servers, _, err := f.servers(c.Storage.Generation, "generation", opts.Timeout)
-	if err != nil {
-		return err
-	}
 	log := f.Logger()
 	var srv storage.Backend
 	if b, ok := servers.ByEndpoint(opts.Endpoint); ok {

@@ -105,10 +105,6 @@ func (f *Factory) identities(files []string) ([]age.Identity, error) {
 
 func rekeyRun(ctx context.Context, opts *RekeyOptions) error {
 	f := opts.F
-	c, err := f.Config()
-	if err != nil {
-		return err
-	}
 	recipients, err := f.recipients()
 	if err != nil {
 		return err
@@ -117,15 +113,11 @@ func rekeyRun(ctx context.Context, opts *RekeyOptions) error {
 	if err != nil {
 		return err
 	}
-	s, err := f.openStore(ctx, true)
+	s, servers, err := f.storeAndServers(ctx, opts.Timeout)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	servers, _, err := f.servers(c.Storage.Generation, "generation", opts.Timeout)
-	if err != nil {
-		return err
-	}
 	if opts.Execute {
 		release, err := s.LockMoves(ctx)
 		if err != nil {

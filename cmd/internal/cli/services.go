@@ -151,6 +151,27 @@ func (f *Factory) servers(cred config.Credential, which string, timeout time.Dur
 	return sh, health, nil
 }
 
+// storeAndServers opens the metadata store (its schema checked) and
+// connects to every configured server with the generation credential, as
+// the commands that read and move stored objects (verify, rebalance,
+// recover-server, rekey) need; the caller closes the store.
+func (f *Factory) storeAndServers(ctx context.Context, timeout time.Duration) (*metadata.Store, *storage.Sharded, error) {
+	c, err := f.Config()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := f.openStore(ctx, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	servers, _, err := f.servers(c.Storage.Generation, "generation", timeout)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, servers, nil
+}
+
 // recoveryServers connects to every configured server with the
 // storage.recovery credential, which the recovery tools use. A credential
 // that is missing or cannot be read is a usage error: it is checked before

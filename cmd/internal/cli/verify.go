@@ -144,17 +144,13 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 		}
 		break
 	}
-	s, err := f.openStore(ctx, true)
+	// Each server is behind a storage.Health: one that stops answering
+	// fails its objects at once (not checked) instead of holding the run.
+	s, servers, err := f.storeAndServers(ctx, opts.Timeout)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	// Each server is behind a storage.Health: one that stops answering
-	// fails its objects at once (not checked) instead of holding the run.
-	servers, _, err := f.servers(c.Storage.Generation, "generation", opts.Timeout)
-	if err != nil {
-		return err
-	}
 	if opts.Repair {
 		if err := os.MkdirAll(c.TmpDir, 0o700); err != nil {
 			return fmt.Errorf("tmpdir: %w", err)
