@@ -199,7 +199,14 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("restore stopped after %d written, %d failed: %w", nWritten, nFailed, err)
 	}
+	confirmed := total
 	total = nWritten + nFailed
+	if total != confirmed {
+		// The metadata changed between the two reads (a backup, update or
+		// delete ran meanwhile): say so, and which count is the real one.
+		s.log.Warn("the search matched another number of versions when they were restored than when they were shown: the versions restored are those counted below",
+			"shown", confirmed, "restored_or_failed", total)
+	}
 	were := "were"
 	if total == 1 {
 		were = "was"
