@@ -112,11 +112,20 @@ func (s *Store) Cursor(ctx context.Context, wikiID int64) (LogCursor, error) {
 
 // SaveCursor records the log cursor of a wiki, replacing the previous one.
 func (s *Store) SaveCursor(ctx context.Context, wikiID int64, c LogCursor) error {
+	return saveCursor(ctx, s.db, wikiID, c)
+}
+
+// execer is what saveCursor writes through: the database or a transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func saveCursor(ctx context.Context, db execer, wikiID int64, c LogCursor) error {
 	var last int64
 	if n := len(c.SeenIDs); n > 0 {
 		last = c.SeenIDs[n-1]
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO wiki_cursors (wiki_id, log_timestamp, seen_ids, last_log_id, updated_at)
+	_, err := db.ExecContext(ctx, `INSERT INTO wiki_cursors (wiki_id, log_timestamp, seen_ids, last_log_id, updated_at)
 		VALUES (?, ?, ?, ?, UTC_TIMESTAMP()) ON DUPLICATE KEY UPDATE log_timestamp = VALUES(log_timestamp),
 		seen_ids = VALUES(seen_ids), last_log_id = VALUES(last_log_id), updated_at = VALUES(updated_at)`,
 		wikiID, c.Timestamp.UTC().Truncate(time.Second), FormatLogIDs(c.SeenIDs), last)

@@ -2,6 +2,7 @@ package metadata_test
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -157,5 +158,52 @@ func TestReconcileRenamesWithHistory(t *testing.T) {
 	want := []string{"log:86 title Old.png>New.png", "log:86 production_path a/ab/Old.png>c/cd/New.png"}
 	if !reflect.DeepEqual(hist, want) {
 		t.Errorf("history = %q, want %q", hist, want)
+	}
+}
+
+// TestApplyLogCommitsRowsWithTheCursor checks that what a stretch of the
+// log writes and the cursor after it are recorded together or not at all,
+// and that the transaction sees its own writes.
+func TestApplyLogCommitsRowsWithTheCursor(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	wiki, _ := s.EnsureWiki(ctx, "testwiki", "public")
+	c := metadata.LogCursor{Timestamp: time.Date(2025, 1, 5, 12, 0, 0, 0, time.UTC), SeenIDs: []int64{7}}
+	write := func(tx *metadata.LogTx) error {
+		if _, _, err := tx.Reconcile(ctx, nil, []metadata.File{version("A.png", 1, sha(1), metadata.Public)}, "log:7"); err != nil {
+			return err
+		}
+		got, err := tx.VersionsOf(ctx, "A.png")
+		if err != nil || len(got) != 1 {
+			t.Errorf("inside the transaction: VersionsOf = %v, %v; want the version just written", got, err)
+		}
+		return nil
+	}
+
+	boom := errors.New("the API went away")
+	err := s.ApplyLog(ctx, wiki, c, func(tx *metadata.LogTx) error {
+		if err := write(tx); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("ApplyLog = %v, want %v", err, boom)
+	}
+	if got, _ := s.VersionsOf(ctx, wiki, "A.png"); len(got) != 0 {
+		t.Errorf("a failed stretch left %d versions", len(got))
+	}
+	if got, _ := s.Cursor(ctx, wiki); !got.IsZero() {
+		t.Errorf("a failed stretch moved the cursor to %+v", got)
+	}
+
+	if err := s.ApplyLog(ctx, wiki, c, write); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.VersionsOf(ctx, wiki, "A.png"); len(got) != 1 {
+		t.Errorf("after the stretch: %d versions, want 1", len(got))
+	}
+	if got, err := s.Cursor(ctx, wiki); err != nil || !reflect.DeepEqual(got, c) {
+		t.Errorf("cursor = %+v, %v; want %+v", got, err, c)
 	}
 }

@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -55,6 +56,18 @@ func (s *Store) reconcile(ctx context.Context, wikiID int64, renames []Rename, v
 		return SyncStats{}, 0, fmt.Errorf("reconcile versions: %w", err)
 	}
 	defer tx.Rollback()
+	st, renamed, err := s.reconcileTx(ctx, tx, wikiID, renames, versions, source)
+	if err != nil {
+		return SyncStats{}, 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return SyncStats{}, 0, fmt.Errorf("reconcile versions: commit: %w", err)
+	}
+	return st, renamed, nil
+}
+
+// reconcileTx is the work of Reconcile inside tx, which the caller commits.
+func (s *Store) reconcileTx(ctx context.Context, tx *sql.Tx, wikiID int64, renames []Rename, versions []File, source string) (SyncStats, int, error) {
 	now := time.Now().UTC().Truncate(time.Second)
 	renamed := 0
 	for _, r := range renames {
@@ -80,9 +93,6 @@ func (s *Store) reconcile(ctx context.Context, wikiID int64, renames []Rename, v
 	st, err := s.syncTx(ctx, tx, wikiID, versions, source)
 	if err != nil {
 		return SyncStats{}, 0, err
-	}
-	if err := tx.Commit(); err != nil {
-		return SyncStats{}, 0, fmt.Errorf("reconcile versions: commit: %w", err)
 	}
 	return st, renamed, nil
 }

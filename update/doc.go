@@ -9,14 +9,17 @@
 // and several events share one second. The cursor stored per wiki
 // (metadata.LogCursor) is the timestamp of the last applied event plus the
 // ids already applied at that second; reading again from that timestamp
-// skips those ids. The cursor is saved after every event, so an
-// interrupted run loses nothing and repeats at most one event.
+// skips those ids. Events are applied in stretches of up to Batch, each in
+// one transaction that also saves the cursor after its last event: an
+// interrupted run loses nothing, and the next run reads again only the
+// events of the stretch that did not commit.
 //
 // # Applying an event: reconcile, don't replay
 //
 // An event is not replayed as a delta. Its title (for a move, the old and
-// the new title) is re-read from the API (prop=imageinfo and
-// list=filearchive for that name) and the metadata rows of the title are
+// the new title) is re-read from the API (prop=imageinfo, many titles a
+// request, and list=filearchive for that name, once per title of the
+// stretch) and the metadata rows of the title are
 // reconciled with that truth (see Plan): new versions are added as pending
 // backups, changed fields are updated, each change written to the history
 // with source "log:<logid>". The event itself supplies only what the API

@@ -9,7 +9,8 @@ import (
 	"github.com/mediabackups/mediabackups/metadata"
 )
 
-// Truth is what the API says now about the titles of one event.
+// Truth is what the API said, when a stretch of the log was read, about
+// the titles of its events.
 type Truth struct {
 	// Visible holds the current and archived versions of each title
 	// (newest first, hidden ones with Hidden set), by DB key. A title
@@ -17,6 +18,8 @@ type Truth struct {
 	Visible map[string][]mediawiki.FileVersion
 	// Deleted holds the list=filearchive rows of each title.
 	Deleted map[string][]mediawiki.DeletedVersion
+
+	titles []string // every title asked about, in the order of the events
 }
 
 // Hidden is a revision-deleted version the metadata does not know, whose

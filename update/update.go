@@ -1,16 +1,20 @@
 package update
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/mediabackups/mediabackups/inventory"
 	"github.com/mediabackups/mediabackups/mediawiki"
 	"github.com/mediabackups/mediabackups/metadata"
+	"golang.org/x/sync/errgroup"
 )
 
 // Wiki is what the follower reads from a wiki's API.
@@ -24,13 +28,29 @@ type Wiki interface {
 // Store is the metadata the follower reads and writes.
 type Store interface {
 	Cursor(ctx context.Context, wikiID int64) (metadata.LogCursor, error)
-	SaveCursor(ctx context.Context, wikiID int64, c metadata.LogCursor) error
-	VersionsOf(ctx context.Context, wikiID int64, titles ...string) ([]metadata.File, error)
-	Reconcile(ctx context.Context, wikiID int64, renames []metadata.Rename, versions []metadata.File, source string) (metadata.SyncStats, int, error)
+	// ApplyLog runs fn in one transaction and saves the cursor c with
+	// what fn wrote; fn runs again from the start after a deadlock.
+	ApplyLog(ctx context.Context, wikiID int64, c metadata.LogCursor, fn func(*metadata.LogTx) error) error
 }
+
+// Tx is what applying one event reads and writes, inside the transaction
+// of its stretch of the log.
+type Tx interface {
+	VersionsOf(ctx context.Context, titles ...string) ([]metadata.File, error)
+	Reconcile(ctx context.Context, renames []metadata.Rename, versions []metadata.File, source string) (metadata.SyncStats, int, error)
+}
+
+// Batch is how many log events one transaction applies at most, and so
+// how many an interrupted run may have to read again.
+const Batch = 64
+
+// parallelReads is how many API requests about the titles of a batch are
+// in flight at once.
+const parallelReads = 4
 
 var _ Wiki = (*mediawiki.Client)(nil)
 var _ Store = (*metadata.Store)(nil)
+var _ Tx = (*metadata.LogTx)(nil)
 
 // Options configures Run and Follow.
 type Options struct {
@@ -49,7 +69,7 @@ type Options struct {
 	// cursor yet; the zero time means from the beginning.
 	Since  time.Time
 	Logger *slog.Logger
-	// Progress, when set, is called after every applied event.
+	// Progress, when set, is called after every applied stretch of events.
 	Progress func(Stats)
 	// RoundDone, when set, is called at the end of every round (a Run, or
 	// each read of the log by Follow) that was not interrupted, with the
@@ -87,10 +107,13 @@ func (s *Stats) add(o Stats) {
 // errStop ends a log listing when the caller's context is done.
 var errStop = errors.New("stopped")
 
-// Run reads the wiki's log from the stored cursor to its end, applies
-// every file event and saves the cursor after each. When ctx is cancelled
-// it stops after the event being applied (which is finished, not cut
-// short) and returns ctx's error; everything applied is recorded.
+// Run reads the wiki's log from the stored cursor to its end and applies
+// every file event. The events are applied in stretches of up to Batch,
+// each in one transaction that also saves the cursor after its last
+// event, so the metadata and the cursor always agree. When ctx is
+// cancelled it stops after the stretch being applied (which is finished,
+// not cut short) and returns ctx's error; events read but not yet applied
+// are read again by the next run.
 func Run(ctx context.Context, w Wiki, s Store, opts Options) (Stats, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -113,6 +136,28 @@ func run(ctx context.Context, w Wiki, s Store, opts Options) (Stats, error) {
 	if cur.IsZero() {
 		since = opts.Since
 	}
+	batch := make([]mediawiki.LogEvent, 0, Batch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		// A stretch is applied whole even when a signal arrives meanwhile;
+		// every request still has its own timeout and bounded retries.
+		got, next, err := applyBatch(context.WithoutCancel(ctx), w, s, opts, cur, batch)
+		batch = batch[:0]
+		if err != nil {
+			return err
+		}
+		st.add(got)
+		if got.DeletedRefused != "" {
+			opts.Deleted = false // asked once per run
+		}
+		cur = next
+		if opts.Progress != nil {
+			opts.Progress(st)
+		}
+		return nil
+	}
 	err = w.LogEvents(ctx, since, func(ev mediawiki.LogEvent) error {
 		if ctx.Err() != nil {
 			return errStop
@@ -122,28 +167,15 @@ func run(ctx context.Context, w Wiki, s Store, opts Options) (Stats, error) {
 			st.Skipped++
 			return nil
 		}
-		// An event is applied whole even when a signal arrives meanwhile;
-		// every request still has its own timeout and bounded retries.
-		work := context.WithoutCancel(ctx)
-		got, err := apply(work, w, s, opts, ev)
-		if err != nil {
-			return fmt.Errorf("apply log event %d (%s/%s of %q at %s): %w", ev.ID, ev.Type, ev.Action, ev.Title,
-				ev.Timestamp.Format(time.RFC3339), err)
+		batch = append(batch, ev)
+		if len(batch) < Batch {
+			return nil
 		}
-		st.add(got)
-		if got.DeletedRefused != "" {
-			opts.Deleted = false // asked once per run
-		}
-		next := cur.Advance(ev.ID, ev.Timestamp)
-		if err := s.SaveCursor(work, opts.WikiID, next); err != nil {
-			return err
-		}
-		cur = next
-		if opts.Progress != nil {
-			opts.Progress(st)
-		}
-		return nil
+		return flush()
 	})
+	if err == nil {
+		err = flush()
+	}
 	if errors.Is(err, errStop) || (err != nil && ctx.Err() != nil) {
 		return st, ctx.Err()
 	}
@@ -183,43 +215,140 @@ func Follow(ctx context.Context, w Wiki, s Store, opts Options, interval time.Du
 	}
 }
 
-// apply reconciles the titles of one event with the API (see the package
-// documentation).
-func apply(ctx context.Context, w Wiki, s Store, opts Options, ev mediawiki.LogEvent) (Stats, error) {
+// applyBatch applies a stretch of events, in log order, in one
+// transaction that also saves the cursor after them, and returns what it
+// did and that cursor. The API is asked about each title of the stretch
+// once, before the transaction: an event is reconciled with the truth of
+// when its stretch was read, and a change after that is a later event.
+func applyBatch(ctx context.Context, w Wiki, s Store, opts Options, cur metadata.LogCursor, evs []mediawiki.LogEvent) (Stats, metadata.LogCursor, error) {
+	next := cur
+	for _, ev := range evs {
+		next = next.Advance(ev.ID, ev.Timestamp)
+	}
+	truth, refused, err := readTruth(ctx, w, opts, evs)
+	if err != nil {
+		return Stats{}, cur, fmt.Errorf("read log events %d to %d: %w", evs[0].ID, evs[len(evs)-1].ID, err)
+	}
 	var st Stats
-	titles := Titles(ev)
-	truth := Truth{Visible: map[string][]mediawiki.FileVersion{}, Deleted: map[string][]mediawiki.DeletedVersion{}}
-	for _, t := range titles {
-		vs, err := w.Versions(ctx, []string{t})
+	err = s.ApplyLog(ctx, opts.WikiID, next, func(tx *metadata.LogTx) error {
+		st = Stats{DeletedRefused: refused} // from the start on a retry
+		// The rows of every title at the start of the stretch, read once;
+		// a title that an event of the stretch wrote is read again.
+		rows, err := tx.VersionsOf(ctx, truth.titles...)
 		if err != nil {
-			return st, err
+			return err
 		}
+		byTitle := map[string][]metadata.File{}
+		for _, f := range rows {
+			byTitle[f.Title] = append(byTitle[f.Title], f)
+		}
+		written := map[string]bool{}
+		for _, ev := range evs {
+			titles := Titles(ev)
+			var known []metadata.File
+			if slices.ContainsFunc(titles, func(t string) bool { return written[t] }) {
+				if known, err = tx.VersionsOf(ctx, titles...); err != nil {
+					return err
+				}
+			} else {
+				for _, t := range titles {
+					known = append(known, byTitle[t]...)
+				}
+				slices.SortFunc(known, func(a, b metadata.File) int { return cmp.Compare(a.ID, b.ID) })
+			}
+			got, wrote, err := apply(ctx, w, tx, opts, ev, truth, known)
+			if err != nil {
+				return fmt.Errorf("apply log event %d (%s/%s of %q at %s): %w", ev.ID, ev.Type, ev.Action, ev.Title,
+					ev.Timestamp.Format(time.RFC3339), err)
+			}
+			if wrote {
+				for _, t := range titles {
+					written[t] = true
+				}
+			}
+			st.add(got)
+		}
+		return nil
+	})
+	if err != nil {
+		return Stats{}, cur, err
+	}
+	return st, next, nil
+}
+
+// readTruth asks the API about every title of evs: its versions, and its
+// deleted versions when opts.Deleted. A refusal to list deleted versions
+// is returned as the reason, and the titles then have none.
+func readTruth(ctx context.Context, w Wiki, opts Options, evs []mediawiki.LogEvent) (Truth, string, error) {
+	var titles []string
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		for _, t := range Titles(ev) {
+			if !seen[t] {
+				seen[t] = true
+				titles = append(titles, t)
+			}
+		}
+	}
+	truth := Truth{titles: titles, Visible: map[string][]mediawiki.FileVersion{}, Deleted: map[string][]mediawiki.DeletedVersion{}}
+	vs, err := w.Versions(ctx, titles)
+	if err != nil {
+		return truth, "", err
+	}
+	for _, t := range titles {
 		// Only the title itself: a redirect's target is read as a title
 		// of its own (for a move) or not at all.
 		truth.Visible[t] = vs[t]
-		if opts.Deleted {
-			ds, err := w.DeletedVersionsOf(ctx, t)
+	}
+	if !opts.Deleted {
+		return truth, "", nil
+	}
+	var (
+		mu      sync.Mutex
+		refused string
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallelReads)
+	for _, t := range titles {
+		g.Go(func() error {
+			ds, err := w.DeletedVersionsOf(gctx, t)
+			mu.Lock()
+			defer mu.Unlock()
 			if errors.Is(err, mediawiki.ErrPermission) {
-				st.DeletedRefused = err.Error()
-				opts.Logger.Warn("the wiki refuses to list deleted versions to this login: deletions are not followed (needs the deletedhistory right)",
-					"title", t, "err", err)
-				continue
+				if refused == "" {
+					refused = err.Error()
+					opts.Logger.Warn("the wiki refuses to list deleted versions to this login: deletions are not followed (needs the deletedhistory right)",
+						"title", t, "err", err)
+				}
+				return nil
 			}
 			if err != nil {
-				return st, err
+				return err
 			}
 			truth.Deleted[t] = ds
-		}
+			return nil
+		})
 	}
-	known, err := s.VersionsOf(ctx, opts.WikiID, titles...)
-	if err != nil {
-		return st, err
+	if err := g.Wait(); err != nil {
+		return truth, "", err
 	}
+	if refused != "" {
+		clear(truth.Deleted)
+	}
+	return truth, refused, nil
+}
+
+// apply reconciles the titles of one event, whose recorded rows are known,
+// with the API's truth about them (see the package documentation). It
+// reports whether it wrote to the rows of the event's titles (and to no
+// others).
+func apply(ctx context.Context, w Wiki, tx Tx, opts Options, ev mediawiki.LogEvent, truth Truth, known []metadata.File) (Stats, bool, error) {
+	var st Stats
 	p := MakePlan(ev, known, truth, opts.Containers)
 	for _, h := range p.Hidden {
 		f, err := inventory.LearnHidden(ctx, w, h, opts.Containers)
 		if ctx.Err() != nil {
-			return st, ctx.Err()
+			return st, false, ctx.Err()
 		}
 		if err != nil {
 			st.Unreadable++
@@ -239,12 +368,12 @@ func apply(ctx context.Context, w Wiki, s Store, opts Options, ev mediawiki.LogE
 		}
 	}
 	if len(p.Versions) == 0 && len(p.Renames) == 0 {
-		return st, nil
+		return st, false, nil
 	}
-	sst, renamed, err := s.Reconcile(ctx, opts.WikiID, p.Renames, p.Versions, fmt.Sprintf("log:%d", ev.ID))
+	sst, renamed, err := tx.Reconcile(ctx, p.Renames, p.Versions, fmt.Sprintf("log:%d", ev.ID))
 	if err != nil {
-		return st, err
+		return st, true, err
 	}
 	st.Added, st.Changed, st.Renamed = sst.Added, sst.Changed, renamed
-	return st, nil
+	return st, true, nil
 }

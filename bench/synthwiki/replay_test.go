@@ -23,11 +23,27 @@ import (
 // an inventory of the wiki after the tail. That is what the bench's update
 // measurement relies on, and it also checks update itself on a history
 // longer than the test wikis'.
+//
+// The dense case has many events about each title, so that the stretches
+// update applies in one transaction (update.Batch events) hold several
+// events about one title: each must see what the ones before it wrote.
 func TestUpdateAfterInventoryMatchesInventory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	m, srv := newTestModel(t, 500, 400, 50)
+	for _, tc := range []struct {
+		name        string
+		files, tail int64
+	}{
+		{"sparse", 500, 400},
+		{"dense", 20, 600},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testReplay(t, tc.files, tc.tail) })
+	}
+}
+
+func testReplay(t *testing.T, files, tail int64) {
+	m, srv := newTestModel(t, files, tail, 50)
 	ctx := context.Background()
 	c := mediawiki.Containers{Project: "wikipedia", Lang: "commons", PublicShards: true, DeletedShards: true}
 	open := func() (*metadata.Store, int64) {
