@@ -55,11 +55,35 @@ type cursorQuery struct {
 }
 
 // cursorQueries are the cursors MetadataScale measures. The `update` log
-// cursor (wiki_cursors) is one primary-key row per wiki, so it is not here.
-// When `verify` is merged, its walk (metadata.Store.ObjectsToVerify, with
-// VerifyOrderPlan) belongs here; it reads backups rows, which the load
-// below would then have to create for the versions it marks backed up.
-var cursorQueries = []cursorQuery{}
+// cursor (wiki_cursors) is one primary-key row per wiki, so it is not here;
+// the audit's walk is timed on its own (it walks one container). Verify's
+// walk reads the backups rows the load makes for the versions it marks
+// backed up, a quarter of them already checked.
+var cursorQueries = []cursorQuery{
+	verifyCursor("verify page (never checked, 256 objects)", metadata.VerifyCursor{}),
+	verifyCursor("verify page (longest unchecked, 256 objects)", metadata.VerifyCursor{Checked: true}),
+	verifyCursor("verify page (resumed in the checked part, 256 objects)", metadata.VerifyCursor{Checked: true, At: time.Unix(1, 0)}),
+}
+
+// verifyCursor is one step of verify's walk from cursor c (a c.At before
+// every check: the first page of that part), timed through
+// metadata.Store.ObjectsToVerify and explained through metadata.VerifyQuery.
+func verifyCursor(name string, c metadata.VerifyCursor) cursorQuery {
+	return cursorQuery{
+		name: name,
+		step: func(ctx context.Context, st *metadata.Store, wikiID int64) error {
+			objs, _, err := st.ObjectsToVerify(ctx, wikiID, time.Now(), c, 256)
+			if err == nil && len(objs) != 256 {
+				err = fmt.Errorf("got %d objects, want 256", len(objs))
+			}
+			return err
+		},
+		plan: func(ctx context.Context, st *metadata.Store, wikiID int64) ([]string, bool, error) {
+			q, args := metadata.VerifyQuery(wikiID, time.Now(), c, 256)
+			return explain(ctx, st.DB(), q, args...)
+		},
+	}
+}
 
 // Query is the latency of one query at the scale measured.
 type Query struct {
@@ -131,10 +155,10 @@ func syntheticVersions(total, n int, fn func([]metadata.File) error) error {
 
 // MetadataScale loads Rows synthetic versions into a database of its own
 // through SyncVersions (what the inventory runs), marks half of them backed
-// up, then times claiming a batch of pending files, each of the eight
-// search methods and the oldest-pending read of the metrics, and runs
-// EXPLAIN on their queries. It drops the database
-// at the end unless Keep.
+// up with a backups row each, then times claiming a batch of pending
+// files, each search method, the oldest-pending read of the metrics, the
+// audit's and verify's walks, runs EXPLAIN on their queries and measures
+// the tables. It drops the database at the end unless Keep.
 func MetadataScale(ctx context.Context, o ScaleOptions) (_ *ScaleReport, err error) {
 	if o.Rows <= 0 {
 		o.Rows = 1_000_000
@@ -221,8 +245,13 @@ func MetadataScale(ctx context.Context, o ScaleOptions) (_ *ScaleReport, err err
 			return nil, fmt.Errorf("mark half backed up: %w", err)
 		}
 	}
-	if _, err := db.ExecContext(ctx, "ANALYZE TABLE files"); err != nil {
-		return nil, fmt.Errorf("analyze files: %w", err)
+	if err := addBackups(ctx, db, wikiID, maxID); err != nil {
+		return nil, err
+	}
+	for _, t := range []string{"files", "backups"} {
+		if _, err := db.ExecContext(ctx, "ANALYZE TABLE "+t); err != nil {
+			return nil, fmt.Errorf("analyze %s: %w", t, err)
+		}
 	}
 
 	samples, err := sampleRows(ctx, db, wikiID, o.Runs)
@@ -277,9 +306,19 @@ func MetadataScale(ctx context.Context, o ScaleOptions) (_ *ScaleReport, err err
 		rep.Queries = append(rep.Queries, summarize(m.Name, lat, plan, idx))
 	}
 
-	// Claims: the two queries Store.Claim runs, then the whole call.
+	// Claims: the two queries Store.Claim runs, then the whole call. Each
+	// claim takes 64 pending versions for good (its lease is long), so a
+	// small load has fewer runs.
+	var pending int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM files WHERE wiki_id = ? AND backup_status = 'pending'`, wikiID).Scan(&pending); err != nil {
+		return nil, fmt.Errorf("count pending versions: %w", err)
+	}
+	claims := min(o.Runs, pending/64)
+	if claims == 0 {
+		return nil, fmt.Errorf("claim: only %d pending versions, fewer than one claim of 64; load more", pending)
+	}
 	lat := make([]time.Duration, 0, o.Runs)
-	for range o.Runs {
+	for range claims {
 		t0 := time.Now()
 		files, err := st.Claim(ctx, wikiID, "bench", 64, 10*time.Minute)
 		lat = append(lat, time.Since(t0))
@@ -370,7 +409,7 @@ func MetadataScale(ctx context.Context, o ScaleOptions) (_ *ScaleReport, err err
 		rep.Queries = append(rep.Queries, summarize(c.name, lat, plan, idx))
 	}
 
-	if rep.Tables, err = tableSizes(ctx, db, "files"); err != nil {
+	if rep.Tables, err = tableSizes(ctx, db, "files", "backups"); err != nil {
 		return nil, err
 	}
 	return rep, nil
@@ -492,7 +531,38 @@ func (s *ScaleReport) WriteTable(w io.Writer) error {
 		for _, t := range s.Tables {
 			d, i := t.PerMillion()
 			m := float64(CommonsVersions) / 1e6
-			fmt.Fprintf(w, "\nat %d versions (Commons): %s about %.0f GiB of rows and %.0f GiB of indexes\n", CommonsVersions, t.Table, d*m/1024, i*m/1024)
+			fmt.Fprintf(w, "\nat %d rows (Commons' versions; its distinct contents are nearly as many): %s about %.0f GiB of rows and %.0f GiB of indexes\n",
+				CommonsVersions, t.Table, d*m/1024, i*m/1024)
+		}
+	}
+	return nil
+}
+
+// addBackups gives every backed-up version of the wiki (ids up to maxID) a
+// backups row on one made-up server, as the backup records it (one row per
+// content), a quarter of them already checked by verify at times spread
+// over a day, and links the versions to them.
+func addBackups(ctx context.Context, db *sql.DB, wikiID, maxID int64) error {
+	res, err := db.ExecContext(ctx, `INSERT INTO locations (endpoint) VALUES ('http://minio.bench.invalid:9000')`)
+	if err != nil {
+		return fmt.Errorf("add a location: %w", err)
+	}
+	loc, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("add a location: %w", err)
+	}
+	// In chunks, like the marking above.
+	for lo := int64(0); lo <= maxID; lo += 100_000 {
+		if _, err := db.ExecContext(ctx, `INSERT IGNORE INTO backups (wiki_id, sha256, sha1, size, location_id, bucket, object_key,
+			encrypted, stored_size, backup_date, verified_at)
+			SELECT wiki_id, sha256, sha1, size, ?, 'bench', LOWER(HEX(sha256)), 0, size, UTC_TIMESTAMP(),
+				IF(id % 8 = 0, UTC_TIMESTAMP(6) - INTERVAL (id % 86400) SECOND, NULL)
+			FROM files WHERE wiki_id = ? AND id > ? AND id <= ? AND backup_status = 'backedup'`, loc, wikiID, lo, lo+100_000); err != nil {
+			return fmt.Errorf("add backups: %w", err)
+		}
+		if _, err := db.ExecContext(ctx, `UPDATE files AS f JOIN backups AS b ON b.wiki_id = f.wiki_id AND b.sha256 = f.sha256
+			SET f.backup_id = b.id WHERE f.wiki_id = ? AND f.id > ? AND f.id <= ? AND f.backup_status = 'backedup'`, wikiID, lo, lo+100_000); err != nil {
+			return fmt.Errorf("link versions to their backups: %w", err)
 		}
 	}
 	return nil

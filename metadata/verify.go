@@ -49,8 +49,9 @@ type VerifyCursor struct {
 // the backups_verify index.
 func (s *Store) ObjectsToVerify(ctx context.Context, wikiID int64, checkedBefore time.Time, cursor VerifyCursor, n int) ([]Backup, VerifyCursor, error) {
 	var out []Backup
-	read := func(q string, args ...any) error {
-		rows, err := s.db.QueryContext(ctx, verifySelect+` WHERE `+q, args...)
+	read := func(c VerifyCursor, n int) error {
+		q, args := VerifyQuery(wikiID, checkedBefore, c, n)
+		rows, err := s.db.QueryContext(ctx, q, args...)
 		if err != nil {
 			return fmt.Errorf("list objects to verify: %w", err)
 		}
@@ -65,7 +66,7 @@ func (s *Store) ObjectsToVerify(ctx context.Context, wikiID int64, checkedBefore
 		return rows.Err()
 	}
 	if !cursor.Checked {
-		if err := read(`b.wiki_id = ? AND b.verified_at IS NULL AND b.id > ? ORDER BY b.id LIMIT ?`, wikiID, cursor.ID, n); err != nil {
+		if err := read(cursor, n); err != nil {
 			return nil, cursor, err
 		}
 		if len(out) == n {
@@ -73,17 +74,7 @@ func (s *Store) ObjectsToVerify(ctx context.Context, wikiID int64, checkedBefore
 		}
 		cursor = VerifyCursor{Checked: true}
 	}
-	before := checkedBefore.UTC()
-	var err error
-	if cursor.At.IsZero() {
-		err = read(`b.wiki_id = ? AND b.verified_at IS NOT NULL AND b.verified_at < ? ORDER BY b.verified_at, b.id LIMIT ?`,
-			wikiID, before, n-len(out))
-	} else {
-		at := cursor.At.UTC()
-		err = read(`b.wiki_id = ? AND b.verified_at >= ? AND b.verified_at < ? AND (b.verified_at > ? OR b.id > ?)
-			ORDER BY b.verified_at, b.id LIMIT ?`, wikiID, at, before, at, cursor.ID, n-len(out))
-	}
-	if err != nil {
+	if err := read(cursor, n-len(out)); err != nil {
 		return nil, cursor, err
 	}
 	if len(out) > 0 {
@@ -95,6 +86,26 @@ func (s *Store) ObjectsToVerify(ctx context.Context, wikiID int64, checkedBefore
 		}
 	}
 	return out, cursor, nil
+}
+
+// VerifyQuery returns the query, and its arguments, that ObjectsToVerify
+// runs to read up to n objects after cursor within one part of verify's
+// order (never checked, or checked before checkedBefore), for tests and
+// benchmarks to EXPLAIN.
+func VerifyQuery(wikiID int64, checkedBefore time.Time, cursor VerifyCursor, n int) (string, []any) {
+	before := checkedBefore.UTC()
+	switch {
+	case !cursor.Checked:
+		return verifySelect + ` WHERE b.wiki_id = ? AND b.verified_at IS NULL AND b.id > ? ORDER BY b.id LIMIT ?`,
+			[]any{wikiID, cursor.ID, n}
+	case cursor.At.IsZero():
+		return verifySelect + ` WHERE b.wiki_id = ? AND b.verified_at IS NOT NULL AND b.verified_at < ? ORDER BY b.verified_at, b.id LIMIT ?`,
+			[]any{wikiID, before, n}
+	default:
+		at := cursor.At.UTC()
+		return verifySelect + ` WHERE b.wiki_id = ? AND b.verified_at >= ? AND b.verified_at < ? AND (b.verified_at > ? OR b.id > ?)
+			ORDER BY b.verified_at, b.id LIMIT ?`, []any{wikiID, at, before, at, cursor.ID, n}
+	}
 }
 
 // verifySelect reads objects in verify's order. The index is forced and
@@ -109,8 +120,8 @@ const verifySelect = `SELECT STRAIGHT_JOIN ` + backupColumns + ` FROM backups AS
 // benchmarks.
 func (s *Store) VerifyOrderPlan(ctx context.Context, wikiID int64) ([]string, error) {
 	now := time.Now().UTC()
-	return explain(ctx, s.db, `EXPLAIN `+verifySelect+` WHERE b.wiki_id = ? AND b.verified_at >= ? AND b.verified_at < ?
-		AND (b.verified_at > ? OR b.id > ?) ORDER BY b.verified_at, b.id LIMIT 256`, wikiID, now, now, now, 0)
+	q, args := VerifyQuery(wikiID, now, VerifyCursor{Checked: true, At: now}, 256)
+	return explain(ctx, s.db, `EXPLAIN `+q, args...)
 }
 
 func explain(ctx context.Context, db querier, q string, args ...any) ([]string, error) {

@@ -125,8 +125,9 @@ The run:
      1.5) or the ratios straddle 1. The backup and restore rows then show
      the median of their paired runs;
   5. loads --meta-rows synthetic file versions through the inventory's code
-     path and times claims, lookups and the audit's walk, with their
-     EXPLAIN plans;
+     path, gives the backed-up half their backups rows, and times claims,
+     lookups, the audit's walk and verify's walk, with their EXPLAIN plans
+     and the size of the tables and of each index;
   6. with --audit-objects N: makes N small objects in the 256 shard
      containers of a synthetic wiki in a real Swift (--swift-*, default the
      test Swift), registers their versions, and times 'mediabackups audit'
