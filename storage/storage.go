@@ -443,24 +443,21 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 // bytes, the transfer and decryption at once, and costs one hash less.
 func (s *Server) Get(ctx context.Context, key string) (io.ReadCloser, int64, error) {
 	ctx, done := s.op(ctx)
-	obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	// One GET, whose response headers give the size: minio.Client's
+	// GetObject would send a HEAD first to answer Stat, a second round
+	// trip per object that dominated restores of small files.
+	body, info, _, err := minio.Core{Client: s.client}.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
 	if err != nil {
 		done()
 		return nil, 0, s.objectError("download", key, stalled(ctx, err))
 	}
-	st, err := obj.Stat()
-	if err != nil {
-		obj.Close()
-		done()
-		return nil, 0, s.objectError("download", key, stalled(ctx, err))
-	}
-	return &object{obj: obj, s: s, key: key, ctx: ctx, done: done}, st.Size, nil
+	return &object{obj: body, s: s, key: key, ctx: ctx, done: done}, info.Size, nil
 }
 
 // object is the reader Get returns: a read cut short by a stall says so,
 // and Close ends the operation.
 type object struct {
-	obj  *minio.Object
+	obj  io.ReadCloser
 	s    *Server
 	key  string
 	ctx  context.Context
