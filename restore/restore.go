@@ -367,7 +367,7 @@ func (r *Restorer) one(ctx context.Context, f metadata.File, name string) (Resto
 		return Restored{}, err
 	}
 	h256, h1 := sha256.New(), sha1.New()
-	n, err := io.Copy(io.MultiWriter(stageWriter{st}, h256, h1), rc)
+	n, err := io.CopyBuffer(io.MultiWriter(stageWriter{st}, h256, h1), rc, make([]byte, copyBufferSize(f.Size)))
 	rc.Close()
 	if err != nil {
 		return Restored{}, err
@@ -389,4 +389,11 @@ func (r *Restorer) one(ctx context.Context, f metadata.File, name string) (Resto
 	}
 	committed = true
 	return st.Commit(ctx, sums, func(ctx context.Context) (io.ReadCloser, error) { return r.open(ctx, f) })
+}
+
+// copyBufferSize is the buffer a file of size bytes is copied through: the
+// whole file when small, at most 1 MiB, so that a large file takes 32
+// times fewer read and write calls than io.Copy's 32 KiB would make.
+func copyBufferSize(size int64) int {
+	return int(min(max(size, 4<<10), 1<<20))
 }

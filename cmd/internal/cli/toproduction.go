@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"filippo.io/age"
 	"fmt"
 	"os"
 	"sort"
@@ -349,34 +350,52 @@ func restoreToProductionRun(ctx context.Context, opts *RestoreOptions) (err erro
 	} else {
 		ask = opts.canPrompt() && !opts.Yes
 	}
+	// The matches are read twice, a page at a time, so that memory does
+	// not grow with their number (a whole wiki, or years of uploads): to
+	// show them and learn which wikis and containers they need, then, once
+	// confirmed, to restore them. An audit's report is read once.
 	var (
-		files []metadata.File
+		each  = s.find
 		batch *BatchCounts
 		src   *AuditSource
 	)
 	if opts.FromAudit != "" {
-		files, src, err = s.findFromAudit(ctx, opts.FromAudit)
-	} else {
-		files, batch, err = s.findAll(ctx)
+		var listed []metadata.File
+		if listed, src, err = s.findFromAudit(ctx, opts.FromAudit); err != nil {
+			return err
+		}
+		each = func(_ context.Context, emit func([]metadata.File) error) (*BatchCounts, error) {
+			if len(listed) == 0 {
+				return nil, nil
+			}
+			return nil, emit(listed)
+		}
 	}
+	shown := s.newMatchPrinter(f.IO.Out, false)
+	places := newPlaceSample()
+	var ids []age.Identity
+	batch, err = each(ctx, func(files []metadata.File) error {
+		places.add(files)
+		if ids == nil {
+			var err error
+			if ids, err = s.identities(files); err != nil {
+				return err
+			}
+		}
+		return shown.print(files)
+	})
 	if err != nil {
 		return err
 	}
-	if err := s.newMatchPrinter(f.IO.Out, false).print(files); err != nil {
-		return err
-	}
-	if len(files) == 0 {
+	total := shown.n
+	if total == 0 {
 		if src != nil {
 			fmt.Fprintln(f.IO.ErrOut, "The audit lists no missing or damaged version: production is whole.")
 			return nil
 		}
 		return s.notFound()
 	}
-	stores, err := s.productionStores(ctx, files, opts)
-	if err != nil {
-		return err
-	}
-	ids, err := s.identities(files)
+	stores, err := s.productionStores(ctx, places.files(), opts)
 	if err != nil {
 		return err
 	}
@@ -386,16 +405,16 @@ func restoreToProductionRun(ctx context.Context, opts *RestoreOptions) (err erro
 	}
 	if ask {
 		banner()
-		q := fmt.Sprintf("Write %d file version(s) into production (each is checked first; correct objects are skipped)?", len(files))
+		q := fmt.Sprintf("Write %d file version(s) into production (each is checked first; correct objects are skipped)?", total)
 		if !opts.Execute {
-			q = fmt.Sprintf("Dry run: check what restoring %d file version(s) into production would do?", len(files))
+			q = fmt.Sprintf("Dry run: check what restoring %d file version(s) into production would do?", total)
 		}
 		if err := s.confirm(q); err != nil {
 			return err
 		}
 	}
-	s.log.Info("restore into production start", "files", len(files), "parallel", opts.Parallel)
-	prog := newRestoreProgress(s.screen, len(files))
+	s.log.Info("restore into production start", "files", total, "parallel", opts.Parallel)
+	prog := newRestoreProgress(s.screen, total)
 	target := &restore.Production{
 		Stores:           stores,
 		DryRun:           !opts.Execute,
@@ -405,24 +424,48 @@ func restoreToProductionRun(ctx context.Context, opts *RestoreOptions) (err erro
 		Log:              s.log,
 	}
 	r := s.restorer(servers, ids, target, opts.Parallel, prog)
-	done, failed := r.Restore(ctx, files)
+	// Only --json keeps every version, for its result; the text output
+	// and the log need the counts alone.
+	out := ProductionRestoreResult{DryRun: !opts.Execute, Files: []ProductionFile{}, Failed: []FailedFile{}, Batch: batch, Audit: src}
+	var (
+		c       actionCounts
+		nDone   int
+		nFailed int
+	)
+	s.again = true
+	_, err = each(ctx, func(files []metadata.File) error {
+		done, failed := r.Restore(ctx, files)
+		c.add(done)
+		nDone, nFailed = nDone+len(done), nFailed+len(failed)
+		for _, fe := range failed {
+			s.log.Error("restore into production failed", "wiki", fe.File.Wiki, "file", fe.File.Title, "id", fe.File.ID,
+				"container", fe.File.Container, "path", fe.File.Path, "step", fe.Step, "error", fe.Err.Error())
+			if f.JSON {
+				out.Failed = append(out.Failed, FailedFile{newMatch(fe.File), fe.Step, fe.Err.Error()})
+			}
+		}
+		if f.JSON {
+			for _, d := range done {
+				out.Files = append(out.Files, ProductionFile{Match: newMatch(d.File), Place: d.Name, Action: d.Action})
+			}
+		}
+		return ctx.Err()
+	})
 	prog.finish()
-	for _, fe := range failed {
-		s.log.Error("restore into production failed", "wiki", fe.File.Wiki, "file", fe.File.Title, "id", fe.File.ID,
-			"container", fe.File.Container, "path", fe.File.Path, "step", fe.Step, "error", fe.Err.Error())
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("restore into production stopped after %d done, %d failed: %w", nDone, nFailed, err)
 	}
-	c := countActions(done)
-	summary := c.summary(len(files), len(failed), !opts.Execute)
+	if seen := nDone + nFailed; seen != total && ctx.Err() == nil {
+		// The metadata changed between the two reads (a backup, update or
+		// delete ran meanwhile): say so, and which count is the real one.
+		s.log.Warn("the search matched another number of versions when they were restored than when they were shown: the versions restored are those counted below",
+			"shown", total, "restored_or_failed", seen)
+		total = seen
+	}
+	summary := c.summary(total, nFailed, !opts.Execute)
 	s.log.Info(summary)
 	if f.JSON {
-		out := ProductionRestoreResult{DryRun: !opts.Execute, Files: []ProductionFile{}, Failed: []FailedFile{}, Total: len(files),
-			Written: c.written + c.replaced, Replaced: c.replaced, Skipped: c.skipped + c.kept, KeptDamaged: c.kept, Batch: batch, Audit: src}
-		for _, d := range done {
-			out.Files = append(out.Files, ProductionFile{Match: newMatch(d.File), Place: d.Name, Action: d.Action})
-		}
-		for _, fe := range failed {
-			out.Failed = append(out.Failed, FailedFile{newMatch(fe.File), fe.Step, fe.Err.Error()})
-		}
+		out.Total, out.Written, out.Replaced, out.Skipped, out.KeptDamaged = total, c.written+c.replaced, c.replaced, c.skipped+c.kept, c.kept
 		if err := f.printJSON(out); err != nil {
 			return err
 		}
@@ -437,12 +480,12 @@ func restoreToProductionRun(ctx context.Context, opts *RestoreOptions) (err erro
 	switch {
 	case ctx.Err() != nil:
 		return fmt.Errorf("restore into production interrupted after %d of %d versions (no partial object is left: run the same command again to finish): %w",
-			len(done), len(files), ctx.Err())
-	case len(failed) > 0 && !opts.Execute:
-		return withCode(ExitPartial, fmt.Errorf("DRY RUN: %d of %d file version(s) would fail (see the ERROR lines in %s)", len(failed), len(files), s.logPath))
-	case len(failed) > 0:
+			nDone, total, ctx.Err())
+	case nFailed > 0 && !opts.Execute:
+		return withCode(ExitPartial, fmt.Errorf("DRY RUN: %d of %d file version(s) would fail (see the ERROR lines in %s)", nFailed, total, s.logPath))
+	case nFailed > 0:
 		return withCode(ExitPartial, fmt.Errorf("%d of %d file version(s) failed (see the ERROR lines in %s); fix the cause and run the same command again: what is already correct in production is skipped",
-			len(failed), len(files), s.logPath))
+			nFailed, total, s.logPath))
 	case c.kept > 0 && !opts.Execute:
 		return withCode(ExitPartial, fmt.Errorf("%d damaged object(s) in production would be left as they are (see the WARN lines in %s); add --replace-damaged to replace them",
 			c.kept, s.logPath))
@@ -458,8 +501,8 @@ func restoreToProductionRun(ctx context.Context, opts *RestoreOptions) (err erro
 // actionCounts counts what a restore into production did, by action.
 type actionCounts struct{ written, replaced, skipped, kept int }
 
-func countActions(done []restore.Restored) actionCounts {
-	var c actionCounts
+// add counts what done did.
+func (c *actionCounts) add(done []restore.Restored) {
 	for _, d := range done {
 		switch d.Action {
 		case restore.Written, restore.WouldWrite:
@@ -472,7 +515,39 @@ func countActions(done []restore.Restored) actionCounts {
 			c.kept++
 		}
 	}
-	return c
+}
+
+// placeSample keeps, of the matches shown, one version per wiki and
+// production container (one whose place is valid, when there is one):
+// what productionStores needs to open each wiki's store and look for its
+// containers, in memory that grows with the containers, not the versions.
+type placeSample struct {
+	byPlace map[[2]string]metadata.File
+	order   [][2]string
+}
+
+func newPlaceSample() *placeSample { return &placeSample{byPlace: map[[2]string]metadata.File{}} }
+
+func (p *placeSample) add(files []metadata.File) {
+	for _, f := range files {
+		k := [2]string{f.Wiki, f.Container}
+		old, ok := p.byPlace[k]
+		switch {
+		case !ok:
+			p.order = append(p.order, k)
+		case production.CheckPlace(old.Container, old.Path) == nil || production.CheckPlace(f.Container, f.Path) != nil:
+			continue
+		}
+		p.byPlace[k] = f
+	}
+}
+
+func (p *placeSample) files() []metadata.File {
+	out := make([]metadata.File, 0, len(p.order))
+	for _, k := range p.order {
+		out = append(out, p.byPlace[k])
+	}
+	return out
 }
 
 // summary is the last line of a restore into production.
