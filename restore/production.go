@@ -302,12 +302,14 @@ func (s *prodStage) Commit(ctx context.Context, sums Sums, again Opener) (Restor
 		return res, stepErr(StepJournal, err)
 	}
 	res.Action = Written
-	err := s.write(ctx, s.store.PutNew, meta, again)
+	cut, err := s.write(ctx, s.store.PutNew, meta, again)
 	if errors.Is(err, production.ErrContainerNotFound) && p.CreateContainers {
 		if err := p.ensureContainer(ctx, s.store, f.Container); err != nil {
 			return res, err
 		}
-		err = s.write(ctx, s.store.PutNew, meta, again)
+		var cut2 bool
+		cut2, err = s.write(ctx, s.store.PutNew, meta, again)
+		cut = cut || cut2
 	}
 	if errors.Is(err, production.ErrObjectExists) {
 		o, serr := s.store.Stat(ctx, f.Container, f.Path)
@@ -318,6 +320,11 @@ func (s *prodStage) Commit(ctx context.Context, sums Sums, again Opener) (Restor
 		switch {
 		case herr != nil:
 			return res, stepErr(StepCheck, herr)
+		case same && cut:
+			// An attempt cut off on its way landed, its answer lost: the
+			// object is this run's own write, read back below like any.
+			s.log.Info("an earlier attempt whose answer was lost wrote the object")
+			err = nil
 		case same:
 			res.Action = Skipped
 			s.log.Info("production already holds this version's bytes: skipped", "size", meta.Size, "md5", meta.MD5)
@@ -327,12 +334,14 @@ func (s *prodStage) Commit(ctx context.Context, sums Sums, again Opener) (Restor
 			s.log.Warn("production holds other bytes there (damaged): left as they are; --replace-damaged replaces them", "damage", why)
 			return res, nil
 		}
-		if err := p.record("replacing a damaged object in production", "wiki", f.Wiki, "file", f.Title, "id", f.ID, "container", f.Container, "path", f.Path,
-			"damage", why, "size", meta.Size, "sha1", meta.SHA1, "md5", meta.MD5, "content_type", meta.ContentType); err != nil {
-			return res, stepErr(StepJournal, err)
+		if !same {
+			if err := p.record("replacing a damaged object in production", "wiki", f.Wiki, "file", f.Title, "id", f.ID, "container", f.Container, "path", f.Path,
+				"damage", why, "size", meta.Size, "sha1", meta.SHA1, "md5", meta.MD5, "content_type", meta.ContentType); err != nil {
+				return res, stepErr(StepJournal, err)
+			}
+			res.Action = Replaced
+			_, err = s.write(ctx, s.store.Put, meta, again)
 		}
-		res.Action = Replaced
-		err = s.write(ctx, s.store.Put, meta, again)
 	}
 	if err != nil {
 		return res, err
@@ -348,18 +357,22 @@ func (s *prodStage) Commit(ctx context.Context, sums Sums, again Opener) (Restor
 type putFunc func(ctx context.Context, container, name string, r io.Reader, m production.Meta) error
 
 // write sends the bytes through put: from memory, or read from the backup
-// again (and checked again by the store against meta).
-func (s *prodStage) write(ctx context.Context, put putFunc, meta production.Meta, again Opener) error {
-	var err error
+// again (and checked again by the store against meta). cut reports that an
+// attempt before the last was cut off on its way (see retryable), so that
+// it may have written the object although it did not say so.
+func (s *prodStage) write(ctx context.Context, put putFunc, meta production.Meta, again Opener) (cut bool, err error) {
 	for attempt := 1; ; attempt++ {
+		if attempt > 1 {
+			cut = true
+		}
 		err = s.writeOnce(ctx, put, meta, again)
 		if !retryable(err) || attempt == writeAttempts || ctx.Err() != nil {
-			return err
+			return cut, err
 		}
 		s.log.Warn("the write into production failed; sending it again", "attempt", attempt, "error", err.Error())
 		select {
 		case <-ctx.Done():
-			return err
+			return cut, err
 		case <-time.After(time.Duration(attempt) * time.Second):
 		}
 	}

@@ -222,6 +222,16 @@ func runProductionTarget(t *testing.T, w *world) {
 		if fe != nil || res.Action != restore.Written || !bytes.Equal(w.holds(t, f), content) || cut.calls != 2 {
 			t.Fatalf("restore = %+v, %v after %d writes; want written on the second", res, fe, cut.calls)
 		}
+		// A write that landed although its answer was lost is this run's
+		// write: the second attempt finds it there, and it counts as
+		// written (not as skipped), once read back.
+		h := w.backup(t, random(3000), false)
+		w.ensure(t, h)
+		lost := &cutStore{ProductionStore: w.store, cuts: 1, landed: true}
+		p = &restore.Production{Stores: map[string]restore.ProductionStore{"testwiki": lost}}
+		if res, fe := one(t, p, h); fe != nil || res.Action != restore.Written || lost.calls != 2 {
+			t.Fatalf("restore = %+v, %v after %d writes; want written, found there on the second", res, fe, lost.calls)
+		}
 		// One that keeps failing fails the file, after writeAttempts tries.
 		g := w.backup(t, random(3000), false)
 		w.ensure(t, g)
@@ -482,12 +492,15 @@ func TestProductionTargetFilesystem(t *testing.T) {
 }
 
 // cutStore is a real store whose first cuts PutNew calls read part of the
-// body and then fail, as a write whose connection broke does.
+// body and then fail, as a write whose connection broke does; with
+// landed, they write the object whole and then fail, as a write whose
+// answer was lost does.
 type cutStore struct {
 	restore.ProductionStore
-	mu    sync.Mutex
-	cuts  int
-	calls int
+	mu     sync.Mutex
+	cuts   int
+	landed bool
+	calls  int
 }
 
 func (c *cutStore) PutNew(ctx context.Context, container, name string, r io.Reader, m production.Meta) error {
@@ -496,7 +509,13 @@ func (c *cutStore) PutNew(ctx context.Context, container, name string, r io.Read
 	cut := c.calls <= c.cuts
 	c.mu.Unlock()
 	if cut {
-		io.CopyN(io.Discard, r, 1000)
+		if c.landed {
+			if err := c.ProductionStore.PutNew(ctx, container, name, r, m); err != nil {
+				return err
+			}
+		} else {
+			io.CopyN(io.Discard, r, 1000)
+		}
 		return fmt.Errorf("write %s/%s: write tcp 127.0.0.1:1->127.0.0.1:2: write: broken pipe", container, name)
 	}
 	return c.ProductionStore.PutNew(ctx, container, name, r, m)
