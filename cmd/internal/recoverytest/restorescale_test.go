@@ -114,24 +114,9 @@ func TestRestoreAllScale(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// The peak RSS is the process's own VmHWM, read until it exits: the
-	// ru_maxrss of a child started with vfork reports this test's RSS
-	// when that is higher (Linux keeps the old memory's high-water mark
-	// across exec).
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var rss int64
-	var err error
-	for waiting := true; waiting; {
-		if hwm := vmHWM(cmd.Process.Pid); hwm > rss {
-			rss = hwm
-		}
-		select {
-		case err = <-done:
-			waiting = false
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	peak := watchPeakRSS(cmd.Process.Pid)
+	err := cmd.Wait()
+	rss := peak()
 	took := time.Since(start)
 	t.Logf("restore --all of %d versions: %s, peak RSS %d MiB", n, took.Round(time.Millisecond), rss>>20)
 	if err != nil {
@@ -163,6 +148,34 @@ func tail(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
+}
+
+// watchPeakRSS reads the peak RSS of process pid (its VmHWM) every 50 ms
+// until the returned function is called, which returns the highest value
+// read (growth in the last 50 ms before the process ends can be missed).
+// It is not rusage because the ru_maxrss of a child started with vfork
+// reports this test's RSS when that is higher (Linux keeps the old
+// memory's high-water mark across exec), so rusage cannot be used.
+func watchPeakRSS(pid int) func() int64 {
+	stop, done := make(chan struct{}), make(chan int64)
+	go func() {
+		var rss int64
+		for {
+			if hwm := vmHWM(pid); hwm > rss {
+				rss = hwm
+			}
+			select {
+			case <-stop:
+				done <- rss
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	return func() int64 {
+		close(stop)
+		return <-done
+	}
 }
 
 // vmHWM returns the peak resident set size of process pid, in bytes, from
