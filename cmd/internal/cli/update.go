@@ -33,13 +33,15 @@ moves change the status, location and title of the versions concerned. Each
 change is written to the history with the source "log:<logid>".
 
 Each event's title is read again from the API and the metadata made to match
-it, so reading an event twice changes nothing. The position in the log is
-stored per wiki in MariaDB after every event. A wiki that has no position yet
-is read from --since, else from the beginning of its log.
+it, so reading an event twice changes nothing. Events are applied in
+stretches of up to 64, each in one transaction with the position in the log
+that follows it (stored per wiki in MariaDB), so an interrupted run repeats
+nothing that was committed. A wiki that has no position yet is read from
+--since, else from the beginning of its log.
 
 Without --follow it catches up and exits. With --follow it reads the log again
 every --interval until SIGINT or SIGTERM, which end it cleanly (exit 0) after
-the event being applied. Run 'mediabackups backup' to back up what it added.
+the stretch being applied. Run 'mediabackups backup' to back up what it added.
 
 Monitoring: --metrics-listen serves Prometheus metrics at /metrics (for
 --follow), --metrics-file writes them for node_exporter's textfile collector
