@@ -126,21 +126,35 @@ func TestReserveNameAppendsTildes(t *testing.T) {
 	if _, err := tg.create("L.png", 0o644); err == nil {
 		t.Error("create followed or replaced a symlink")
 	}
-	// Publishing never replaces: a name taken meanwhile gets one more ~.
-	f, err := tg.create(".tmp", 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.WriteString("new")
-	f.Close()
-	if name, err := tg.publish(".tmp", "A.png"); err != nil || name != "A.png~~~~" {
-		t.Errorf("publish over a taken name = %q, %v; want A.png~~~~", name, err)
-	}
-	if b, _ := os.ReadFile(filepath.Join(dir, "A.png")); string(b) != "old" {
-		t.Errorf("the existing file was replaced: %q", b)
-	}
-	if _, err := os.Stat(filepath.Join(dir, ".tmp")); !os.IsNotExist(err) {
-		t.Errorf("the temporary name is still there: %v", err)
+	// Publishing never replaces: a name taken meanwhile gets one more ~;
+	// with renameat2(RENAME_NOREPLACE) and with link(2) and unlink(2),
+	// for filesystems without it.
+	for _, tc := range []struct {
+		noRenameNoReplace bool
+		want              string
+	}{{false, "A.png~~~~"}, {true, "A.png~~~~~"}} {
+		tg.noRenameNoReplace.Store(tc.noRenameNoReplace)
+		f, err := tg.create(".tmp", 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString("new")
+		f.Close()
+		if err := os.WriteFile(filepath.Join(dir, strings.TrimSuffix(tc.want, "~")), []byte("taken meanwhile"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if name, err := tg.publish(".tmp", "A.png"); err != nil || name != tc.want {
+			t.Errorf("publish over a taken name (link: %v) = %q, %v; want %s", tc.noRenameNoReplace, name, err, tc.want)
+		}
+		if b, _ := os.ReadFile(filepath.Join(dir, "A.png")); string(b) != "old" {
+			t.Errorf("the existing file was replaced: %q", b)
+		}
+		if b, _ := os.ReadFile(filepath.Join(dir, tc.want)); string(b) != "new" {
+			t.Errorf("%s holds %q, want the published file", tc.want, b)
+		}
+		if _, err := os.Stat(filepath.Join(dir, ".tmp")); !os.IsNotExist(err) {
+			t.Errorf("the temporary name is still there: %v", err)
+		}
 	}
 	// A name that would leave the directory is refused.
 	for _, bad := range []string{"../escape", "a/b", "..", ".", ""} {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,12 +19,18 @@ import (
 // even if the directory is moved meanwhile. Each operation is one system
 // call (os.Root walks the path on every call, which dominated restores of
 // many small files). Names are never replaced: a file is published with
-// link(2), which fails when the name exists.
+// renameat2(RENAME_NOREPLACE), or link(2) and unlink(2) where the
+// filesystem does not support that flag, both of which fail when the name
+// exists.
 type target struct {
 	dir *os.File
 
 	mu    sync.Mutex
 	taken map[string]bool // names this run has handed out
+
+	// noRenameNoReplace is set once the filesystem refused
+	// RENAME_NOREPLACE.
+	noRenameNoReplace atomic.Bool
 }
 
 func openTarget(root *os.Root) (*target, error) {
@@ -92,12 +99,12 @@ func (t *target) publish(tmp, name string) (string, error) {
 		return "", err
 	}
 	for range 1000 {
-		err := unix.Linkat(t.fd(), tmp, t.fd(), name, 0)
-		if err == nil {
-			return name, t.remove(tmp)
+		named, err := t.rename(tmp, name)
+		if named {
+			return name, err
 		}
 		if !errors.Is(err, unix.EEXIST) {
-			return "", &os.LinkError{Op: "link", Old: tmp, New: name, Err: err}
+			return "", err
 		}
 		t.mu.Lock()
 		for t.taken[name+"~"] {
@@ -108,6 +115,28 @@ func (t *target) publish(tmp, name string) (string, error) {
 		t.mu.Unlock()
 	}
 	return "", fmt.Errorf("name %s: 1000 names with ~ are all taken", name)
+}
+
+// rename gives tmp the name name, which must not exist: one system call
+// where the filesystem supports RENAME_NOREPLACE, else link(2) then
+// unlink(2) (and from then on only those). named reports whether the file
+// has the name (an error then is about removing tmp); otherwise the error
+// wraps unix.EEXIST when name exists.
+func (t *target) rename(tmp, name string) (named bool, err error) {
+	if !t.noRenameNoReplace.Load() {
+		err := unix.Renameat2(t.fd(), tmp, t.fd(), name, unix.RENAME_NOREPLACE)
+		if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.ENOTSUP) {
+			if err != nil {
+				return false, &os.LinkError{Op: "rename", Old: tmp, New: name, Err: err}
+			}
+			return true, nil
+		}
+		t.noRenameNoReplace.Store(true)
+	}
+	if err := unix.Linkat(t.fd(), tmp, t.fd(), name, 0); err != nil {
+		return false, &os.LinkError{Op: "link", Old: tmp, New: name, Err: err}
+	}
+	return true, t.remove(tmp)
 }
 
 // remove deletes the file name.
