@@ -10,13 +10,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/procfs"
+	"github.com/mediabackups/mediabackups/internal/procmem"
 )
 
 // measure is what one child process took.
 type measure struct {
 	Elapsed time.Duration
-	MaxRSS  int64         // bytes, the child's VmHWM (see watchPeakRSS)
+	MaxRSS  int64         // bytes, the child's VmHWM (see procmem.WatchPeakRSS)
 	CPU     time.Duration // user + system time of the child
 	Stdout  []byte
 }
@@ -37,7 +37,7 @@ func runChildEnv(ctx context.Context, env []string, binary string, args ...strin
 	err := cmd.Start()
 	var peak func() int64
 	if err == nil {
-		peak = watchPeakRSS(cmd.Process.Pid)
+		peak = procmem.WatchPeakRSS(cmd.Process.Pid, 20*time.Millisecond)
 		err = cmd.Wait()
 	}
 	m := measure{Elapsed: time.Since(start), Stdout: stdout.Bytes()}
@@ -47,7 +47,7 @@ func runChildEnv(ctx context.Context, env []string, binary string, args ...strin
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			if m.MaxRSS == 0 {
-				m.MaxRSS = ru.Maxrss * 1024 // KiB on Linux; see watchPeakRSS
+				m.MaxRSS = ru.Maxrss * 1024 // KiB on Linux; see procmem.WatchPeakRSS
 			}
 			m.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		}
@@ -64,34 +64,4 @@ func tail(s string) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
-}
-
-// watchPeakRSS reads the peak RSS (VmHWM) of process pid every 20 ms until
-// the returned function is called, which returns the highest value read (0
-// if none could be). The child's rusage cannot be used: the ru_maxrss of a
-// child started with vfork reports the bench's own peak when that is
-// higher, since Linux keeps the high-water mark across exec. Growth in the
-// last 20 ms of a child can be missed.
-func watchPeakRSS(pid int) func() int64 {
-	stop, done := make(chan struct{}), make(chan int64)
-	go func() {
-		var rss int64
-		for {
-			if p, err := procfs.NewProc(pid); err == nil {
-				if st, err := p.NewStatus(); err == nil && int64(st.VmHWM) > rss {
-					rss = int64(st.VmHWM)
-				}
-			}
-			select {
-			case <-stop:
-				done <- rss
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}()
-	return func() int64 {
-		close(stop)
-		return <-done
-	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mediabackups/mediabackups/config"
+	"github.com/mediabackups/mediabackups/internal/procmem"
 	"github.com/mediabackups/mediabackups/internal/testsvc"
 	"github.com/mediabackups/mediabackups/mediawiki"
 )
@@ -123,7 +124,7 @@ func TestBatchScale(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			peak := watchPeakRSS(cmd.Process.Pid)
+			peak := procmem.WatchPeakRSS(cmd.Process.Pid, 50*time.Millisecond)
 			matches, _ := countLines(stdout, `    {"id":`)
 			cmd.Wait()
 			took := time.Since(start)

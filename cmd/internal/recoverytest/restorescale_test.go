@@ -17,6 +17,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/mediabackups/mediabackups/config"
+	"github.com/mediabackups/mediabackups/internal/procmem"
 	"github.com/mediabackups/mediabackups/internal/testsvc"
 )
 
@@ -114,7 +115,7 @@ func TestRestoreAllScale(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	peak := watchPeakRSS(cmd.Process.Pid)
+	peak := procmem.WatchPeakRSS(cmd.Process.Pid, 50*time.Millisecond)
 	err := cmd.Wait()
 	rss := peak()
 	took := time.Since(start)
@@ -148,48 +149,4 @@ func tail(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
-}
-
-// watchPeakRSS reads the peak RSS of process pid (its VmHWM) every 50 ms
-// until the returned function is called, which returns the highest value
-// read (growth in the last 50 ms before the process ends can be missed).
-// It is not rusage because the ru_maxrss of a child started with vfork
-// reports this test's RSS when that is higher (Linux keeps the old
-// memory's high-water mark across exec), so rusage cannot be used.
-func watchPeakRSS(pid int) func() int64 {
-	stop, done := make(chan struct{}), make(chan int64)
-	go func() {
-		var rss int64
-		for {
-			if hwm := vmHWM(pid); hwm > rss {
-				rss = hwm
-			}
-			select {
-			case <-stop:
-				done <- rss
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}()
-	return func() int64 {
-		close(stop)
-		return <-done
-	}
-}
-
-// vmHWM returns the peak resident set size of process pid, in bytes, from
-// /proc (0 once it is gone).
-func vmHWM(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
