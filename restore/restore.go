@@ -392,8 +392,9 @@ func (r *Restorer) one(ctx context.Context, f metadata.File, name string) (Resto
 }
 
 // copyBufferSize is the buffer a file of size bytes is copied through: the
-// whole file when small, at most 1 MiB, so that a large file takes 32
-// times fewer read and write calls than io.Copy's 32 KiB would make.
+// whole file when small, at most 256 KiB, so that a large file takes 8
+// times fewer read and write calls than io.Copy's 32 KiB would make, and
+// --parallel 1024 still holds no more than 256 MiB of buffers.
 func copyBufferSize(size int64) int {
-	return int(min(max(size, 4<<10), 1<<20))
+	return int(min(max(size, 4<<10), 256<<10))
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,7 @@ type Wiki interface {
 // Store is the metadata the follower reads and writes.
 type Store interface {
 	Cursor(ctx context.Context, wikiID int64) (metadata.LogCursor, error)
+	VersionsOf(ctx context.Context, wikiID int64, titles ...string) ([]metadata.File, error)
 	// ApplyLog runs fn in one transaction and saves the cursor c with
 	// what fn wrote; fn runs again from the start after a deadlock.
 	ApplyLog(ctx context.Context, wikiID int64, c metadata.LogCursor, fn func(*metadata.LogTx) error) error
@@ -229,6 +231,29 @@ func applyBatch(ctx context.Context, w Wiki, s Store, opts Options, cur metadata
 	if err != nil {
 		return Stats{}, cur, fmt.Errorf("read log events %d to %d: %w", evs[0].ID, evs[len(evs)-1].ID, err)
 	}
+	// Revision-deleted versions to learn are downloaded here, before the
+	// transaction, not while it holds the rows of the stretch's titles: a
+	// download can take minutes. The plans are made from the rows as they
+	// are now; an event whose rows an earlier one changes may still need
+	// one inside (and a retried transaction downloads nothing again).
+	learned := learnedHidden{}
+	known, err := s.VersionsOf(ctx, opts.WikiID, truth.titles...)
+	if err != nil {
+		return Stats{}, cur, err
+	}
+	byTitle := map[string][]metadata.File{}
+	for _, f := range known {
+		byTitle[f.Title] = append(byTitle[f.Title], f)
+	}
+	for _, ev := range evs {
+		var rows []metadata.File
+		for _, t := range Titles(ev) {
+			rows = append(rows, byTitle[t]...)
+		}
+		for _, h := range MakePlan(ev, rows, truth, opts.Containers).Hidden {
+			learned.learn(ctx, w, h, opts.Containers)
+		}
+	}
 	var st Stats
 	err = s.ApplyLog(ctx, opts.WikiID, next, func(tx *metadata.LogTx) error {
 		st = Stats{DeletedRefused: refused} // from the start on a retry
@@ -256,7 +281,7 @@ func applyBatch(ctx context.Context, w Wiki, s Store, opts Options, cur metadata
 				}
 				slices.SortFunc(known, func(a, b metadata.File) int { return cmp.Compare(a.ID, b.ID) })
 			}
-			got, wrote, err := apply(ctx, w, tx, opts, ev, truth, known)
+			got, wrote, err := apply(ctx, w, tx, opts, ev, truth, known, learned)
 			if err != nil {
 				return fmt.Errorf("apply log event %d (%s/%s of %q at %s): %w", ev.ID, ev.Type, ev.Action, ev.Title,
 					ev.Timestamp.Format(time.RFC3339), err)
@@ -342,11 +367,11 @@ func readTruth(ctx context.Context, w Wiki, opts Options, evs []mediawiki.LogEve
 // with the API's truth about them (see the package documentation). It
 // reports whether it wrote to the rows of the event's titles (and to no
 // others).
-func apply(ctx context.Context, w Wiki, tx Tx, opts Options, ev mediawiki.LogEvent, truth Truth, known []metadata.File) (Stats, bool, error) {
+func apply(ctx context.Context, w Wiki, tx Tx, opts Options, ev mediawiki.LogEvent, truth Truth, known []metadata.File, learned learnedHidden) (Stats, bool, error) {
 	var st Stats
 	p := MakePlan(ev, known, truth, opts.Containers)
 	for _, h := range p.Hidden {
-		f, err := inventory.LearnHidden(ctx, w, h, opts.Containers)
+		f, err := learned.learn(ctx, w, h, opts.Containers)
 		if ctx.Err() != nil {
 			return st, false, ctx.Err()
 		}
@@ -376,4 +401,28 @@ func apply(ctx context.Context, w Wiki, tx Tx, opts Options, ev mediawiki.LogEve
 	}
 	st.Added, st.Changed, st.Renamed = sst.Added, sst.Changed, renamed
 	return st, true, nil
+}
+
+// learnedHidden holds what inventory.LearnHidden returned for each hidden
+// version of a stretch, so that each is downloaded once.
+type learnedHidden map[string]learnResult
+
+type learnResult struct {
+	f   metadata.File
+	err error
+}
+
+// learn is inventory.LearnHidden, once per h; an interrupted download
+// (ctx's error) is not kept.
+func (l learnedHidden) learn(ctx context.Context, w Wiki, h Hidden, c mediawiki.Containers) (metadata.File, error) {
+	k := fmt.Sprintf("%s\x00%s\x00%d\x00%s\x00%s\x00%s", h.Title, h.UploadDate.Format(time.RFC3339Nano), h.Size, h.MIME,
+		strings.Join(h.Candidates, "|"), h.DeleteDate.Format(time.RFC3339Nano))
+	if r, ok := l[k]; ok {
+		return r.f, r.err
+	}
+	f, err := inventory.LearnHidden(ctx, w, h, c)
+	if ctx.Err() == nil {
+		l[k] = learnResult{f, err}
+	}
+	return f, err
 }
