@@ -446,6 +446,18 @@ func TestUpdateFollowsEveryChange(t *testing.T) {
 
 			changed := time.Now()
 			changeWiki(t, fw.API)
+			// An old version hidden (revision-deleted) before update ever
+			// saw it: update must download it to learn its sha1 (before
+			// the transaction that records it).
+			w := newWikiAPI(t, fw.API)
+			w.upload("Update_hidden.png", pngBytes(4))
+			w.upload("Update_hidden.png", pngBytes(5))
+			hidden := w.archiveNames("Update_hidden.png")
+			if len(hidden) != 1 {
+				t.Fatalf("Update_hidden.png has old versions %v, want 1", hidden)
+			}
+			testsvc.Maintenance(t, fw, filepath.Join(testsvc.RepoRoot(t), "testenv", "testwiki", "lib", "TestWikiOps.php"),
+				"--op=revdel-old", "--file=Update_hidden.png", "--archive-name="+hidden[0], "--reason=update test")
 			st := e.update("testwiki")
 			if st.Added == 0 || st.Changed == 0 || st.Renamed == 0 || st.Unreadable != 0 {
 				t.Errorf("first update: %+v, want versions added, changed and renamed, none unreadable", st)

@@ -136,12 +136,16 @@ func FreshWiki(t testing.TB, name string, slot int, private bool) Wiki {
 // MediaWikiCode is where testenv/testwiki/start.sh unpacks MediaWiki.
 const MediaWikiCode = "/opt/testwiki-mediawiki"
 
-// Maintenance runs a MediaWiki maintenance script (maintenance/<script>)
-// on a test wiki, as testenv/testwiki/start.sh does, and returns its
-// output; it fails the test if the script fails.
+// Maintenance runs a MediaWiki maintenance script (maintenance/<script>,
+// or a path of its own when script holds a "/") on a test wiki, as
+// testenv/testwiki/start.sh does, and returns its output; it fails the
+// test if the script fails.
 func Maintenance(t testing.TB, w Wiki, script string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("php", append([]string{filepath.Join(MediaWikiCode, "maintenance", script)}, args...)...)
+	if !strings.Contains(script, "/") {
+		script = filepath.Join(MediaWikiCode, "maintenance", script)
+	}
+	cmd := exec.Command("php", append([]string{script}, args...)...)
 	cmd.Env = append(os.Environ(), "MW_INSTALL_PATH="+MediaWikiCode, "MW_CONFIG_FILE="+filepath.Join(w.Dir, "LocalSettings.php"))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
