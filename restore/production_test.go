@@ -229,8 +229,10 @@ func runProductionTarget(t *testing.T, w *world) {
 		w.ensure(t, h)
 		lost := &cutStore{ProductionStore: w.store, cuts: 1, landed: true}
 		p = &restore.Production{Stores: map[string]restore.ProductionStore{"testwiki": lost}}
-		if res, fe := one(t, p, h); fe != nil || res.Action != restore.Written || lost.calls != 2 {
-			t.Fatalf("restore = %+v, %v after %d writes; want written, found there on the second", res, fe, lost.calls)
+		// (At least two: on a loaded machine Swift can time a later attempt
+		// out too, which is retried the same way.)
+		if res, fe := one(t, p, h); fe != nil || res.Action != restore.Written || lost.calls < 2 {
+			t.Fatalf("restore = %+v, %v after %d writes; want written, found there after the first", res, fe, lost.calls)
 		}
 		// One that keeps failing fails the file, after writeAttempts tries.
 		g := w.backup(t, random(3000), false)
