@@ -48,8 +48,11 @@
 //     path, as the raw ceilings do; the backup hashes the content, with
 //     the same ranges of sharding.Shard) falls on that server;
 //   - the concurrency is ours: --transfers ceil(workers/servers) per
-//     process, so never less in total than our --workers (5 against 4 with
-//     4 workers on 5 servers), --checkers 2×transfers (at least 4),
+//     process, so never less in total than our --workers; the default
+//     workers (DefaultWorkers) are a multiple of the servers, so that both
+//     sides run exactly as many transfers (5 and 5 on 2 CPUs and 5
+//     servers; an explicit --workers 4 gives rclone 5 against our 4),
+//     --checkers 2×transfers (at least 4),
 //     --s3-upload-concurrency = --transfers (multipart only, above rclone's
 //     200 MiB cutoff), --s3-no-check-bucket, --retries 1, --stats 0;
 //     everything else is rclone's default (an MD5 of each upload, checked

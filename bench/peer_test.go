@@ -90,6 +90,21 @@ func TestPeerTransfers(t *testing.T) {
 	}
 }
 
+func TestDefaultWorkersMatchRclone(t *testing.T) {
+	for _, tt := range []struct{ cpus, servers, want int }{
+		{2, 5, 5}, {4, 5, 10}, {8, 5, 20}, {2, 1, 4}, {2, 0, 4}, {1, 3, 3}, {16, 3, 33}, {0, 5, 5},
+	} {
+		got := DefaultWorkers(tt.cpus, tt.servers)
+		if got != tt.want {
+			t.Errorf("DefaultWorkers(%d, %d) = %d, want %d", tt.cpus, tt.servers, got, tt.want)
+		}
+		// rclone runs the same number of transfers in total.
+		if tt.servers > 0 && peerTransfers(got, tt.servers)*tt.servers != got {
+			t.Errorf("DefaultWorkers(%d, %d) = %d: rclone would run %d transfers", tt.cpus, tt.servers, got, peerTransfers(got, tt.servers)*tt.servers)
+		}
+	}
+}
+
 func TestMedian(t *testing.T) {
 	for _, tt := range []struct {
 		in   []float64

@@ -30,7 +30,7 @@ type Options struct {
 	Services Services
 	Classes  []Class
 	// Workers is the concurrency of every runner: backup --workers, restore
-	// --parallel and the raw transfers.
+	// --parallel and the raw transfers. 0 means DefaultWorkers.
 	Workers int
 	// Dir holds the run's corpus, config and restored files; default a new
 	// directory under os.TempDir(). CorpusDir, when set, is where the
@@ -105,12 +105,25 @@ func NewReport(workers int) *Report {
 	return r
 }
 
+// DefaultWorkers is the bench's concurrency on a machine of cpus CPUs with
+// servers MinIO servers: two per CPU, rounded up to a multiple of servers.
+// The peer runs one rclone per server with the same --transfers each
+// (peerTransfers), so at this default both sides of a pair run exactly as
+// many transfers at once; with 4 workers on 5 servers rclone would run 5.
+func DefaultWorkers(cpus, servers int) int {
+	w := 2 * max(1, cpus)
+	if servers > 1 {
+		w = (w + servers - 1) / servers * servers
+	}
+	return w
+}
+
 func (o *Options) defaults() {
 	if len(o.Classes) == 0 {
 		o.Classes = DefaultClasses
 	}
 	if o.Workers <= 0 {
-		o.Workers = 2 * runtime.NumCPU()
+		o.Workers = DefaultWorkers(runtime.NumCPU(), len(o.Services.Endpoints))
 	}
 	if len(o.Wikis) == 0 {
 		o.Wikis = []string{"public", "private"}

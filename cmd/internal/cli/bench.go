@@ -247,7 +247,7 @@ rclone's copy with the peer (each paired round's copy is removed after it).`,
 	fl := cmd.Flags()
 	fl.StringSliceVar(&opts.Classes, "class", nil, "size class COUNTxSIZE, repeatable (default 2000x64KiB,500x1MiB,8x64MiB)")
 	fl.BoolVar(&opts.Huge, "huge", false, "add one 4 GiB file (checks bounded memory)")
-	intFlag(fl, &opts.Workers, "workers", 2*runtime.NumCPU(), 1, maxWorkers, "concurrency of backup, restore and the raw ceilings")
+	intFlag(fl, &opts.Workers, "workers", 0, 1, maxWorkers, "concurrency of backup, restore, the raw ceilings and rclone in total (default 2 × CPUs, rounded up to a multiple of the servers, so that rclone's one process per server runs as many transfers as we do)")
 	fl.StringVar(&opts.DSN, "dsn", os.Getenv(envBenchDSN), "MariaDB DSN of an account that may create databases (default $"+envBenchDSN+")")
 	fl.StringSliceVar(&opts.Endpoints, "endpoints", defEndpoints, "MinIO endpoints in shard order (default $"+envBenchEndpoints+")")
 	fl.StringVar(&opts.AccessKey, "access-key", os.Getenv(envBenchAccess), "MinIO access key (default $"+envBenchAccess+")")
@@ -300,6 +300,9 @@ func benchRun(ctx context.Context, opts *BenchOptions) error {
 		classes = append(classes, bench.HugeClass)
 	}
 	svc := bench.Services{DSN: opts.DSN, Endpoints: opts.Endpoints, Creds: storage.Credentials{AccessKey: opts.AccessKey, SecretKey: opts.SecretKey}}
+	if opts.Workers == 0 {
+		opts.Workers = bench.DefaultWorkers(runtime.NumCPU(), len(svc.Endpoints))
+	}
 	if !opts.NoProduction && !opts.MetaOnly && !opts.scale() {
 		svc.Swift = &bench.Swift{AuthURL: opts.SwiftAuthURL, User: opts.SwiftUser, Key: opts.swiftKey}
 	}
