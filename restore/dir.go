@@ -2,7 +2,6 @@ package restore
 
 import (
 	"context"
-	"crypto/rand"
 	"os"
 	"sync"
 
@@ -12,8 +11,8 @@ import (
 // Dir is the Target of a restore into a local directory. Each version is
 // written under its production name (ProductionName, made safe by
 // SafeName); a name already taken gets "~" appended until it is free, and
-// nothing is ever replaced. Bytes stream into a temporary file inside the
-// directory, which gets its name only once they are checked. Nothing is
+// nothing is ever replaced. Bytes stream into a file inside the directory
+// that has no name (or a temporary one) until they are checked. Nothing is
 // reported as written before the directory's filesystem has been synced,
 // at the end of each Restore (Finish); if that fails, every file written
 // since the last successful Finish is removed again. So one Dir can take
@@ -50,19 +49,19 @@ func (d *Dir) Prepare(f metadata.File) (string, error) {
 	return name, nil
 }
 
-// Stage implements Target: a new temporary file in the directory.
+// Stage implements Target: a new file in the directory, without a name
+// (or with a temporary one, see target) until Commit.
 func (d *Dir) Stage(_ context.Context, f metadata.File, name string) (Stage, error) {
-	tmp := ".restore-" + rand.Text() + ".tmp"
 	// Restored content of non-public wikis stays readable by its owner only.
 	mode := uint32(0o644)
 	if f.Backup != nil && f.Backup.Encrypted {
 		mode = 0o600
 	}
-	out, err := d.t.create(tmp, mode)
+	out, err := d.t.stage(mode)
 	if err != nil {
 		return nil, stepErr(StepWrite, err)
 	}
-	return &dirStage{d: d, f: f, tmp: tmp, name: name, out: out}, nil
+	return &dirStage{d: d, f: f, name: name, out: out}, nil
 }
 
 // Finish implements Target: it syncs the directory's filesystem, and
@@ -83,18 +82,15 @@ func (d *Dir) Finish(context.Context) error {
 }
 
 type dirStage struct {
-	d         *Dir
-	f         metadata.File
-	tmp, name string
-	out       *os.File
+	d    *Dir
+	f    metadata.File
+	name string
+	out  *staged
 }
 
 func (s *dirStage) Write(p []byte) (int, error) { return s.out.Write(p) }
 
-func (s *dirStage) Discard() {
-	s.out.Close()
-	s.d.t.remove(s.tmp)
-}
+func (s *dirStage) Discard() { s.d.t.discard(s.out) }
 
 // Commit gives the checked file its name, or the name with more "~" if
 // something took it meanwhile.
@@ -102,14 +98,14 @@ func (s *dirStage) Commit(_ context.Context, _ Sums, _ Opener) (Restored, error)
 	// No fsync per file: Finish syncs the filesystem once, after every
 	// file is written, which costs one flush per run instead of one per
 	// file.
-	if err := s.out.Close(); err != nil {
-		s.d.t.remove(s.tmp)
-		return Restored{}, stepErr(StepWrite, err)
-	}
-	final, err := s.d.t.publish(s.tmp, s.name)
+	final, err := s.d.t.publish(s.out, s.name)
 	if err != nil {
-		s.d.t.remove(s.tmp)
+		s.d.t.discard(s.out)
 		return Restored{}, stepErr(StepName, err)
+	}
+	if err := s.out.Close(); err != nil {
+		s.d.t.remove(final)
+		return Restored{}, stepErr(StepWrite, err)
 	}
 	s.d.mu.Lock()
 	s.d.published = append(s.d.published, final)

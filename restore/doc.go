@@ -10,8 +10,9 @@
 // become visible:
 //
 //   - Dir (dir.go, target.go, naming.go): a local directory. Each file
-//     streams into a temporary file inside the directory and is then linked
-//     under its production name. The directory is held open by a
+//     streams into a file inside the directory that has no name yet
+//     (O_TMPFILE, or a temporary name where that is not possible) and is
+//     then linked under its production name. The directory is held open by a
 //     descriptor, and names are single path components opened with
 //     O_NOFOLLOW, so no title or path, however hostile ("../", absolute,
 //     control characters), can write outside it; names are also sanitised

@@ -127,33 +127,63 @@ func TestReserveNameAppendsTildes(t *testing.T) {
 		t.Error("create followed or replaced a symlink")
 	}
 	// Publishing never replaces: a name taken meanwhile gets one more ~;
-	// with renameat2(RENAME_NOREPLACE) and with link(2) and unlink(2),
-	// for filesystems without it.
+	// with an unnamed file linked in, and with a temporary name renamed
+	// with renameat2(RENAME_NOREPLACE) or linked and unlinked, for
+	// filesystems without unnamed files or that flag.
+	if tg.named {
+		t.Errorf("unnamed files cannot be linked in %s, on a kernel with O_TMPFILE and /proc", dir)
+	}
 	for _, tc := range []struct {
-		noRenameNoReplace bool
-		want              string
-	}{{false, "A.png~~~~"}, {true, "A.png~~~~~"}} {
+		named, noRenameNoReplace bool
+		want                     string
+	}{{false, false, "A.png~~~~"}, {true, false, "A.png~~~~~"}, {true, true, "A.png~~~~~~"}} {
+		tg.named = tc.named
 		tg.noRenameNoReplace.Store(tc.noRenameNoReplace)
-		f, err := tg.create(".tmp", 0o600)
+		f, err := tg.stage(0o600)
 		if err != nil {
 			t.Fatal(err)
 		}
 		f.WriteString("new")
-		f.Close()
 		if err := os.WriteFile(filepath.Join(dir, strings.TrimSuffix(tc.want, "~")), []byte("taken meanwhile"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if name, err := tg.publish(".tmp", "A.png"); err != nil || name != tc.want {
-			t.Errorf("publish over a taken name (link: %v) = %q, %v; want %s", tc.noRenameNoReplace, name, err, tc.want)
+		if name, err := tg.publish(f, "A.png"); err != nil || name != tc.want {
+			t.Errorf("publish over a taken name (named %v, link: %v) = %q, %v; want %s", tc.named, tc.noRenameNoReplace, name, err, tc.want)
 		}
+		f.Close()
 		if b, _ := os.ReadFile(filepath.Join(dir, "A.png")); string(b) != "old" {
 			t.Errorf("the existing file was replaced: %q", b)
 		}
 		if b, _ := os.ReadFile(filepath.Join(dir, tc.want)); string(b) != "new" {
 			t.Errorf("%s holds %q, want the published file", tc.want, b)
 		}
-		if _, err := os.Stat(filepath.Join(dir, ".tmp")); !os.IsNotExist(err) {
-			t.Errorf("the temporary name is still there: %v", err)
+		if st, err := os.Stat(filepath.Join(dir, tc.want)); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, %v; want mode 0600", tc.want, st, err)
+		}
+	}
+	// Nothing else is left: no temporary name, no probe.
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := "A.png A.png~~~ A.png~~~~ A.png~~~~~ A.png~~~~~~ L.png"; strings.Join(names, " ") != want {
+		t.Errorf("the directory holds %v, want %s", names, want)
+	}
+	// A discarded file leaves nothing, named or not.
+	for _, named := range []bool{false, true} {
+		tg.named = named
+		f, err := tg.stage(0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString("partial")
+		tg.discard(f)
+		if after, _ := os.ReadDir(dir); len(after) != len(entries) {
+			t.Errorf("discard (named %v) left a file behind: %d entries, want %d", named, len(after), len(entries))
 		}
 	}
 	// A name that would leave the directory is refused.

@@ -1,9 +1,11 @@
 package restore
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,21 +15,30 @@ import (
 
 // target is the directory restored files go into, held open by a
 // descriptor. Every name it takes must be one path component (SafeName
-// makes them so, and target refuses anything else), and files are created
-// relative to the descriptor with O_CREAT|O_EXCL|O_NOFOLLOW: nothing can be
+// makes them so, and target refuses anything else), and every operation is
+// relative to the descriptor and never follows a link: nothing can be
 // written outside the directory or through a link, whatever a title holds,
 // even if the directory is moved meanwhile. Each operation is one system
 // call (os.Root walks the path on every call, which dominated restores of
-// many small files). Names are never replaced: a file is published with
-// renameat2(RENAME_NOREPLACE), or link(2) and unlink(2) where the
-// filesystem does not support that flag, both of which fail when the name
-// exists.
+// many small files).
+//
+// A file is written without a name (O_TMPFILE) and linked under its name
+// with link(2) once it is complete, which fails when the name exists: no
+// partial file is ever visible, none is left behind by a crash, nothing is
+// replaced, and the directory is changed once per file instead of twice.
+// Where the filesystem or /proc does not allow that, the file is written
+// under a temporary name (O_CREAT|O_EXCL|O_NOFOLLOW) and renamed with
+// renameat2(RENAME_NOREPLACE), or linked and unlinked where the
+// filesystem does not support that flag; both fail when the name exists.
 type target struct {
 	dir *os.File
 
 	mu    sync.Mutex
 	taken map[string]bool // names this run has handed out
 
+	// named is set when unnamed files cannot be linked here (probed by
+	// openTarget).
+	named bool
 	// noRenameNoReplace is set once the filesystem refused
 	// RENAME_NOREPLACE.
 	noRenameNoReplace atomic.Bool
@@ -38,7 +49,24 @@ func openTarget(root *os.Root) (*target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the target directory: %w", err)
 	}
-	return &target{dir: d, taken: map[string]bool{}}, nil
+	t := &target{dir: d, taken: map[string]bool{}}
+	t.named = !t.probeUnnamed()
+	return t, nil
+}
+
+// probeUnnamed reports whether an unnamed file can be created in the
+// directory and then linked into it: a probe file is, and removed again.
+func (t *target) probeUnnamed() bool {
+	f, err := t.unnamed(0o600)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	probe := ".restore-probe-" + rand.Text()
+	if err := t.linkUnnamed(f, probe); err != nil {
+		return false
+	}
+	return t.remove(probe) == nil
 }
 
 func (t *target) fd() int      { return int(t.dir.Fd()) }
@@ -78,6 +106,48 @@ func (t *target) reserve(want string) (string, error) {
 	return "", fmt.Errorf("name %s: 1000 names with ~ are all taken", want)
 }
 
+// staged is a file being written into the target, not yet under its
+// name.
+type staged struct {
+	*os.File
+	tmp string // its temporary name; "" when it has none (O_TMPFILE)
+}
+
+// stage creates a file with mode to write a version into: an unnamed one,
+// or one with a new temporary name where unnamed files cannot be linked.
+func (t *target) stage(mode uint32) (*staged, error) {
+	if !t.named {
+		f, err := t.unnamed(mode)
+		if err != nil {
+			return nil, err
+		}
+		return &staged{File: f}, nil
+	}
+	tmp := ".restore-" + rand.Text() + ".tmp"
+	f, err := t.create(tmp, mode)
+	if err != nil {
+		return nil, err
+	}
+	return &staged{File: f, tmp: tmp}, nil
+}
+
+// discard closes s and removes its temporary name, if it has one.
+func (t *target) discard(s *staged) {
+	s.Close()
+	if s.tmp != "" {
+		t.remove(s.tmp)
+	}
+}
+
+// unnamed makes a new file without a name in the directory.
+func (t *target) unnamed(mode uint32) (*os.File, error) {
+	fd, err := unix.Openat(t.fd(), ".", unix.O_WRONLY|unix.O_TMPFILE|unix.O_CLOEXEC, mode)
+	if err != nil {
+		return nil, &os.PathError{Op: "create an unnamed file in", Path: t.dir.Name(), Err: err}
+	}
+	return os.NewFile(uintptr(fd), "(unnamed)"), nil
+}
+
 // create makes a new file name with mode, refusing to follow or replace
 // anything that exists.
 func (t *target) create(name string, mode uint32) (*os.File, error) {
@@ -91,15 +161,23 @@ func (t *target) create(name string, mode uint32) (*os.File, error) {
 	return os.NewFile(uintptr(fd), name), nil
 }
 
-// publish gives the finished file tmp its name, or name with more "~" if
+// publish gives the complete file s its name, or name with more "~" if
 // something else took it meanwhile, and returns the name it got. It never
-// replaces a file.
-func (t *target) publish(tmp, name string) (string, error) {
+// replaces a file. s stays open; a temporary name it had is gone once it
+// has its name.
+func (t *target) publish(s *staged, name string) (string, error) {
 	if err := component(name); err != nil {
 		return "", err
 	}
 	for range 1000 {
-		named, err := t.rename(tmp, name)
+		var named bool
+		var err error
+		if s.tmp == "" {
+			err = t.linkUnnamed(s.File, name)
+			named = err == nil
+		} else {
+			named, err = t.rename(s.tmp, name)
+		}
 		if named {
 			return name, err
 		}
@@ -115,6 +193,17 @@ func (t *target) publish(tmp, name string) (string, error) {
 		t.mu.Unlock()
 	}
 	return "", fmt.Errorf("name %s: 1000 names with ~ are all taken", name)
+}
+
+// linkUnnamed gives the unnamed file f the name name, which must not
+// exist (the error then wraps unix.EEXIST): through /proc/self/fd, the way
+// open(2) documents, as linkat(AT_EMPTY_PATH) needs a capability before
+// Linux 6.10.
+func (t *target) linkUnnamed(f *os.File, name string) error {
+	if err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(f.Fd())), t.fd(), name, unix.AT_SYMLINK_FOLLOW); err != nil {
+		return &os.LinkError{Op: "link", Old: "(unnamed)", New: name, Err: err}
+	}
+	return nil
 }
 
 // rename gives tmp the name name, which must not exist: one system call
