@@ -164,7 +164,11 @@ A benchmark reports; it never fails on timing. It fails if a backup or a
 restore does not process every file, so no speed is shown for work not done.
 Check 'df -h' first: the corpus takes about 1.2 GiB (5.2 GiB with --huge) in
 --dir, and the servers receive it three times (raw, public, private), plus
-rclone's copy with the peer (each paired round's copy is removed after it).`,
+rclone's copy with the peer (each paired round's copy is removed after it).
+A class of 1000 files or more keeps its restored and downloaded copies in
+--dir until the class is done (2.7 GiB for 2000 x 64 KiB with 5 pairs):
+removing thousands of files right before the next run made that run pay
+for them in ext4's inode allocation.`,
 		Example: `  source /tmp/mediabackups-test/env
   mediabackups bench                                  # the README's Performance table
   mediabackups bench --pairs 9                        # 9 pairs against rclone instead of 5
