@@ -94,10 +94,11 @@ func (s *dirStage) Discard() { s.d.t.discard(s.out) }
 
 // Commit gives the checked file its name, or the name with more "~" if
 // something took it meanwhile.
-func (s *dirStage) Commit(_ context.Context, _ Sums, _ Opener) (Restored, error) {
+func (s *dirStage) Commit(_ context.Context, sums Sums, _ Opener) (Restored, error) {
 	// No fsync per file: Finish syncs the filesystem once, after every
 	// file is written, which costs one flush per run instead of one per
-	// file.
+	// file. A large file starts on its way to disk now.
+	s.d.t.startWriteback(s.out, sums.Size)
 	final, err := s.d.t.publish(s.out, s.name)
 	if err != nil {
 		s.d.t.discard(s.out)

@@ -131,6 +131,23 @@ func (t *target) stage(mode uint32) (*staged, error) {
 	return &staged{File: f, tmp: tmp}, nil
 }
 
+// startWriteback asks the kernel to start writing a complete file of
+// size bytes to disk now, without waiting for it, so that the sync at the
+// end of the run finds little left: the disk writes the large files of a
+// restore while the next ones download, instead of all of them at the
+// end. Small files are left to the sync, which writes many of them
+// together. It is only a hint, so its error is ignored: the sync remains
+// what makes the files durable.
+func (t *target) startWriteback(s *staged, size int64) {
+	if size >= writebackFrom {
+		unix.SyncFileRange(int(s.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+	}
+}
+
+// writebackFrom is the size from which startWriteback starts a file's
+// writeback.
+const writebackFrom = 1 << 20
+
 // discard closes s and removes its temporary name, if it has one.
 func (t *target) discard(s *staged) {
 	s.Close()
