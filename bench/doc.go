@@ -64,7 +64,10 @@
 //     removed, the last one the class's wiki that the later steps read;
 //     every rclone upload writes a prefix of its own that is removed after
 //     it (the last one is kept for the downloads); every restore and
-//     rclone download writes into a new, empty directory, removed after.
+//     rclone download writes into a new, empty directory, removed after
+//     it, or, in a class of 1000 files or more, when the class is done
+//     (ext4 makes the run after a mass removal pay for it in inode
+//     allocation).
 //
 // Each pair gives a ratio, our MB/s over rclone's. [PairRow] reports their
 // median, min and max, the medians of both sides' MB/s and CPU seconds
