@@ -94,6 +94,7 @@ checked; 1 the run failed; 2 bad flags.`,
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
+			tuneGCForDecryption(opts.Parallel)
 			return verifyRun(cmd.Context(), opts)
 		},
 	}
