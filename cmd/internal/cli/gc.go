@@ -11,9 +11,9 @@ import (
 // they read while keeping a small live heap: at Go's default (GOGC=100)
 // the collector ran every few MiB, and allocation and collection took
 // 13 % of a large private restore's CPU. Collecting when the heap has grown
-// by 4 times the live heap instead took 4-13 % less user CPU and 7-40 %
-// less time on 8 x 64 MiB, for a peak RSS of 70 MiB instead of 36
-// (README, Performance).
+// by 4 times the live heap instead took 3-13 % less user CPU on 8 x 64 MiB
+// in 6 alternating pairs, and less time in 5 of them (median 12 %), for a
+// peak RSS of 70 MiB instead of 36 (README, Performance).
 const (
 	decryptGCPercent = 400
 	// The soft memory limit keeps that growth bounded whatever the
