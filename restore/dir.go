@@ -101,6 +101,13 @@ func (s *dirStage) Commit(_ context.Context, sums Sums, _ Opener) (Restored, err
 	s.d.t.startWriteback(s.out, sums.Size)
 	final, err := s.d.t.publish(s.out, s.name)
 	if err != nil {
+		if final != "" {
+			// Linked under its name, but its temporary name could not be
+			// removed (the link-and-unlink fallback): take the name back,
+			// so that a file reported failed is not there under its name,
+			// where a later run would not replace it.
+			s.d.t.remove(final)
+		}
 		s.d.t.discard(s.out)
 		return Restored{}, stepErr(StepName, err)
 	}

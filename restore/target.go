@@ -181,7 +181,8 @@ func (t *target) create(name string, mode uint32) (*os.File, error) {
 // publish gives the complete file s its name, or name with more "~" if
 // something else took it meanwhile, and returns the name it got. It never
 // replaces a file. s stays open; a temporary name it had is gone once it
-// has its name.
+// has its name. On an error the name returned is "", unless the file did
+// get that name and only its temporary name could not be removed then.
 func (t *target) publish(s *staged, name string) (string, error) {
 	if err := component(name); err != nil {
 		return "", err
