@@ -89,10 +89,10 @@ other failure (wrong credentials, a missing container).`,
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			tuneGCForDecryption(opts.Parallel)
 			if opts.ToProduction {
 				return restoreToProductionRun(cmd.Context(), opts)
 			}
+			tuneGCForDecryption(opts.Parallel)
 			return restoreRun(cmd.Context(), opts)
 		},
 	}
