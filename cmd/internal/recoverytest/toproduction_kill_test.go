@@ -107,7 +107,28 @@ type killSide struct {
 	list   func(t *testing.T) map[string]entry // every object, complete or not
 }
 
+// settled lists production until two listings half a second apart hold as
+// many objects, for at most 20 s, and returns the last. Swift may commit an upload that
+// was in flight when its client died after the client is gone, and
+// replays a container update that timed out under load within its object
+// updater's interval (10 s in the test environment): a listing taken at
+// once can miss both.
+func settled(t *testing.T, list func(t *testing.T) map[string]entry) map[string]entry {
+	t.Helper()
+	got := list(t)
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(500 * time.Millisecond)
+		next := list(t)
+		if len(next) == len(got) {
+			return next
+		}
+		got = next
+	}
+	return got
+}
+
 func TestRestoreToProductionKilled(t *testing.T) {
+	const parallel = 4
 	t.Parallel()
 	sw := testsvc.SwiftService(t)
 	files := newCorpus(240, 64<<10, 4, 12<<20)
@@ -185,7 +206,7 @@ func TestRestoreToProductionKilled(t *testing.T) {
 	for _, side := range sides {
 		t.Run(side.wiki, func(t *testing.T) {
 			want := files.want(side.layout)
-			args := []string{"--json", "--to-production", "--execute", "--yes", "--create-containers", "--parallel", "4",
+			args := []string{"--json", "--to-production", "--execute", "--yes", "--create-containers", "--parallel", fmt.Sprint(parallel),
 				"--wiki", side.wiki, "--upload-date", killUpload}
 			// check fails for any object production holds that is not
 			// exactly a file of the corpus at its place.
@@ -229,7 +250,7 @@ func TestRestoreToProductionKilled(t *testing.T) {
 					time.Sleep(20 * time.Millisecond)
 				}
 				<-exited
-				after := side.list(t)
+				after := settled(t, side.list)
 				check(after)
 				t.Logf("%s, %v: %d polls, %d objects at the signal, %d after", side.wiki, sig, polls, at, len(after))
 				if len(after) >= len(want) {
@@ -255,10 +276,16 @@ func TestRestoreToProductionKilled(t *testing.T) {
 				t.Fatalf("the second run: %s", r)
 			}
 			res := parseProductionResult(t, r)
-			if res.Skipped != len(after) || res.Written != len(want)-len(after) || len(res.Failed) != 0 {
-				t.Errorf("the second run wrote %d and skipped %d; production held %d of %d", res.Written, res.Skipped, len(after), len(want))
+			// Every file production held is skipped, not written again. An
+			// upload whose body was sent before the kill may still be
+			// committed by the server after the listing settled: at most
+			// one per parallel upload.
+			if res.Skipped < len(after) || res.Skipped > len(after)+parallel ||
+				res.Written+res.Skipped != len(want) || len(res.Failed) != 0 {
+				t.Errorf("the second run wrote %d, skipped %d and failed %d; production held %d of %d after the kill",
+					res.Written, res.Skipped, len(res.Failed), len(after), len(want))
 			}
-			final := side.list(t)
+			final := settled(t, side.list)
 			check(final)
 			if len(final) != len(want) {
 				t.Errorf("production holds %d of the %d files after the second run", len(final), len(want))
