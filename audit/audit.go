@@ -136,6 +136,10 @@ type Checks struct {
 	// whole or damaged.
 	ObjectsRead, BytesRead int64
 	Learned                int64 // versions whose md5 the run recorded
+	// Unlisted counts versions whose object the listing did not show but a
+	// HEAD found: a listing that lags behind (Swift updates it after the
+	// write, and later still when the update timed out).
+	Unlisted int64
 }
 
 // Result is the outcome of a Run.
@@ -432,6 +436,9 @@ type job struct {
 	v    metadata.AuditVersion
 	o    production.Object
 	read bool // read and hash (else: HEAD first)
+	// unlisted: the listing did not show the object; a HEAD says whether
+	// it is missing or listed late (o is then unset).
+	unlisted bool
 }
 
 // outcome is what was found about one version.
@@ -442,6 +449,8 @@ type outcome struct {
 	how    string // "md5", "header", "read", "size"
 	md5    string // learned
 	size   int64  // bytes read
+	// unlisted: found by a HEAD where the listing showed nothing.
+	unlisted bool
 }
 
 func (a *auditor) walk(ctx context.Context, name string, present bool, jobs chan<- job) error {
@@ -491,7 +500,7 @@ func (a *auditor) walk(ctx context.Context, name string, present bool, jobs chan
 			break
 		}
 		if v.Status != metadata.HardDeleted {
-			c.missing(v)
+			c.unlisted(ctx, v, jobs)
 		}
 		if err := c.flush(ctx, auditBatch); err != nil {
 			return err
@@ -522,7 +531,7 @@ func (c *container) object(ctx context.Context, vs *versions, o production.Objec
 		case v.Path == o.Name:
 			here = append(here, v)
 		case v.Status != metadata.HardDeleted:
-			c.missing(v)
+			c.unlisted(ctx, v, jobs)
 		}
 	}
 	var erased []string
@@ -545,25 +554,66 @@ func (c *container) object(ctx context.Context, vs *versions, o production.Objec
 // compare compares one version with the object at its place: at once when
 // the listing says enough, else through a job.
 func (c *container) compare(ctx context.Context, v metadata.AuditVersion, o production.Object, jobs chan<- job) {
-	switch {
-	case o.Size != v.Size:
-		c.done(&outcome{v: v, status: metadata.AuditDamaged, detail: fmt.Sprintf("size %d, want %d", o.Size, v.Size)})
-	case o.MD5 != "" && v.MD5 != "" && strings.EqualFold(o.MD5, v.MD5):
-		c.done(&outcome{v: v, status: metadata.AuditOK, how: "md5"})
-	case o.MD5 != "" && v.MD5 != "":
-		c.done(&outcome{v: v, status: metadata.AuditDamaged, detail: fmt.Sprintf("md5 %s, want %s", o.MD5, v.MD5)})
-	default:
-		c.pending.Add(1)
-		select {
-		case jobs <- job{c: c, v: v, o: o, read: o.MD5 == ""}:
-		case <-ctx.Done():
-			c.pending.Done()
-		}
+	if r := quick(v, o); r != nil {
+		c.done(r)
+		return
+	}
+	c.queue(ctx, jobs, job{c: c, v: v, o: o, read: o.MD5 == ""})
+}
+
+// unlisted handles a version whose place the listing passed without an
+// object there. Its container missing, it is missing; else a HEAD decides
+// (job.unlisted), because a listing can lag behind the objects.
+func (c *container) unlisted(ctx context.Context, v metadata.AuditVersion, jobs chan<- job) {
+	c.a.versions.Add(1)
+	if !c.present {
+		c.done(c.missingOutcome(v))
+		return
+	}
+	c.queue(ctx, jobs, job{c: c, v: v, unlisted: true})
+}
+
+// queue hands j to a checker, unless the run is ending.
+func (c *container) queue(ctx context.Context, jobs chan<- job, j job) {
+	c.pending.Add(1)
+	select {
+	case jobs <- j:
+	case <-ctx.Done():
+		c.pending.Done()
 	}
 }
 
-// check does a job: a HEAD for the sha1 header, or a read, or both.
+// quick is the outcome of comparing v with o as a listing (or a HEAD)
+// describes it, when that says enough: sizes, then md5s. Nil: a request of
+// its own must decide.
+func quick(v metadata.AuditVersion, o production.Object) *outcome {
+	switch {
+	case o.Size != v.Size:
+		return &outcome{v: v, status: metadata.AuditDamaged, detail: fmt.Sprintf("size %d, want %d", o.Size, v.Size)}
+	case o.MD5 != "" && v.MD5 != "" && strings.EqualFold(o.MD5, v.MD5):
+		return &outcome{v: v, status: metadata.AuditOK, how: "md5"}
+	case o.MD5 != "" && v.MD5 != "":
+		return &outcome{v: v, status: metadata.AuditDamaged, detail: fmt.Sprintf("md5 %s, want %s", o.MD5, v.MD5)}
+	}
+	return nil
+}
+
+// check does a job: a HEAD for an object the listing did not show, or for
+// the sha1 header, or a read, or these in turn.
 func (a *auditor) check(ctx context.Context, j job) (*outcome, error) {
+	r, err := a.checkObject(ctx, j)
+	if r != nil && j.unlisted && r.status != metadata.AuditMissing {
+		note := "not in the listing of " + j.c.name + " when the audit read it, but there when asked for"
+		if r.detail != "" {
+			note = r.detail + "; " + note
+		}
+		r.detail, r.unlisted = note, true
+	}
+	return r, err
+}
+
+// checkObject is check without the note on a listing that lagged.
+func (a *auditor) checkObject(ctx context.Context, j job) (*outcome, error) {
 	v, o, name := j.v, j.o, j.c.name
 	want36, err := mediawiki.SHA1HexToBase36(v.SHA1)
 	if err != nil {
@@ -572,25 +622,37 @@ func (a *auditor) check(ctx context.Context, j job) (*outcome, error) {
 	header := ""
 	if !j.read {
 		var st production.Object
-		err := a.retry(ctx, "stat "+name+"/"+o.Name, func() (err error) {
-			st, err = a.prod.Stat(ctx, name, o.Name)
+		path := v.Path
+		err := a.retry(ctx, "stat "+name+"/"+path, func() (err error) {
+			st, err = a.prod.Stat(ctx, name, path)
 			return err
 		})
 		switch {
+		case (errors.Is(err, production.ErrObjectNotFound) || errors.Is(err, production.ErrContainerNotFound)) && j.unlisted:
+			return j.c.missingOutcome(v), nil
 		case errors.Is(err, production.ErrObjectNotFound) || errors.Is(err, production.ErrContainerNotFound):
 			return &outcome{v: v, status: metadata.AuditMissing, detail: "deleted while the audit ran"}, nil
 		case err != nil:
 			return nil, fmt.Errorf("audit of %s: %w", a.opts.Wiki, err)
 		}
+		if j.unlisted {
+			o = st
+			if r := quick(v, o); r != nil {
+				return r, nil
+			}
+		}
 		header = st.SHA1Base36
-		if header == want36 && st.Size == v.Size {
+		switch {
+		case header == want36 && st.Size == v.Size:
 			md5 := st.MD5
 			if md5 == "" {
 				md5 = o.MD5
 			}
 			return &outcome{v: v, status: metadata.AuditOK, how: "header", detail: "checked by its X-Object-Meta-Sha1base36", md5: md5}, nil
-		}
-		if !a.spend(o.Size) {
+		case o.MD5 == "":
+			// A store that lists no md5 (the filesystem) is read, outside
+			// the budget; only an unlisted version gets here.
+		case !a.spend(o.Size):
 			if header != "" {
 				return &outcome{v: v, status: metadata.AuditDamaged, how: "header",
 					detail: fmt.Sprintf("X-Object-Meta-Sha1base36 %s, want %s (not read: read budget spent)", header, want36)}, nil
@@ -642,9 +704,8 @@ func (a *auditor) spend(n int64) bool {
 	}
 }
 
-// missing records a version with no object at its place.
-func (c *container) missing(v metadata.AuditVersion) {
-	c.a.versions.Add(1)
+// missingOutcome is the finding for a version with no object at its place.
+func (c *container) missingOutcome(v metadata.AuditVersion) *outcome {
 	detail := "not in production"
 	if !c.present {
 		detail = "its container " + c.name + " does not exist"
@@ -652,7 +713,7 @@ func (c *container) missing(v metadata.AuditVersion) {
 	if v.BackupStatus == metadata.Gone {
 		detail += " (the backup found it gone already: status gone)"
 	}
-	c.done(&outcome{v: v, status: metadata.AuditMissing, detail: detail})
+	return &outcome{v: v, status: metadata.AuditMissing, detail: detail}
 }
 
 // jobDone takes the outcome of a job (nil: abandoned, the run is ending).
@@ -696,6 +757,9 @@ func (c *container) done(r *outcome) {
 	}
 	if learn {
 		a.checks.Learned++
+	}
+	if r.unlisted {
+		a.checks.Unlisted++
 	}
 	if r.status != metadata.AuditOK {
 		a.problems.Add(1)

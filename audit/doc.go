@@ -24,8 +24,12 @@
 //     (metadata.Store.AuditVersions).
 //
 // and merges them like the merge step of a merge sort. A version whose
-// place sorts before the next object is missing; an object that sorts
-// before the next version is unexpected; an object and the versions at its
+// place sorts before the next object is not listed: one HEAD says whether
+// it is missing or only late in the listing (Swift updates a container's
+// listing after the write, and much later when that update timed out under
+// load; Checks.Unlisted counts those, compared like any other). A version
+// in a container that does not exist is missing without a request. An
+// object that sorts before the next version is unexpected; an object and the versions at its
 // place (several deleted versions can share one storage key) are compared.
 // Memory is one page of each stream per container being walked, plus the
 // problems found (the report holds them all): about 300 bytes a problem.

@@ -169,6 +169,9 @@ func printAudit(w io.Writer, store string, res *audit.Result) {
 	fmt.Fprintf(w, "  found whole: %d by the md5 in the listing, %d by the sha1 header, %d read and hashed, %d by size only; "+
 		"objects read: %d (%s); md5 recorded for %d versions\n",
 		ch.MD5, ch.Header, ch.Read, ch.SizeOnly, ch.ObjectsRead, humanBytes(ch.BytesRead), ch.Learned)
+	if ch.Unlisted > 0 {
+		fmt.Fprintf(w, "  %d versions were not in the listing but there when asked for (a listing that lags behind)\n", ch.Unlisted)
+	}
 	if res.Previous == nil {
 		fmt.Fprintf(w, "  first audit of %s\n", r.Wiki)
 	} else {
