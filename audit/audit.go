@@ -279,7 +279,7 @@ func (a *auditor) run(ctx context.Context) (*Result, error) {
 			cmp.Compare(x.ID, y.ID))
 	})
 	res := &Result{
-		Report: Report{Wiki: a.opts.Wiki, CheckedAt: run.Started, Versions: a.counts.Versions, SizeOnly: a.checks.SizeOnly,
+		Report: Report{Wiki: a.opts.Wiki, CheckedAt: run.Started, Versions: a.counts.Versions, SizeOnly: a.checks.SizeOnly, Unlisted: a.checks.Unlisted,
 			Problems: make([]Problem, 0, len(a.findings)),
 			Counts:   map[string]int64{Missing: a.counts.Missing, Damaged: a.counts.Damaged, Unexpected: a.counts.Unexpected}},
 		Findings: a.findings, Previous: prev, Changes: a.changes, Checks: a.checks, Counts: a.counts,

@@ -364,7 +364,7 @@ func TestAudit(t *testing.T) {
 			}
 			// How each was compared: Legacy.png by its header on Swift, and
 			// its md5 recorded; Headless.png read (and its md5 recorded).
-			if res.Checks.Unlisted != 2 {
+			if res.Checks.Unlisted != 2 || res.Report.Unlisted != 2 {
 				t.Errorf("checks %+v, want 2 unlisted (Late, Late_short)", res.Checks)
 			}
 			if w.lists {

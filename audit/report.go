@@ -47,7 +47,10 @@ type Report struct {
 	// SizeOnly is how many of them only by their size: no md5 known, no
 	// sha1 header to vouch for the object, and the run's read budget spent
 	// (see the package comment). A later run checks them.
-	SizeOnly int64     `json:"size_only"`
+	SizeOnly int64 `json:"size_only"`
+	// Unlisted is how many of them the listing did not show but a HEAD
+	// found (Checks.Unlisted): compared like the others, and not problems.
+	Unlisted int64     `json:"unlisted"`
 	Problems []Problem `json:"problems"`
 	// Counts counts Problems by kind.
 	Counts map[string]int64 `json:"counts"`
