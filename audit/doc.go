@@ -27,7 +27,9 @@
 // place sorts before the next object is not listed: one HEAD says whether
 // it is missing or only late in the listing (Swift updates a container's
 // listing after the write, and much later when that update timed out under
-// load; Checks.Unlisted counts those, compared like any other). A version
+// load; Checks.Unlisted counts those, compared like any other). The other
+// way round, an object deleted while its listing lagged is still listed,
+// and compared by the listing: a later audit finds it missing. A version
 // in a container that does not exist is missing without a request. An
 // object that sorts before the next version is unexpected; an object and the versions at its
 // place (several deleted versions can share one storage key) are compared.
