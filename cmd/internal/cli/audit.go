@@ -42,7 +42,9 @@ where the listing says enough: Swift lists each object's size and md5, and
 the backup records each version's md5. Versions backed up before md5s were
 recorded are checked once by their X-Object-Meta-Sha1base36 header (a HEAD),
 or by reading them (at most --read-budget bytes a run), and their md5 is
-recorded then. On a filesystem store every file is read and hashed.
+recorded then. On a filesystem store every file is read and hashed. A
+version the listing does not show gets a HEAD before it is called missing,
+as a Swift listing can lag behind its objects.
 
 Run 'mediabackups update --wiki NAME' first: an upload newer than the
 metadata is unexpected, and a version moved since looks missing.
