@@ -128,7 +128,7 @@ type Changes struct {
 // Checks says how the versions found whole were compared, and what the
 // run read.
 type Checks struct {
-	MD5      int64 // by the md5 in the listing
+	MD5      int64 // by the md5 in the listing (or the HEAD of an unlisted version)
 	Header   int64 // by X-Object-Meta-Sha1base36 (and the md5 then recorded)
 	Read     int64 // read and hashed
 	SizeOnly int64 // by size only (see Report.SizeOnly)

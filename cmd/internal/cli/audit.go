@@ -168,7 +168,7 @@ func printAudit(w io.Writer, store string, res *audit.Result) {
 	fmt.Fprintf(w, "audit of %s on %s: %d versions in %d containers, %d objects listed, in %s (%.0f objects/s)\n",
 		r.Wiki, store, r.Versions, n.Containers, n.Objects, res.Elapsed.Round(time.Millisecond), rate)
 	fmt.Fprintf(w, "  %d missing, %d damaged, %d unexpected\n", n.Missing, n.Damaged, n.Unexpected)
-	fmt.Fprintf(w, "  found whole: %d by the md5 in the listing, %d by the sha1 header, %d read and hashed, %d by size only; "+
+	fmt.Fprintf(w, "  found whole: %d by md5, %d by the sha1 header, %d read and hashed, %d by size only; "+
 		"objects read: %d (%s); md5 recorded for %d versions\n",
 		ch.MD5, ch.Header, ch.Read, ch.SizeOnly, ch.ObjectsRead, humanBytes(ch.BytesRead), ch.Learned)
 	if ch.Unlisted > 0 {

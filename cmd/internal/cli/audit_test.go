@@ -79,7 +79,7 @@ func TestPrintAudit(t *testing.T) {
 unexpected c/6/6d/Evil\x1b[2J.png: size 3: no version is at this place [since 2026-12-01 10:00:00 UTC]
 audit of testwiki on swift http://x/v1/AUTH_test: 47 versions in 2 containers, 47 objects listed, in 2s (24 objects/s)
   1 missing, 0 damaged, 1 unexpected
-  found whole: 46 by the md5 in the listing, 0 by the sha1 header, 0 read and hashed, 0 by size only; objects read: 0 (0 B); md5 recorded for 0 versions
+  found whole: 46 by md5, 0 by the sha1 header, 0 read and hashed, 0 by size only; objects read: 0 (0 B); md5 recorded for 0 versions
   since the last audit (2026-12-01 10:00:00 UTC): new: 1, fixed: 0, unchanged: 1
 `
 	if buf.String() != want {
